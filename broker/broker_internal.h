@@ -1,0 +1,88 @@
+/*
+ * broker_internal.h - the broker's state, shared by its handler files
+ * (handle_adapter.c, handle_client.c, management.c) and the loop
+ * (broker.c). Not part of any public API.
+ */
+#ifndef BROKER_INTERNAL_H
+#define BROKER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "onenet/onenet.h"
+#include "onenet/proto/onenet.pb-c.h"
+#include "broker.h"
+#include "registry.h"
+#include "requests.h"
+
+#define BROKER_ARENA_SIZE 32768
+#define BROKER_RECV_BATCH 512
+#define MAX_SERVICE_NAME 255
+
+struct broker_t {
+    const broker_config_t *config;
+    void *context;
+    void *socket;                 /* ROUTER: adapters and clients */
+    registry_t *registry;
+    requests_t *requests;
+    onenet_arena_t arena;         /* headers of the message being handled */
+    unsigned char arena_buffer[BROKER_ARENA_SIZE];
+    int64_t now;                  /* monotonic ms, refreshed per message */
+    int64_t started_at;
+    int64_t heartbeat_at;
+    uint64_t trace_state;         /* xorshift state for trace ids */
+    bool stopped;
+    int64_t bad_logged_at;        /* rate limit of bad-message warnings */
+    uint64_t bad_suppressed;
+    /* Counters, for onenet.services and (later) /metrics. */
+    uint64_t requests_total;
+    uint64_t replies_by_status[ONENET_STATUS_COUNT];
+    uint64_t late_replies;
+    uint64_t bad_messages;
+    uint64_t events_total;
+};
+
+/* The message being handled, as the handlers see it. */
+typedef struct {
+    const zmq_msg_t *peer;        /* routing id */
+    zmq_msg_t *signature;
+    zmq_msg_t *header;            /* NULL when absent */
+    zmq_msg_t *body;              /* NULL when absent */
+    adapter_t *adapter;           /* the sender, if a registered adapter */
+} inbound_t;
+
+/* handle_adapter.c */
+void on_adapter_ready (broker_t *self, inbound_t *in);
+void on_adapter_reply (broker_t *self, inbound_t *in);
+void on_adapter_heartbeat (broker_t *self, inbound_t *in);
+void on_adapter_disconnect (broker_t *self, inbound_t *in);
+void on_adapter_event (broker_t *self, inbound_t *in);
+/* Removes an adapter: idempotent in-flight requests go back to the front
+ * of their service's queue, the others are answered UNAVAILABLE. */
+void broker_drop_adapter (broker_t *self, adapter_t *adapter, const char *reason);
+
+/* handle_client.c */
+void on_client_request (broker_t *self, inbound_t *in);
+/* Sends queued requests of a service to instances with free credit. */
+void broker_pump (broker_t *self, service_t *service);
+/* Answers a request with an error and forgets it. */
+void broker_fail (broker_t *self, request_t *request, onenet_status_t status,
+                  const char *message);
+/* Sends a REPLY to a peer for its request `correlation`; the body (may be
+ * NULL) is moved. broker_send_error sends an ERROR notice instead, for
+ * messages that are not requests or whose header cannot be read. */
+void broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
+                    const uint8_t *trace_id, onenet_status_t status, const char *message,
+                    zmq_msg_t *body);
+void broker_send_error (broker_t *self, const zmq_msg_t *peer, onenet_status_t status,
+                        uint64_t correlation, const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
+/* management.c: services named onenet.* answered by the broker itself.
+ * Returns true if the service was one of them (answered). */
+bool management_handle (broker_t *self, const zmq_msg_t *peer,
+                        const Onenet__RequestHeader *header, zmq_msg_t *body);
+
+/* broker.c */
+void broker_log_bad (broker_t *self, const char *reason);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * config.c - the broker's configuration: defaults, then a libconfig file
+ * read through onenet_config, validated once here so that the rest of the
+ * broker can trust every field of broker_config_t.
+ *
+ * The defaults below and config/broker.cfg must agree (a unit test checks
+ * it); the ranges are those documented in config.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "onenet/config.h"
+#include "config.h"
+
+#define DEFAULT_ENDPOINT "tcp://127.0.0.1:5570"
+#define PATH_SIZE 64   /* "services[N].department" */
+
+static const char *const s_log_levels[] = { "debug", "info", "warn", "error", NULL };
+static const char *const s_log_formats[] = { "logfmt", "json", NULL };
+/* curve is not offered until its key handling is done (security issue). */
+static const char *const s_securities[] = { "none", NULL };
+
+broker_config_t *
+broker_config_defaults (void)
+{
+    broker_config_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->endpoint = strdup (DEFAULT_ENDPOINT);
+    self->heartbeat_ms = 1000;
+    self->liveness = 3;
+    self->default_timeout_ms = 5000;
+    self->max_timeout_ms = 60000;
+    self->registration_grace_ms = 3000;
+    self->max_message_size = 1048576;
+    self->max_frames = 4;
+    self->max_pending = 100000;
+    self->max_credit = 1024;
+    self->log_level = strdup ("info");
+    self->log_format = strdup ("logfmt");
+    self->security = strdup ("none");
+    self->path = strdup ("(defaults)");
+    if (!self->endpoint || !self->log_level || !self->log_format || !self->security
+        || !self->path)
+        broker_config_destroy (&self);
+    return self;
+}
+
+void
+broker_config_destroy (broker_config_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    broker_config_t *self = *self_p;
+    free (self->endpoint);
+    free (self->log_level);
+    free (self->log_format);
+    free (self->security);
+    for (size_t index = 0; index < self->service_count; index++) {
+        free (self->services[index].name);
+        free (self->services[index].department);
+    }
+    free (self->services);
+    free (self->path);
+    free (self);
+    *self_p = NULL;
+}
+
+/* Replaces an owned string with a copy of value. Returns 0, or -1 when out
+ * of memory (the old string is kept). */
+static int
+s_set_string (char **field_p, const char *value)
+{
+    char *copy = strdup (value);
+    if (!copy)
+        return -1;
+    free (*field_p);
+    *field_p = copy;
+    return 0;
+}
+
+/* Whether every character of text is in allowed, and there is at least one. */
+static bool
+s_matches (const char *text, const char *allowed)
+{
+    return *text && strspn (text, allowed) == strlen (text);
+}
+
+static int
+s_check_endpoint (onenet_config_t *cfg, const char *endpoint)
+{
+    static const char *const schemes[] = { "tcp://", "ipc://", "inproc://" };
+    for (size_t index = 0; index < sizeof schemes / sizeof schemes[0]; index++) {
+        size_t len = strlen (schemes[index]);
+        if (strncmp (endpoint, schemes[index], len) == 0) {
+            if (endpoint[len] == '\0')
+                return onenet_config_fail (cfg, "broker.endpoint", "must have an address after %s",
+                                           schemes[index]);
+            return 0;
+        }
+    }
+    return onenet_config_fail (cfg, "broker.endpoint",
+                               "must start with tcp://, ipc:// or inproc://, not \"%.80s\"",
+                               endpoint);
+}
+
+/* Checks one services entry; a failure is recorded in cfg. Returns 0 or -1. */
+static int
+s_check_service (broker_config_t *self, onenet_config_t *cfg, size_t index, const char *name,
+                 const char *department)
+{
+    char path[PATH_SIZE];
+    snprintf (path, sizeof path, "services[%zu].name", index);
+    if (!s_matches (name, "abcdefghijklmnopqrstuvwxyz0123456789_."))
+        return onenet_config_fail (cfg, path, "must match [a-z0-9_.]+, not \"%.80s\"", name);
+    if (strncmp (name, "onenet.", 7) == 0)
+        return onenet_config_fail (cfg, path,
+                                   "the onenet. prefix is reserved for the broker's own services");
+    for (size_t other = 0; other < index; other++)
+        if (strcmp (self->services[other].name, name) == 0)
+            return onenet_config_fail (cfg, path, "%s is already listed as services[%zu]", name,
+                                       other);
+    snprintf (path, sizeof path, "services[%zu].department", index);
+    if (!s_matches (department, "abcdefghijklmnopqrstuvwxyz0123456789_"))
+        return onenet_config_fail (cfg, path, "must match [a-z0-9_]+, not \"%.80s\"", department);
+    return 0;
+}
+
+/* Reads services = ( { name = ...; department = ...; }, ... ). Returns 0,
+ * or -1 when out of memory; validation errors stay in cfg. */
+static int
+s_read_services (broker_config_t *self, onenet_config_t *cfg)
+{
+    size_t count;
+    if (onenet_config_count (cfg, "services", &count) || count == 0)
+        return 0;
+    self->services = calloc (count, sizeof *self->services);
+    if (!self->services)
+        return -1;
+    for (size_t index = 0; index < count; index++) {
+        char name_path[PATH_SIZE], department_path[PATH_SIZE];
+        const char *name, *department;
+        snprintf (name_path, sizeof name_path, "services[%zu].name", index);
+        snprintf (department_path, sizeof department_path, "services[%zu].department", index);
+        if (onenet_config_require (cfg, name_path)
+            || onenet_config_string (cfg, name_path, NULL, &name)
+            || onenet_config_require (cfg, department_path)
+            || onenet_config_string (cfg, department_path, NULL, &department)
+            || s_check_service (self, cfg, index, name, department))
+            return 0;
+
+        broker_known_service_t *service = &self->services[index];
+        service->name = strdup (name);
+        service->department = strdup (department);
+        self->service_count++;   // counted now, so destroy frees a half-made entry
+        if (!service->name || !service->department)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads every setting into self. Returns 0, or -1 when out of memory;
+ * validation errors stay in cfg, for onenet_config_finish to report. */
+static int
+s_read (broker_config_t *self, onenet_config_t *cfg)
+{
+    const char *endpoint, *log_level, *log_format, *security;
+    int64_t max_message_size;
+
+    if (onenet_config_string (cfg, "broker.endpoint", DEFAULT_ENDPOINT, &endpoint) == 0
+        && s_check_endpoint (cfg, endpoint) == 0 && s_set_string (&self->endpoint, endpoint))
+        return -1;
+    onenet_config_int (cfg, "broker.heartbeat_ms", 1000, 50, 60000, &self->heartbeat_ms);
+    onenet_config_int (cfg, "broker.liveness", 3, 2, 100, &self->liveness);
+    onenet_config_int (cfg, "broker.default_timeout_ms", 5000, 1, 3600000,
+                       &self->default_timeout_ms);
+    onenet_config_int (cfg, "broker.max_timeout_ms", 60000, 1, 3600000, &self->max_timeout_ms);
+    if (self->max_timeout_ms < self->default_timeout_ms) {
+        // Blame the one the operator wrote.
+        if (onenet_config_has (cfg, "broker.max_timeout_ms"))
+            onenet_config_fail (cfg, "broker.max_timeout_ms",
+                                "must be at least broker.default_timeout_ms (%d), not %d",
+                                self->default_timeout_ms, self->max_timeout_ms);
+        else
+            onenet_config_fail (cfg, "broker.default_timeout_ms",
+                                "must be at most broker.max_timeout_ms (%d), not %d",
+                                self->max_timeout_ms, self->default_timeout_ms);
+    }
+    onenet_config_int (cfg, "broker.registration_grace_ms", 3000, 0, 600000,
+                       &self->registration_grace_ms);
+
+    onenet_config_int64 (cfg, "limits.max_message_size", 1048576, 1024, 268435456,
+                         &max_message_size);
+    self->max_message_size = (long) max_message_size;
+    onenet_config_int (cfg, "limits.max_frames", 4, 3, 8, &self->max_frames);
+    onenet_config_int (cfg, "limits.max_pending", 100000, 1, 10000000, &self->max_pending);
+    onenet_config_int (cfg, "limits.max_credit", 1024, 1, 65535, &self->max_credit);
+
+    onenet_config_choice (cfg, "log.level", "info", s_log_levels, &log_level);
+    onenet_config_choice (cfg, "log.format", "logfmt", s_log_formats, &log_format);
+    onenet_config_choice (cfg, "security", "none", s_securities, &security);
+    if (s_set_string (&self->log_level, log_level) || s_set_string (&self->log_format, log_format)
+        || s_set_string (&self->security, security))
+        return -1;
+
+    return s_read_services (self, cfg);
+}
+
+broker_config_t *
+broker_config_load (const char *path, char *err, size_t err_size)
+{
+    onenet_config_t *cfg = onenet_config_load (path, err, err_size);
+    if (!cfg)
+        return NULL;
+    broker_config_t *self = broker_config_defaults ();
+    int rc = -1;
+    if (!self || s_set_string (&self->path, path) || s_read (self, cfg)) {
+        if (err && err_size > 0)
+            snprintf (err, err_size, "%s: out of memory", path);
+    }
+    else
+        rc = onenet_config_finish (cfg, err, err_size);
+    onenet_config_destroy (&cfg);
+    if (rc)
+        broker_config_destroy (&self);
+    return self;
+}

@@ -1,0 +1,51 @@
+/*
+ * broker/config.h - the broker's configuration as a plain struct.
+ *
+ * Loaded once from a libconfig file and validated at the edge: unknown
+ * settings, wrong types, missing required settings and bad values are
+ * reported with file, line and setting name. Nothing else in the broker
+ * touches libconfig.
+ */
+#ifndef BROKER_CONFIG_H
+#define BROKER_CONFIG_H
+
+#include <stddef.h>
+
+/* A service the broker knows of before any adapter offers it, so that
+ * requests for it wait for an adapter instead of failing UNKNOWN_SERVICE. */
+typedef struct {
+    char *name;         /* "ps.person.get" */
+    char *department;   /* "public_security" */
+} broker_known_service_t;
+
+typedef struct {
+    char *endpoint;              /* broker.endpoint        "tcp://127.0.0.1:5570" */
+    int heartbeat_ms;            /* broker.heartbeat_ms    1000     [50, 60000] */
+    int liveness;                /* broker.liveness        3        [2, 100] */
+    int default_timeout_ms;      /* broker.default_timeout_ms 5000  [1, 3600000] */
+    int max_timeout_ms;          /* broker.max_timeout_ms  60000    [1, 3600000], >= default */
+    int registration_grace_ms;   /* broker.registration_grace_ms 3000 [0, 600000] */
+    long max_message_size;       /* limits.max_message_size 1048576 [1024, 268435456] */
+    int max_frames;              /* limits.max_frames      4        [3, 8] */
+    int max_pending;             /* limits.max_pending     100000   [1, 10000000] */
+    int max_credit;              /* limits.max_credit      1024     [1, 65535] */
+    char *log_level;             /* log.level  "info"  one of debug, info, warn, error */
+    char *log_format;            /* log.format "logfmt" one of logfmt, json */
+    char *security;              /* security   "none"  one of none (curve: security issue) */
+    broker_known_service_t *services;  /* services = ( { name = ...; department = ...; }, ... ) */
+    size_t service_count;
+    char *path;                  /* file it came from, or "(defaults)" */
+} broker_config_t;
+
+/* Returns a config holding the embedded defaults. NULL when out of memory. */
+broker_config_t *broker_config_defaults (void);
+
+/* Loads and validates a file; settings it leaves out keep their default.
+ * Returns NULL on any error, with one line in err such as
+ *   "config/broker.cfg:12: broker.heartbeat_ms: must be between 50 and 60000, not 5"
+ * The caller destroys the result with broker_config_destroy. */
+broker_config_t *broker_config_load (const char *path, char *err, size_t err_size);
+
+void broker_config_destroy (broker_config_t **self_p);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * handle_adapter.c - what adapters send: READY (register), REPLY (answer a
+ * request), HEARTBEAT, DISCONNECT and EVENT; and dropping an adapter that
+ * left or went silent, with fail-over of its in-flight requests.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "broker_internal.h"
+
+static bool
+valid_name (const char *name, bool dots)
+{
+    if (!name || !*name || strlen (name) > MAX_SERVICE_NAME)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'
+              || (dots && *p == '.')))
+            return false;
+    return true;
+}
+
+/* Checks a READY; returns NULL if acceptable, else why not. */
+static const char *
+check_ready (const broker_t *self, const Onenet__Ready *ready, onenet_status_t *status)
+{
+    *status = ONENET_BAD_REQUEST;
+    if (ready->schema_version != ONENET_SCHEMA_VERSION) {
+        *status = ONENET_UNSUPPORTED_VERSION;
+        return "schema version not supported: this broker speaks schema version 1";
+    }
+    if (!valid_name (ready->department, false))
+        return "READY: department must be [a-z0-9_-]+";
+    if (!valid_name (ready->instance, true))
+        return "READY: instance must be [a-z0-9_.-]+";
+    if (ready->n_services == 0)
+        return "READY: offers no service";
+    if (ready->credit == 0)
+        return "READY: credit must be at least 1";
+    for (size_t i = 0; i < ready->n_services; i++) {
+        const char *name = ready->services[i]->name;
+        if (!valid_name (name, true) || strncmp (name, "onenet.", 7) == 0)
+            return "READY: service names must be [a-z0-9_.-]+ and not start with \"onenet.\"";
+    }
+    (void) self;
+    return NULL;
+}
+
+void
+on_adapter_ready (broker_t *self, inbound_t *in)
+{
+    Onenet__Ready *ready = in->header ? (Onenet__Ready *) onenet_wire_unpack (
+                               &onenet__ready__descriptor, in->header, &self->arena)
+                                      : NULL;
+    if (!ready) {
+        broker_log_bad (self, "READY without a valid onenet.Ready header");
+        broker_send_error (self, in->peer, ONENET_BAD_REQUEST, 0,
+                           "READY header missing or not a valid onenet.Ready");
+        return;
+    }
+    onenet_status_t status;
+    const char *problem = check_ready (self, ready, &status);
+    if (problem) {
+        char quoted[200];
+        onenet_warn ("adapter.refused", "department=%s reason=%s",
+                     valid_name (ready->department, false) ? ready->department : "?",
+                     onenet_log_quote (problem, quoted, sizeof quoted));
+        broker_send_error (self, in->peer, status, 0, "%s", problem);
+        return;
+    }
+    /* A READY from a registered peer is a fresh start: fail over what it
+     * had in flight before registering it again. */
+    if (in->adapter)
+        broker_drop_adapter (self, in->adapter, "registered again");
+    unsigned credit = ready->credit;
+    if (credit > (unsigned) self->config->max_credit)
+        credit = (unsigned) self->config->max_credit;
+    offer_info_t offers[ready->n_services];
+    for (size_t i = 0; i < ready->n_services; i++) {
+        const Onenet__ServiceOffer *offer = ready->services[i];
+        offers[i] = (offer_info_t) { offer->name, offer->request_type, offer->reply_type,
+                                     offer->description, offer->idempotent };
+    }
+    unsigned heartbeat = ready->heartbeat_ms ? ready->heartbeat_ms : 1000;
+    adapter_t *adapter = registry_add_adapter (self->registry, in->peer, ready->department,
+                                               ready->instance, credit, heartbeat, offers,
+                                               ready->n_services, self->now);
+    if (!adapter) {
+        broker_send_error (self, in->peer, ONENET_RESOURCE_EXHAUSTED, 0, "broker out of memory");
+        return;
+    }
+    Onenet__Welcome welcome = ONENET__WELCOME__INIT;
+    welcome.heartbeat_ms = (uint32_t) self->config->heartbeat_ms;
+    welcome.liveness = (uint32_t) self->config->liveness;
+    welcome.broker_version = (char *) onenet_version ();
+    onenet_wire_send (self->socket, in->peer, ONENET_CMD_WELCOME, &welcome.base, NULL,
+                      ZMQ_DONTWAIT);
+    onenet_info ("adapter.ready", "department=%s instance=%s services=%zu credit=%u adapters=%zu",
+                 adapter->department, adapter->instance, adapter->service_count, credit,
+                 registry_adapter_count (self->registry));
+    for (size_t i = 0; i < adapter->service_count; i++)
+        broker_pump (self, adapter->services[i]);
+}
+
+/* Tells a peer the broker does not know it, so it sends READY again. */
+static void
+ask_to_register (broker_t *self, inbound_t *in)
+{
+    Onenet__Notice notice = ONENET__NOTICE__INIT;
+    notice.status = ONENET__STATUS__UNAVAILABLE;
+    notice.message = "not registered with this broker: send READY";
+    onenet_wire_send (self->socket, in->peer, ONENET_CMD_DISCONNECT, &notice.base, NULL,
+                      ZMQ_DONTWAIT);
+}
+
+void
+on_adapter_reply (broker_t *self, inbound_t *in)
+{
+    if (!in->adapter) {
+        ask_to_register (self, in);
+        return;
+    }
+    Onenet__ReplyHeader *header = in->header ? (Onenet__ReplyHeader *) onenet_wire_unpack (
+                                      &onenet__reply_header__descriptor, in->header,
+                                      &self->arena)
+                                             : NULL;
+    if (!header) {
+        broker_log_bad (self, "REPLY without a valid onenet.ReplyHeader");
+        return;
+    }
+    request_t *request = requests_find (self->requests, header->correlation_id);
+    if (!request || request->adapter != in->adapter) {
+        /* Answered already (timed out, or retried elsewhere). */
+        self->late_replies++;
+        return;
+    }
+    adapter_t *adapter = in->adapter;
+    onenet_status_t status = (onenet_status_t) header->status;
+    if (status >= ONENET_STATUS_COUNT)
+        status = ONENET_INTERNAL;
+    Onenet__ReplyHeader out = ONENET__REPLY_HEADER__INIT;
+    out.correlation_id = request->client_correlation;
+    out.status = (Onenet__Status) status;
+    out.message = header->message;
+    out.trace_id.data = request->trace_id;
+    out.trace_id.len = sizeof request->trace_id;
+    out.served_by = adapter->label;
+    onenet_wire_send (self->socket, &request->client, ONENET_CMD_REPLY, &out.base, in->body,
+                      ZMQ_DONTWAIT);
+    self->replies_by_status[status]++;
+    if (status != ONENET_OK)
+        request->service->errors++;
+    adapter->served++;
+    adapter_untrack (adapter, request);
+    requests_remove (self->requests, request);
+    /* One credit came back: give it the oldest waiting request. */
+    for (size_t i = 0; i < adapter->service_count && adapter->in_flight < adapter->credit; i++)
+        if (adapter->services[i]->queue_head)
+            broker_pump (self, adapter->services[i]);
+}
+
+void
+on_adapter_heartbeat (broker_t *self, inbound_t *in)
+{
+    if (!in->adapter)
+        ask_to_register (self, in);
+}
+
+void
+on_adapter_disconnect (broker_t *self, inbound_t *in)
+{
+    if (in->adapter)
+        broker_drop_adapter (self, in->adapter, "disconnected");
+}
+
+void
+on_adapter_event (broker_t *self, inbound_t *in)
+{
+    if (!in->adapter) {
+        ask_to_register (self, in);
+        return;
+    }
+    self->events_total++;
+    Onenet__EventHeader *header = in->header ? (Onenet__EventHeader *) onenet_wire_unpack (
+                                      &onenet__event_header__descriptor, in->header,
+                                      &self->arena)
+                                             : NULL;
+    if (!header) {
+        broker_log_bad (self, "EVENT without a valid onenet.EventHeader");
+        return;
+    }
+    /* Routing of events to subscribers comes with the view and alerts
+     * work; for now they are counted and logged for operators. */
+    onenet_debug ("event.received", "department=%s topic=%s type=%s", in->adapter->department,
+                  header->topic, header->type);
+}
+
+void
+broker_drop_adapter (broker_t *self, adapter_t *adapter, const char *reason)
+{
+    unsigned retried = 0, failed = 0;
+    service_t *touched[adapter->service_count ? adapter->service_count : 1];
+    size_t touched_count = adapter->service_count;
+    memcpy (touched, adapter->services, touched_count * sizeof *touched);
+    while (adapter->in_flight_head) {
+        request_t *request = adapter->in_flight_head;
+        adapter_untrack (adapter, request);
+        if (request->idempotent) {
+            request->state = REQUEST_QUEUED;
+            service_enqueue_front (request->service, request);
+            retried++;
+        }
+        else {
+            broker_fail (self, request, ONENET_UNAVAILABLE,
+                         "the serving adapter went away; the request was not idempotent");
+            failed++;
+        }
+    }
+    char quoted[64];
+    onenet_info ("adapter.gone", "department=%s instance=%s reason=%s retried=%u failed=%u",
+                 adapter->department, adapter->instance,
+                 onenet_log_quote (reason, quoted, sizeof quoted), retried, failed);
+    registry_remove_adapter (self->registry, adapter);
+    for (size_t i = 0; i < touched_count; i++)
+        broker_pump (self, touched[i]);
+}

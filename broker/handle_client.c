@@ -1,0 +1,238 @@
+/*
+ * handle_client.c - a REQUEST from a client: check it, route it to the
+ * instance with the most free credit or queue it until one has credit,
+ * and answer with a typed error when that cannot happen in time.
+ *
+ * The body is never decoded: it is moved into the request and from there
+ * onto the adapter's connection. Idempotent requests keep a reference to
+ * the body (zmq_msg_copy shares the buffer) so they can be retried.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "broker_internal.h"
+
+void
+broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
+               const uint8_t *trace_id, onenet_status_t status, const char *message,
+               zmq_msg_t *body)
+{
+    Onenet__ReplyHeader header = ONENET__REPLY_HEADER__INIT;
+    header.correlation_id = correlation;
+    header.status = (Onenet__Status) status;
+    header.message = (char *) (message ? message : "");
+    if (trace_id) {
+        header.trace_id.data = (uint8_t *) trace_id;
+        header.trace_id.len = 16;
+    }
+    onenet_wire_send (self->socket, peer, ONENET_CMD_REPLY, &header.base, body, ZMQ_DONTWAIT);
+    self->replies_by_status[status < ONENET_STATUS_COUNT ? status : ONENET_INTERNAL]++;
+}
+
+void
+broker_send_error (broker_t *self, const zmq_msg_t *peer, onenet_status_t status,
+                   uint64_t correlation, const char *format, ...)
+{
+    char message[256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    Onenet__Notice notice = ONENET__NOTICE__INIT;
+    notice.status = (Onenet__Status) status;
+    notice.message = message;
+    notice.correlation_id = correlation;
+    onenet_wire_send (self->socket, peer, ONENET_CMD_ERROR, &notice.base, NULL, ZMQ_DONTWAIT);
+}
+
+static void
+forget (broker_t *self, request_t *request)
+{
+    if (request->state == REQUEST_QUEUED)
+        service_unlink (request->service, request);
+    else if (request->adapter)
+        adapter_untrack (request->adapter, request);
+    service_t *service = request->service;
+    requests_remove (self->requests, request);
+    registry_forget_if_unused (self->registry, service);
+}
+
+void
+broker_fail (broker_t *self, request_t *request, onenet_status_t status, const char *message)
+{
+    request->service->errors++;
+    broker_answer (self, &request->client, request->client_correlation, request->trace_id,
+                   status, message, NULL);
+    forget (self, request);
+}
+
+/* Sends a request to an adapter and tracks it there. */
+static void
+dispatch (broker_t *self, request_t *request, adapter_t *adapter)
+{
+    int64_t left = request->deadline - self->now;
+    Onenet__Requester requester = ONENET__REQUESTER__INIT;
+    requester.department = request->requester;
+    Onenet__RequestHeader header = ONENET__REQUEST_HEADER__INIT;
+    header.correlation_id = request->id;
+    header.service = request->service->name;
+    header.timeout_ms = left > 0 ? (uint32_t) left : 1;
+    header.trace_id.data = request->trace_id;
+    header.trace_id.len = sizeof request->trace_id;
+    header.idempotent = request->idempotent;
+    header.purpose = request->purpose ? request->purpose : "";
+    header.requester = &requester;
+    header.attempt = ++request->attempt;
+    zmq_msg_t body;
+    zmq_msg_init (&body);
+    if (request->idempotent)
+        zmq_msg_copy (&body, &request->body);   /* shares the buffer: kept for a retry */
+    else
+        zmq_msg_move (&body, &request->body);
+    onenet_wire_send (self->socket, &adapter->routing_id, ONENET_CMD_REQUEST, &header.base, &body,
+                      ZMQ_DONTWAIT);
+    zmq_msg_close (&body);
+    request->state = REQUEST_IN_FLIGHT;
+    adapter_track (adapter, request);
+}
+
+void
+broker_pump (broker_t *self, service_t *service)
+{
+    while (service->queue_head) {
+        adapter_t *adapter = registry_select (service);
+        if (!adapter)
+            return;
+        dispatch (self, service_dequeue (service), adapter);
+    }
+}
+
+static void
+make_trace_id (broker_t *self, uint8_t out[16])
+{
+    for (int i = 0; i < 2; i++) {
+        /* xorshift64*: trace ids need to be unique, not secret. */
+        uint64_t x = self->trace_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self->trace_state = x;
+        uint64_t r = x * 0x2545F4914F6CDD1DULL;
+        memcpy (out + 8 * i, &r, 8);
+    }
+}
+
+/* Who is asking: the authenticated identity of the connection (the ZAP
+ * user id under CURVE), never anything the client wrote. */
+static void
+requester_of (const inbound_t *in, char *out, size_t size)
+{
+    const char *user_id = zmq_msg_gets (in->signature, "User-Id");
+    snprintf (out, size, "%s", user_id && *user_id ? user_id : "anonymous");
+}
+
+/* Checks the header; on a problem answers the client and returns -1. */
+static int
+check_header (broker_t *self, inbound_t *in, const Onenet__RequestHeader *header)
+{
+    const char *service = header->service;
+    size_t length = strlen (service);
+    onenet_status_t status = ONENET_OK;
+    const char *why = NULL;
+    if (length == 0) {
+        status = ONENET_BAD_REQUEST;
+        why = "request header has no service name";
+    }
+    else if (length > MAX_SERVICE_NAME) {
+        status = ONENET_BAD_REQUEST;
+        why = "service name longer than 255 bytes";
+    }
+    else if (header->schema_version && header->schema_version != ONENET_SCHEMA_VERSION) {
+        status = ONENET_UNSUPPORTED_VERSION;
+        why = "schema version not supported: this broker speaks schema version 1";
+    }
+    else if (header->timeout_ms > (uint32_t) self->config->max_timeout_ms) {
+        status = ONENET_BAD_REQUEST;
+        why = "timeout_ms exceeds broker.max_timeout_ms";
+    }
+    if (!why)
+        return 0;
+    broker_answer (self, in->peer, header->correlation_id, NULL, status, why, NULL);
+    return -1;
+}
+
+void
+on_client_request (broker_t *self, inbound_t *in)
+{
+    self->requests_total++;
+    Onenet__RequestHeader *header = in->header ? (Onenet__RequestHeader *) onenet_wire_unpack (
+                                        &onenet__request_header__descriptor, in->header,
+                                        &self->arena)
+                                               : NULL;
+    if (!header) {
+        broker_log_bad (self, "request header missing or not a RequestHeader");
+        broker_send_error (self, in->peer, ONENET_BAD_REQUEST, 0,
+                           "request header missing or not a valid onenet.RequestHeader");
+        return;
+    }
+    if (check_header (self, in, header) < 0)
+        return;
+    if (strncmp (header->service, "onenet.", 7) == 0) {
+        management_handle (self, in->peer, header, in->body);
+        return;
+    }
+    service_t *service = registry_service (self->registry, header->service);
+    bool in_grace = self->now - self->started_at < self->config->registration_grace_ms;
+    if (!service && !in_grace) {
+        broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_UNKNOWN_SERVICE,
+                       "no adapter offers this service", NULL);
+        return;
+    }
+    uint32_t timeout = header->timeout_ms ? header->timeout_ms
+                                          : (uint32_t) self->config->default_timeout_ms;
+    int64_t deadline = self->now + timeout;
+    if (!service || !service->known) {
+        /* Just after a broker restart adapters are still re-registering:
+         * wait for them, but not past the grace period. */
+        int64_t grace_end = self->started_at + self->config->registration_grace_ms;
+        if (grace_end < deadline)
+            deadline = grace_end;
+    }
+    request_t *request = requests_add (self->requests, deadline);
+    if (!request) {
+        broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_RESOURCE_EXHAUSTED,
+                       "broker has limits.max_pending requests pending", NULL);
+        return;
+    }
+    if (!service)
+        service = registry_ensure_service (self->registry, header->service);
+    if (!service) {
+        requests_remove (self->requests, request);
+        broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_INTERNAL,
+                       "broker out of memory", NULL);
+        return;
+    }
+    zmq_msg_copy (&request->client, (zmq_msg_t *) in->peer);
+    request->client_correlation = header->correlation_id;
+    request->service = service;
+    request->received_at = self->now;
+    request->idempotent = header->idempotent || service->idempotent;
+    if (header->trace_id.len == sizeof request->trace_id)
+        memcpy (request->trace_id, header->trace_id.data, sizeof request->trace_id);
+    else
+        make_trace_id (self, request->trace_id);
+    if (header->purpose && *header->purpose)
+        request->purpose = strdup (header->purpose);
+    requester_of (in, request->requester, sizeof request->requester);
+    if (in->body)
+        zmq_msg_move (&request->body, in->body);
+    service->requests++;
+
+    adapter_t *adapter = service->queue_head ? NULL : registry_select (service);
+    if (adapter)
+        dispatch (self, request, adapter);
+    else {
+        request->state = REQUEST_QUEUED;
+        service_enqueue (service, request);
+    }
+}

@@ -1,0 +1,146 @@
+/*
+ * onenet/adapter.h - plug a department's system into OneNet.
+ *
+ * An adapter connects to the broker, offers named services, and answers
+ * the requests the broker routes to it. It announces a credit window (how
+ * many requests it takes in flight), sends heartbeats, and re-registers
+ * by itself when the broker restarts or goes silent.
+ *
+ *     onenet_adapter_t *a = onenet_adapter_new (NULL, "civil_affairs", NULL, err, sizeof err);
+ *     onenet_adapter_offer (a, "ca.marriage.get", on_marriage_get, store, &offer);
+ *     onenet_signals_catch ();
+ *     onenet_adapter_run (a);          // until SIGINT/SIGTERM or onenet_adapter_stop
+ *     onenet_adapter_destroy (&a);
+ *
+ * A handler receives a request it then owns: it answers with
+ * onenet_adapter_reply, now or later (from a timer, another socket in the
+ * loop, ...), which frees the request. Not thread-safe: one thread per
+ * adapter.
+ */
+#ifndef ONENET_ADAPTER_H
+#define ONENET_ADAPTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
+#include "onenet/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct onenet_adapter_t onenet_adapter_t;
+typedef struct onenet_request_t onenet_request_t;
+
+/* Called for every request to a service the adapter offers. The handler
+ * owns request and must pass it to onenet_adapter_reply exactly once. */
+typedef void (onenet_handler_fn) (onenet_adapter_t *adapter, onenet_request_t *request,
+                                  void *arg);
+
+/* How a service is described to the broker and to `onenet services`. */
+typedef struct {
+    const ProtobufCMessageDescriptor *request_type; /* or NULL */
+    const ProtobufCMessageDescriptor *reply_type;   /* or NULL */
+    bool idempotent;          /* any request may be retried elsewhere */
+    const char *description;  /* one line, or NULL */
+} onenet_offer_options_t;
+
+/* Creates an adapter for department (required, [a-z0-9_]+). endpoint NULL
+ * means onenet_default_endpoint(); instance NULL means "<host>-<pid>".
+ * Nothing is sent until onenet_adapter_start or _run. Returns NULL on bad
+ * arguments with a reason in err. */
+onenet_adapter_t *onenet_adapter_new (const char *endpoint, const char *department,
+                                      const char *instance, char *err, size_t err_size);
+
+/* Sends DISCONNECT if connected, fails nothing silently: requests still
+ * held by handlers are freed unanswered (the broker retries or answers
+ * them UNAVAILABLE). Sets *self_p to NULL. Safe on NULL. */
+void onenet_adapter_destroy (onenet_adapter_t **self_p);
+
+/* Offers a service. Call before start. arg is passed to the handler.
+ * options may be NULL. Returns 0, or -1 (duplicate or invalid name). */
+int onenet_adapter_offer (onenet_adapter_t *self, const char *service,
+                          onenet_handler_fn *handler, void *arg,
+                          const onenet_offer_options_t *options);
+
+/* Requests the adapter accepts in flight (default 32, 1..65535). */
+void onenet_adapter_set_credit (onenet_adapter_t *self, unsigned credit);
+
+/* Heartbeat interval in milliseconds (default 1000). */
+void onenet_adapter_set_heartbeat (onenet_adapter_t *self, unsigned heartbeat_ms);
+
+/* Connects and registers. Returns 0, or -1 with a reason in
+ * onenet_adapter_error. Registration completes asynchronously; see
+ * onenet_adapter_registered. */
+int onenet_adapter_start (onenet_adapter_t *self);
+
+/* Handles what is ready on the socket and the timers, waiting at most
+ * timeout_ms (-1: until something happens). For an adapter with its own
+ * poll loop: poll onenet_adapter_socket for ZMQ_POLLIN and call this with
+ * 0, and at least every onenet_adapter_next_timeout_ms. Returns the
+ * number of requests handled, or -1 when interrupted or stopped. */
+int onenet_adapter_poll (onenet_adapter_t *self, int timeout_ms);
+
+/* Starts if needed and polls until onenet_adapter_stop is called or a
+ * signal caught by onenet_signals_catch arrives. Returns 0 then, -1 if
+ * start failed. */
+int onenet_adapter_run (onenet_adapter_t *self);
+
+/* Makes onenet_adapter_run return after the current request. */
+void onenet_adapter_stop (onenet_adapter_t *self);
+
+/* True once the broker has welcomed the current registration. */
+bool onenet_adapter_registered (const onenet_adapter_t *self);
+
+void *onenet_adapter_socket (onenet_adapter_t *self);
+int onenet_adapter_next_timeout_ms (const onenet_adapter_t *self);
+const char *onenet_adapter_error (const onenet_adapter_t *self);
+const char *onenet_adapter_department (const onenet_adapter_t *self);
+const char *onenet_adapter_instance (const onenet_adapter_t *self);
+
+/* Answers a request and frees it; sets *request_p to NULL. The body
+ * (NULL when size is 0) is copied. A status other than ONENET_OK should
+ * come with a message. Returns 0, or -1 if the reply could not be queued
+ * (the request is freed all the same). */
+int onenet_adapter_reply (onenet_adapter_t *self, onenet_request_t **request_p,
+                          onenet_status_t status, const char *message,
+                          const void *body, size_t size);
+
+/* Like onenet_adapter_reply with a protobuf message as the OK body. */
+int onenet_adapter_reply_message (onenet_adapter_t *self, onenet_request_t **request_p,
+                                  const ProtobufCMessage *reply);
+
+/* Publishes an event (e.g. topic "record.changed") with a protobuf body.
+ * Returns 0, or -1 when not connected. */
+int onenet_adapter_publish (onenet_adapter_t *self, const char *topic,
+                            const ProtobufCMessage *event);
+
+/* --- requests (owned by the handler until replied) --- */
+
+const char *onenet_request_service (const onenet_request_t *self);
+const void *onenet_request_body (const onenet_request_t *self, size_t *size);
+/* Unpacks the body; NULL if it is not a message of that type. The caller
+ * frees it with protobuf_c_message_free_unpacked (msg, NULL). */
+ProtobufCMessage *onenet_request_unpack (const onenet_request_t *self,
+                                         const ProtobufCMessageDescriptor *descriptor);
+/* The requesting department as authenticated by the broker. */
+const char *onenet_request_department (const onenet_request_t *self);
+const char *onenet_request_user (const onenet_request_t *self);
+const char *onenet_request_purpose (const onenet_request_t *self);
+/* 32 lowercase hex digits, or "". */
+const char *onenet_request_trace_id (const onenet_request_t *self);
+/* Milliseconds left before the requester's deadline (0 when past). */
+int64_t onenet_request_remaining_ms (const onenet_request_t *self);
+uint32_t onenet_request_attempt (const onenet_request_t *self);
+
+/* Installs SIGINT and SIGTERM handlers that make every OneNet loop in the
+ * process return (adapters, CLI streams). Call once from main. */
+void onenet_signals_catch (void);
+/* True after such a signal arrived. */
+bool onenet_interrupted (void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,119 @@
+/*
+ * onenet/wire.h - the frame codec shared by the broker and the SDK.
+ *
+ * A OneNet message is a ZeroMQ multipart message of at most three frames
+ * (after the routing id a ROUTER socket adds):
+ *
+ *   signature  4 bytes: 'O' 'N' <protocol version> <command>
+ *   header     protobuf message of proto/onenet.proto, chosen by command
+ *   body       optional, opaque bytes, e.g. a service's request message
+ *
+ * The broker routes on the signature and header and moves the body frame
+ * on without reading or copying it. docs/PROTOCOL.md is the full text.
+ */
+#ifndef ONENET_WIRE_H
+#define ONENET_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+#include <protobuf-c/protobuf-c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ONENET_PROTOCOL_VERSION 1
+#define ONENET_SCHEMA_VERSION 1
+#define ONENET_SIGNATURE_SIZE 4
+
+/* Frames kept by onenet_wire_recv; further frames are counted and dropped. */
+#define ONENET_WIRE_MAX_FRAMES 8
+
+typedef enum {
+    ONENET_CMD_READY = 1,      /* adapter -> broker, header Ready */
+    ONENET_CMD_REQUEST = 2,    /* client -> broker -> adapter, RequestHeader + body */
+    ONENET_CMD_REPLY = 3,      /* adapter -> broker -> client, ReplyHeader + body */
+    ONENET_CMD_HEARTBEAT = 4,  /* both ways, no header */
+    ONENET_CMD_DISCONNECT = 5, /* both ways, optional Notice */
+    ONENET_CMD_EVENT = 6,      /* adapter -> broker, EventHeader + body */
+    ONENET_CMD_ERROR = 7,      /* broker -> peer, Notice */
+    ONENET_CMD_WELCOME = 8,    /* broker -> adapter, Welcome */
+} onenet_command_t;
+
+/* Returns the command's name ("READY", ...) or "UNKNOWN". Static string. */
+const char *onenet_command_name (int command);
+
+/* Writes the 4-byte signature of a command of this protocol version. */
+void onenet_wire_signature (uint8_t out[ONENET_SIGNATURE_SIZE], onenet_command_t command);
+
+/* Reads a signature frame. Returns the command code (1..255) and stores the
+ * protocol version in *version; returns -1 when the frame is not a OneNet
+ * signature (wrong size or magic). The command is not checked against the
+ * known ones, nor the version against ours: the caller decides. */
+int onenet_wire_parse_signature (const void *data, size_t size, int *version);
+
+/* One received multipart message, on the caller's stack. Frames are
+ * zmq_msg_t so a body can be moved on with zmq_msg_send without a copy. */
+typedef struct {
+    zmq_msg_t frame[ONENET_WIRE_MAX_FRAMES];
+    int count;      /* frames kept in frame[] */
+    int dropped;    /* frames past ONENET_WIRE_MAX_FRAMES, discarded */
+    size_t size;    /* bytes in all frames, kept and dropped */
+} onenet_wire_msg_t;
+
+/* Receives one whole multipart message. flags as for zmq_msg_recv
+ * (ZMQ_DONTWAIT). Returns 0, or -1 with errno set (EAGAIN, EINTR, ...),
+ * in which case nothing needs closing. On success the caller must
+ * onenet_wire_close the message. */
+int onenet_wire_recv (void *socket, onenet_wire_msg_t *msg, int flags);
+
+/* Closes every frame still held. Safe on frames already moved. */
+void onenet_wire_close (onenet_wire_msg_t *msg);
+
+/* Sends one message: optional routing id (copied, not consumed), the
+ * signature, the packed header if not NULL, and the body if not NULL.
+ * The body frame is moved: on return it is empty whatever the outcome.
+ * Returns 0, or -1 with errno set. Blocks only if the socket would
+ * (pass ZMQ_DONTWAIT in flags to never block). */
+int onenet_wire_send (void *socket, const zmq_msg_t *routing_id,
+                      onenet_command_t command, const ProtobufCMessage *header,
+                      zmq_msg_t *body, int flags);
+
+/* Like onenet_wire_send with the body given as bytes, copied. */
+int onenet_wire_send_bytes (void *socket, const zmq_msg_t *routing_id,
+                            onenet_command_t command, const ProtobufCMessage *header,
+                            const void *body, size_t body_size, int flags);
+
+/* A bump allocator for unpacking headers without malloc: frees are no-ops
+ * and the whole arena is reset once a message is handled. When the arena
+ * is full, alloc returns NULL and the unpack fails cleanly. */
+typedef struct {
+    ProtobufCAllocator allocator;
+    size_t used;
+    size_t capacity;
+    unsigned char *buffer;
+} onenet_arena_t;
+
+/* Sets an arena over a caller-owned buffer. */
+void onenet_arena_init (onenet_arena_t *arena, void *buffer, size_t capacity);
+/* Forgets everything allocated from the arena. */
+void onenet_arena_reset (onenet_arena_t *arena);
+
+/* Unpacks a header frame as a message of the given type. With arena NULL
+ * the result is malloc'd and the caller frees it with
+ * protobuf_c_message_free_unpacked(msg, NULL); with an arena it lives
+ * until the arena is reset. Returns NULL if the bytes are not a valid
+ * message of that type. */
+ProtobufCMessage *onenet_wire_unpack (const ProtobufCMessageDescriptor *descriptor,
+                                      const zmq_msg_t *frame, onenet_arena_t *arena);
+
+/* Milliseconds of a monotonic clock, for deadlines and heartbeats. */
+int64_t onenet_clock_ms (void);
+/* Milliseconds since the Unix epoch. */
+int64_t onenet_wall_ms (void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,653 @@
+/*
+ * adapter.c - a department's side of OneNet: register services, answer
+ * requests, heartbeat, and come back by itself after a broker restart.
+ *
+ * Liveness follows ZeroMQ RFC 7 (MDP): both sides send HEARTBEAT every
+ * interval; a peer silent for `liveness` intervals is gone. When the broker
+ * goes silent the adapter opens a new connection and sends READY again;
+ * when a (restarted) broker answers a heartbeat with DISCONNECT because it
+ * does not know the adapter, READY goes again on the same connection.
+ * Requests held by handlers across a reconnect are answered into the void:
+ * their broker either is gone or has already failed them over.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "onenet/onenet.h"
+#include "onenet/proto/onenet.pb-c.h"
+#include "sdk_internal.h"
+
+#define DEFAULT_CREDIT 32
+#define DEFAULT_HEARTBEAT_MS 1000
+#define DEFAULT_LIVENESS 3
+#define RECV_BATCH 256
+
+typedef struct {
+    char *name;
+    onenet_handler_fn *handler;
+    void *arg;
+    const ProtobufCMessageDescriptor *request_type;
+    const ProtobufCMessageDescriptor *reply_type;
+    bool idempotent;
+    char *description;
+} offer_t;
+
+struct onenet_request_t {
+    uint64_t correlation_id;
+    uint64_t connection;       /* which connection it came on */
+    char *service;
+    char *department;
+    char *user;
+    char *purpose;
+    char trace_hex[33];
+    int64_t deadline;          /* local monotonic ms */
+    uint32_t attempt;
+    zmq_msg_t body;
+    onenet_request_t *prev, *next;   /* held by handlers */
+};
+
+struct onenet_adapter_t {
+    void *context;
+    void *socket;
+    char *endpoint;
+    char *department;
+    char *instance;
+    offer_t *offers;
+    size_t offer_count;
+    unsigned credit;
+    unsigned heartbeat_ms;
+    unsigned broker_heartbeat_ms;
+    unsigned liveness;
+    uint64_t connection;       /* bumped on every reconnect */
+    int64_t broker_seen_at;    /* last message from the broker */
+    int64_t heartbeat_at;      /* when to send the next HEARTBEAT */
+    bool registered;
+    bool stopped;
+    bool fatal;
+    onenet_request_t *held;    /* requests given to handlers, not yet replied */
+    char error[256];
+};
+
+static bool
+valid_department (const char *name)
+{
+    if (!name || !*name)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return true;
+}
+
+onenet_adapter_t *
+onenet_adapter_new (const char *endpoint, const char *department, const char *instance,
+                    char *err, size_t err_size)
+{
+    if (!valid_department (department)) {
+        sdk_set_error (err, err_size, "department must be [a-z0-9_]+, not \"%s\"",
+                       department ? department : "");
+        return NULL;
+    }
+    onenet_adapter_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        sdk_set_error (err, err_size, "out of memory");
+        return NULL;
+    }
+    char default_instance[128];
+    if (!instance || !*instance) {
+        char host[64] = "host";
+        gethostname (host, sizeof host - 1);
+        snprintf (default_instance, sizeof default_instance, "%s-%d", host, (int) getpid ());
+        instance = default_instance;
+    }
+    self->endpoint = strdup (endpoint ? endpoint : onenet_default_endpoint ());
+    self->department = strdup (department);
+    self->instance = strdup (instance);
+    self->credit = DEFAULT_CREDIT;
+    self->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+    self->broker_heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+    self->liveness = DEFAULT_LIVENESS;
+    self->context = zmq_ctx_new ();
+    if (!self->endpoint || !self->department || !self->instance || !self->context) {
+        sdk_set_error (err, err_size, "out of memory");
+        onenet_adapter_destroy (&self);
+    }
+    return self;
+}
+
+static void
+request_free (onenet_request_t *request)
+{
+    zmq_msg_close (&request->body);
+    free (request->service);
+    free (request->department);
+    free (request->user);
+    free (request->purpose);
+    free (request);
+}
+
+static void
+held_unlink (onenet_adapter_t *self, onenet_request_t *request)
+{
+    if (request->prev)
+        request->prev->next = request->next;
+    else
+        self->held = request->next;
+    if (request->next)
+        request->next->prev = request->prev;
+}
+
+static void
+send_simple (onenet_adapter_t *self, onenet_command_t command, const ProtobufCMessage *header)
+{
+    if (self->socket)
+        onenet_wire_send (self->socket, NULL, command, header, NULL, ZMQ_DONTWAIT);
+}
+
+static void
+close_connection (onenet_adapter_t *self, bool say_goodbye)
+{
+    if (!self->socket)
+        return;
+    if (say_goodbye)
+        send_simple (self, ONENET_CMD_DISCONNECT, NULL);
+    zmq_close (self->socket);
+    self->socket = NULL;
+    self->registered = false;
+}
+
+void
+onenet_adapter_destroy (onenet_adapter_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    onenet_adapter_t *self = *self_p;
+    if (self->socket) {
+        /* Let DISCONNECT reach the broker, so it fails over at once
+         * instead of waiting for missed heartbeats. */
+        int linger = 200;
+        zmq_setsockopt (self->socket, ZMQ_LINGER, &linger, sizeof linger);
+        close_connection (self, true);
+    }
+    while (self->held) {
+        onenet_request_t *request = self->held;
+        held_unlink (self, request);
+        request_free (request);
+    }
+    for (size_t i = 0; i < self->offer_count; i++) {
+        free (self->offers[i].name);
+        free (self->offers[i].description);
+    }
+    free (self->offers);
+    if (self->context)
+        zmq_ctx_term (self->context);
+    free (self->endpoint);
+    free (self->department);
+    free (self->instance);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+onenet_adapter_offer (onenet_adapter_t *self, const char *service, onenet_handler_fn *handler,
+                      void *arg, const onenet_offer_options_t *options)
+{
+    if (!service || !*service || !handler || strncmp (service, "onenet.", 7) == 0) {
+        snprintf (self->error, sizeof self->error, "invalid service name \"%s\"",
+                  service ? service : "");
+        return -1;
+    }
+    for (size_t i = 0; i < self->offer_count; i++)
+        if (strcmp (self->offers[i].name, service) == 0) {
+            snprintf (self->error, sizeof self->error, "service %s offered twice", service);
+            return -1;
+        }
+    offer_t *grown = realloc (self->offers, (self->offer_count + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    self->offers = grown;
+    offer_t *offer = &self->offers[self->offer_count];
+    memset (offer, 0, sizeof *offer);
+    offer->name = strdup (service);
+    offer->handler = handler;
+    offer->arg = arg;
+    if (options) {
+        offer->request_type = options->request_type;
+        offer->reply_type = options->reply_type;
+        offer->idempotent = options->idempotent;
+        offer->description = options->description ? strdup (options->description) : NULL;
+    }
+    if (!offer->name)
+        return -1;
+    self->offer_count++;
+    return 0;
+}
+
+void
+onenet_adapter_set_credit (onenet_adapter_t *self, unsigned credit)
+{
+    if (credit >= 1 && credit <= 65535)
+        self->credit = credit;
+}
+
+void
+onenet_adapter_set_heartbeat (onenet_adapter_t *self, unsigned heartbeat_ms)
+{
+    if (heartbeat_ms >= 10)
+        self->heartbeat_ms = heartbeat_ms;
+}
+
+static void
+send_ready (onenet_adapter_t *self)
+{
+    Onenet__ServiceOffer offers[self->offer_count ? self->offer_count : 1];
+    Onenet__ServiceOffer *offer_ptrs[self->offer_count ? self->offer_count : 1];
+    for (size_t i = 0; i < self->offer_count; i++) {
+        const offer_t *offer = &self->offers[i];
+        onenet__service_offer__init (&offers[i]);
+        offers[i].name = offer->name;
+        offers[i].request_type = (char *) (offer->request_type ? offer->request_type->name : "");
+        offers[i].reply_type = (char *) (offer->reply_type ? offer->reply_type->name : "");
+        offers[i].idempotent = offer->idempotent;
+        offers[i].description = offer->description ? offer->description : "";
+        offer_ptrs[i] = &offers[i];
+    }
+    Onenet__Ready ready = ONENET__READY__INIT;
+    ready.schema_version = ONENET_SCHEMA_VERSION;
+    ready.department = self->department;
+    ready.instance = self->instance;
+    ready.n_services = self->offer_count;
+    ready.services = offer_ptrs;
+    ready.credit = self->credit;
+    ready.heartbeat_ms = self->heartbeat_ms;
+    send_simple (self, ONENET_CMD_READY, &ready.base);
+    self->registered = false;
+}
+
+static int
+open_connection (onenet_adapter_t *self)
+{
+    self->socket = sdk_connect (self->context, self->endpoint, self->error, sizeof self->error);
+    if (!self->socket)
+        return -1;
+    self->connection++;
+    int64_t now = onenet_clock_ms ();
+    self->broker_seen_at = now;
+    self->heartbeat_at = now + self->heartbeat_ms;
+    send_ready (self);
+    return 0;
+}
+
+int
+onenet_adapter_start (onenet_adapter_t *self)
+{
+    if (self->socket)
+        return 0;
+    if (self->offer_count == 0) {
+        snprintf (self->error, sizeof self->error, "no service offered");
+        return -1;
+    }
+    if (open_connection (self) < 0)
+        return -1;
+    onenet_info ("adapter.start", "department=%s instance=%s broker=%s services=%zu credit=%u",
+                 self->department, self->instance, self->endpoint, self->offer_count, self->credit);
+    return 0;
+}
+
+static const offer_t *
+find_offer (const onenet_adapter_t *self, const char *service)
+{
+    for (size_t i = 0; i < self->offer_count; i++)
+        if (strcmp (self->offers[i].name, service) == 0)
+            return &self->offers[i];
+    return NULL;
+}
+
+static int
+handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
+{
+    Onenet__RequestHeader *header = msg->count >= 2
+                                        ? (Onenet__RequestHeader *) onenet_wire_unpack (
+                                            &onenet__request_header__descriptor, &msg->frame[1], NULL)
+                                        : NULL;
+    if (!header) {
+        onenet_warn ("adapter.bad_request", "reason=\"request header missing or invalid\"");
+        return 0;
+    }
+    onenet_request_t *request = calloc (1, sizeof *request);
+    if (!request) {
+        protobuf_c_message_free_unpacked (&header->base, NULL);
+        return 0;
+    }
+    request->correlation_id = header->correlation_id;
+    request->connection = self->connection;
+    request->service = strdup (header->service);
+    request->department = strdup (header->requester ? header->requester->department : "");
+    request->user = strdup (header->requester ? header->requester->user : "");
+    request->purpose = strdup (header->purpose);
+    request->attempt = header->attempt;
+    request->deadline = onenet_clock_ms () + header->timeout_ms;
+    sdk_hex (header->trace_id.data, header->trace_id.len, request->trace_hex,
+             sizeof request->trace_hex);
+    zmq_msg_init (&request->body);
+    if (msg->count >= 3)
+        zmq_msg_move (&request->body, &msg->frame[2]);
+    protobuf_c_message_free_unpacked (&header->base, NULL);
+
+    request->next = self->held;
+    if (self->held)
+        self->held->prev = request;
+    self->held = request;
+
+    if (!request->service || !request->department || !request->user || !request->purpose) {
+        onenet_adapter_reply (self, &request, ONENET_INTERNAL, "adapter out of memory", NULL, 0);
+        return 1;
+    }
+    const offer_t *offer = find_offer (self, request->service);
+    if (!offer) {
+        onenet_adapter_reply (self, &request, ONENET_UNKNOWN_SERVICE,
+                              "service not offered by this adapter", NULL, 0);
+        return 1;
+    }
+    offer->handler (self, request, offer->arg);
+    return 1;
+}
+
+static void
+handle_welcome (onenet_adapter_t *self, onenet_wire_msg_t *msg)
+{
+    Onenet__Welcome *welcome = msg->count >= 2 ? (Onenet__Welcome *) onenet_wire_unpack (
+                                   &onenet__welcome__descriptor, &msg->frame[1], NULL)
+                                               : NULL;
+    if (welcome) {
+        if (welcome->heartbeat_ms)
+            self->broker_heartbeat_ms = welcome->heartbeat_ms;
+        if (welcome->liveness)
+            self->liveness = welcome->liveness;
+        protobuf_c_message_free_unpacked (&welcome->base, NULL);
+    }
+    self->registered = true;
+    onenet_info ("adapter.registered", "department=%s instance=%s broker=%s", self->department,
+                 self->instance, self->endpoint);
+}
+
+/* An ERROR not tied to a request means the broker refused this adapter
+ * (wrong version, invalid READY): retrying cannot help, so stop. */
+static void
+handle_error (onenet_adapter_t *self, onenet_wire_msg_t *msg)
+{
+    Onenet__Notice *notice = msg->count >= 2 ? (Onenet__Notice *) onenet_wire_unpack (
+                                 &onenet__notice__descriptor, &msg->frame[1], NULL)
+                                             : NULL;
+    snprintf (self->error, sizeof self->error, "broker refused the adapter: %s: %s",
+              onenet_status_name (notice ? (int) notice->status : ONENET_INTERNAL),
+              notice && notice->message ? notice->message : "");
+    bool fatal = !notice || notice->correlation_id == 0;
+    if (notice)
+        protobuf_c_message_free_unpacked (&notice->base, NULL);
+    if (fatal) {
+        char quoted[300];
+        onenet_error ("adapter.refused", "department=%s reason=%s", self->department,
+                      onenet_log_quote (self->error, quoted, sizeof quoted));
+        self->fatal = true;
+        self->stopped = true;
+    }
+}
+
+static int
+handle_message (onenet_adapter_t *self, onenet_wire_msg_t *msg)
+{
+    int version = 0;
+    int command = msg->count ? onenet_wire_parse_signature (zmq_msg_data (&msg->frame[0]),
+                                                            zmq_msg_size (&msg->frame[0]), &version)
+                             : -1;
+    if (command < 0)
+        return 0;
+    self->broker_seen_at = onenet_clock_ms ();
+    switch (command) {
+    case ONENET_CMD_REQUEST:
+        return handle_request (self, msg);
+    case ONENET_CMD_WELCOME:
+        handle_welcome (self, msg);
+        break;
+    case ONENET_CMD_DISCONNECT:
+        /* The broker does not know us (it restarted, or dropped us as
+         * silent): register again on this connection. */
+        onenet_info ("adapter.reregister", "department=%s instance=%s", self->department,
+                     self->instance);
+        send_ready (self);
+        break;
+    case ONENET_CMD_ERROR:
+        handle_error (self, msg);
+        break;
+    default:
+        break;   /* HEARTBEAT: liveness only */
+    }
+    return 0;
+}
+
+static void
+run_timers (onenet_adapter_t *self)
+{
+    int64_t now = onenet_clock_ms ();
+    if (now - self->broker_seen_at > (int64_t) self->broker_heartbeat_ms * self->liveness) {
+        onenet_warn ("adapter.broker_silent", "department=%s instance=%s silent_ms=%" PRId64,
+                     self->department, self->instance, now - self->broker_seen_at);
+        close_connection (self, false);
+        if (open_connection (self) < 0)
+            return;
+        now = onenet_clock_ms ();
+    }
+    if (now >= self->heartbeat_at) {
+        send_simple (self, ONENET_CMD_HEARTBEAT, NULL);
+        self->heartbeat_at = now + self->heartbeat_ms;
+    }
+}
+
+int
+onenet_adapter_next_timeout_ms (const onenet_adapter_t *self)
+{
+    int64_t now = onenet_clock_ms ();
+    int64_t expiry = self->broker_seen_at + (int64_t) self->broker_heartbeat_ms * self->liveness;
+    int64_t next = self->heartbeat_at < expiry ? self->heartbeat_at : expiry;
+    return next <= now ? 0 : (int) (next - now);
+}
+
+int
+onenet_adapter_poll (onenet_adapter_t *self, int timeout_ms)
+{
+    if (self->stopped || onenet_interrupted ())
+        return -1;
+    if (!self->socket && onenet_adapter_start (self) < 0)
+        return -1;
+    int wait = onenet_adapter_next_timeout_ms (self);
+    if (timeout_ms >= 0 && timeout_ms < wait)
+        wait = timeout_ms;
+    zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
+    int handled = 0;
+    int ready = zmq_poll (&item, 1, wait);
+    if (ready > 0) {
+        onenet_wire_msg_t msg;
+        for (int i = 0; i < RECV_BATCH && self->socket
+                        && onenet_wire_recv (self->socket, &msg, ZMQ_DONTWAIT) == 0;
+             i++) {
+            handled += handle_message (self, &msg);
+            onenet_wire_close (&msg);
+        }
+    }
+    else if (ready < 0 && errno == EINTR && onenet_interrupted ())
+        return -1;
+    if (self->socket)
+        run_timers (self);
+    return self->stopped ? -1 : handled;
+}
+
+int
+onenet_adapter_run (onenet_adapter_t *self)
+{
+    if (onenet_adapter_start (self) < 0)
+        return -1;
+    while (onenet_adapter_poll (self, -1) >= 0)
+        ;
+    onenet_info ("adapter.stop", "department=%s instance=%s", self->department, self->instance);
+    return self->fatal ? -1 : 0;
+}
+
+void
+onenet_adapter_stop (onenet_adapter_t *self)
+{
+    self->stopped = true;
+}
+
+bool
+onenet_adapter_registered (const onenet_adapter_t *self)
+{
+    return self->registered;
+}
+
+void *
+onenet_adapter_socket (onenet_adapter_t *self)
+{
+    return self->socket;
+}
+
+const char *
+onenet_adapter_error (const onenet_adapter_t *self)
+{
+    return self->error;
+}
+
+const char *
+onenet_adapter_department (const onenet_adapter_t *self)
+{
+    return self->department;
+}
+
+const char *
+onenet_adapter_instance (const onenet_adapter_t *self)
+{
+    return self->instance;
+}
+
+int
+onenet_adapter_reply (onenet_adapter_t *self, onenet_request_t **request_p,
+                      onenet_status_t status, const char *message, const void *body, size_t size)
+{
+    if (!request_p || !*request_p)
+        return -1;
+    onenet_request_t *request = *request_p;
+    *request_p = NULL;
+    held_unlink (self, request);
+    int rc = 0;
+    if (self->socket && request->connection == self->connection) {
+        Onenet__ReplyHeader header = ONENET__REPLY_HEADER__INIT;
+        header.correlation_id = request->correlation_id;
+        header.status = (Onenet__Status) status;
+        header.message = (char *) (message ? message : "");
+        rc = onenet_wire_send_bytes (self->socket, NULL, ONENET_CMD_REPLY, &header.base, body,
+                                     size, 0);
+    }
+    else
+        rc = -1;   /* its connection is gone; the broker failed it over */
+    request_free (request);
+    return rc;
+}
+
+int
+onenet_adapter_reply_message (onenet_adapter_t *self, onenet_request_t **request_p,
+                              const ProtobufCMessage *reply)
+{
+    size_t size = protobuf_c_message_get_packed_size (reply);
+    uint8_t stack[1024];
+    uint8_t *buffer = size <= sizeof stack ? stack : malloc (size);
+    if (!buffer)
+        return onenet_adapter_reply (self, request_p, ONENET_INTERNAL, "adapter out of memory",
+                                     NULL, 0);
+    protobuf_c_message_pack (reply, buffer);
+    int rc = onenet_adapter_reply (self, request_p, ONENET_OK, NULL, buffer, size);
+    if (buffer != stack)
+        free (buffer);
+    return rc;
+}
+
+int
+onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const ProtobufCMessage *event)
+{
+    if (!self->socket)
+        return -1;
+    Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
+    header.topic = (char *) topic;
+    header.type = (char *) event->descriptor->name;
+    header.time_ms = onenet_wall_ms ();
+    size_t size = protobuf_c_message_get_packed_size (event);
+    zmq_msg_t body;
+    if (zmq_msg_init_size (&body, size) < 0)
+        return -1;
+    protobuf_c_message_pack (event, zmq_msg_data (&body));
+    int rc = onenet_wire_send (self->socket, NULL, ONENET_CMD_EVENT, &header.base, &body, 0);
+    zmq_msg_close (&body);
+    return rc;
+}
+
+/* --- request accessors --- */
+
+const char *
+onenet_request_service (const onenet_request_t *self)
+{
+    return self->service;
+}
+
+const void *
+onenet_request_body (const onenet_request_t *self, size_t *size)
+{
+    zmq_msg_t *body = (zmq_msg_t *) &self->body;
+    if (size)
+        *size = zmq_msg_size (body);
+    return zmq_msg_data (body);
+}
+
+ProtobufCMessage *
+onenet_request_unpack (const onenet_request_t *self, const ProtobufCMessageDescriptor *descriptor)
+{
+    return onenet_wire_unpack (descriptor, &self->body, NULL);
+}
+
+const char *
+onenet_request_department (const onenet_request_t *self)
+{
+    return self->department;
+}
+
+const char *
+onenet_request_user (const onenet_request_t *self)
+{
+    return self->user;
+}
+
+const char *
+onenet_request_purpose (const onenet_request_t *self)
+{
+    return self->purpose;
+}
+
+const char *
+onenet_request_trace_id (const onenet_request_t *self)
+{
+    return self->trace_hex;
+}
+
+int64_t
+onenet_request_remaining_ms (const onenet_request_t *self)
+{
+    int64_t left = self->deadline - onenet_clock_ms ();
+    return left > 0 ? left : 0;
+}
+
+uint32_t
+onenet_request_attempt (const onenet_request_t *self)
+{
+    return self->attempt;
+}

@@ -1,0 +1,53 @@
+/*
+ * sdk.c - what the client and the adapter share: socket setup and small
+ * formatting helpers.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <zmq.h>
+#include "sdk_internal.h"
+
+void
+sdk_set_error (char *err, size_t err_size, const char *format, ...)
+{
+    if (!err || err_size == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (err, err_size, format, args);
+    va_end (args);
+}
+
+void *
+sdk_connect (void *context, const char *endpoint, char *err, size_t err_size)
+{
+    void *socket = zmq_socket (context, ZMQ_DEALER);
+    if (!socket) {
+        sdk_set_error (err, err_size, "cannot create socket: %s", zmq_strerror (errno));
+        return NULL;
+    }
+    int linger = 0, reconnect_ivl = 100, reconnect_max = 2000;
+    zmq_setsockopt (socket, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (socket, ZMQ_RECONNECT_IVL, &reconnect_ivl, sizeof reconnect_ivl);
+    zmq_setsockopt (socket, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
+    if (zmq_connect (socket, endpoint) < 0) {
+        sdk_set_error (err, err_size, "cannot connect to %s: %s", endpoint, zmq_strerror (errno));
+        zmq_close (socket);
+        return NULL;
+    }
+    return socket;
+}
+
+void
+sdk_hex (const uint8_t *data, size_t size, char *out, size_t out_size)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t n = 0;
+    for (size_t i = 0; i < size && n + 2 < out_size; i++) {
+        out[n++] = digits[data[i] >> 4];
+        out[n++] = digits[data[i] & 15];
+    }
+    if (out_size)
+        out[n] = '\0';
+}

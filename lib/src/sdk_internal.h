@@ -1,0 +1,23 @@
+/*
+ * sdk_internal.h - helpers shared by the SDK's client and adapter.
+ * Not installed.
+ */
+#ifndef ONENET_SDK_INTERNAL_H
+#define ONENET_SDK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes a reason into err (if not NULL), printf-style. */
+void sdk_set_error (char *err, size_t err_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/* Creates a DEALER socket connected to endpoint with the options every
+ * OneNet peer uses (no linger, quick reconnect). NULL with a reason. */
+void *sdk_connect (void *context, const char *endpoint, char *err, size_t err_size);
+
+/* Writes size bytes as lowercase hex into out (2*size+1 bytes needed,
+ * truncated to out_size). */
+void sdk_hex (const uint8_t *data, size_t size, char *out, size_t out_size);
+
+#endif
