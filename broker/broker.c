@@ -46,6 +46,19 @@ broker_new (const broker_config_t *config, char *err, size_t err_size)
         broker_destroy (&self);
         return NULL;
     }
+    /* Configured services are known before any adapter offers them, so
+     * their requests wait for an adapter instead of failing at once. */
+    for (size_t i = 0; i < config->service_count; i++) {
+        service_t *service = registry_ensure_service (self->registry, config->services[i].name);
+        if (!service) {
+            snprintf (err, err_size, "out of memory");
+            broker_destroy (&self);
+            return NULL;
+        }
+        service->known = true;
+        if (!service->department)
+            service->department = strdup (config->services[i].department);
+    }
     self->now = onenet_clock_ms ();
     self->started_at = self->now;
     self->heartbeat_at = self->now + config->heartbeat_ms;

@@ -13,12 +13,12 @@
 #include "config.h"
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5570"
-#define PATH_SIZE 64   /* "services[N].department" */
+#define PATH_SIZE 64 /* "services[N].department" */
 
-static const char *const s_log_levels[] = { "debug", "info", "warn", "error", NULL };
-static const char *const s_log_formats[] = { "logfmt", "json", NULL };
+static const char *const s_log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const s_log_formats[] = {"logfmt", "json", NULL};
 /* curve is not offered until its key handling is done (security issue). */
-static const char *const s_securities[] = { "none", NULL };
+static const char *const s_securities[] = {"none", NULL};
 
 broker_config_t *
 broker_config_defaults (void)
@@ -40,8 +40,7 @@ broker_config_defaults (void)
     self->log_format = strdup ("logfmt");
     self->security = strdup ("none");
     self->path = strdup ("(defaults)");
-    if (!self->endpoint || !self->log_level || !self->log_format || !self->security
-        || !self->path)
+    if (!self->endpoint || !self->log_level || !self->log_format || !self->security || !self->path)
         broker_config_destroy (&self);
     return self;
 }
@@ -89,7 +88,7 @@ s_matches (const char *text, const char *allowed)
 static int
 s_check_endpoint (onenet_config_t *cfg, const char *endpoint)
 {
-    static const char *const schemes[] = { "tcp://", "ipc://", "inproc://" };
+    static const char *const schemes[] = {"tcp://", "ipc://", "inproc://"};
     for (size_t index = 0; index < sizeof schemes / sizeof schemes[0]; index++) {
         size_t len = strlen (schemes[index]);
         if (strncmp (endpoint, schemes[index], len) == 0) {
@@ -142,17 +141,17 @@ s_read_services (broker_config_t *self, onenet_config_t *cfg)
         const char *name, *department;
         snprintf (name_path, sizeof name_path, "services[%zu].name", index);
         snprintf (department_path, sizeof department_path, "services[%zu].department", index);
-        if (onenet_config_require (cfg, name_path)
-            || onenet_config_string (cfg, name_path, NULL, &name)
-            || onenet_config_require (cfg, department_path)
-            || onenet_config_string (cfg, department_path, NULL, &department)
-            || s_check_service (self, cfg, index, name, department))
+        if (onenet_config_require (cfg, name_path) ||
+            onenet_config_string (cfg, name_path, NULL, &name) ||
+            onenet_config_require (cfg, department_path) ||
+            onenet_config_string (cfg, department_path, NULL, &department) ||
+            s_check_service (self, cfg, index, name, department))
             return 0;
 
         broker_known_service_t *service = &self->services[index];
         service->name = strdup (name);
         service->department = strdup (department);
-        self->service_count++;   // counted now, so destroy frees a half-made entry
+        self->service_count++; // counted now, so destroy frees a half-made entry
         if (!service->name || !service->department)
             return -1;
     }
@@ -167,8 +166,8 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
     const char *endpoint, *log_level, *log_format, *security;
     int64_t max_message_size;
 
-    if (onenet_config_string (cfg, "broker.endpoint", DEFAULT_ENDPOINT, &endpoint) == 0
-        && s_check_endpoint (cfg, endpoint) == 0 && s_set_string (&self->endpoint, endpoint))
+    if (onenet_config_string (cfg, "broker.endpoint", DEFAULT_ENDPOINT, &endpoint) == 0 &&
+        s_check_endpoint (cfg, endpoint) == 0 && s_set_string (&self->endpoint, endpoint))
         return -1;
     onenet_config_int (cfg, "broker.heartbeat_ms", 1000, 50, 60000, &self->heartbeat_ms);
     onenet_config_int (cfg, "broker.liveness", 3, 2, 100, &self->liveness);
@@ -191,7 +190,7 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
 
     onenet_config_int64 (cfg, "limits.max_message_size", 1048576, 1024, 268435456,
                          &max_message_size);
-    self->max_message_size = (long) max_message_size;
+    self->max_message_size = (long)max_message_size;
     onenet_config_int (cfg, "limits.max_frames", 4, 3, 8, &self->max_frames);
     onenet_config_int (cfg, "limits.max_pending", 100000, 1, 10000000, &self->max_pending);
     onenet_config_int (cfg, "limits.max_credit", 1024, 1, 65535, &self->max_credit);
@@ -199,8 +198,8 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
     onenet_config_choice (cfg, "log.level", "info", s_log_levels, &log_level);
     onenet_config_choice (cfg, "log.format", "logfmt", s_log_formats, &log_format);
     onenet_config_choice (cfg, "security", "none", s_securities, &security);
-    if (s_set_string (&self->log_level, log_level) || s_set_string (&self->log_format, log_format)
-        || s_set_string (&self->security, security))
+    if (s_set_string (&self->log_level, log_level) ||
+        s_set_string (&self->log_format, log_format) || s_set_string (&self->security, security))
         return -1;
 
     return s_read_services (self, cfg);
@@ -217,8 +216,7 @@ broker_config_load (const char *path, char *err, size_t err_size)
     if (!self || s_set_string (&self->path, path) || s_read (self, cfg)) {
         if (err && err_size > 0)
             snprintf (err, err_size, "%s: out of memory", path);
-    }
-    else
+    } else
         rc = onenet_config_finish (cfg, err, err_size);
     onenet_config_destroy (&cfg);
     if (rc)

@@ -19,14 +19,14 @@
 #include <libconfig.h>
 #include "onenet/config.h"
 
-#define ERROR_SIZE 1024                  /* one message, path included */
-#define PATH_SIZE 512                    /* a setting path we print */
-#define NAME_SIZE 256                    /* one path component */
-#define TEXT_MAX (16 * 1024 * 1024)      /* no config file is this large */
+#define ERROR_SIZE 1024             /* one message, path included */
+#define PATH_SIZE 512               /* a setting path we print */
+#define NAME_SIZE 256               /* one path component */
+#define TEXT_MAX (16 * 1024 * 1024) /* no config file is this large */
 
 /* Flags of s_resolve. */
-#define RESOLVE_TOUCH 1   /* mark what is found, remember what is not */
-#define RESOLVE_QUIET 2   /* a wrong type on the way is not an error */
+#define RESOLVE_TOUCH 1 /* mark what is found, remember what is not */
+#define RESOLVE_QUIET 2 /* a wrong type on the way is not an error */
 
 /* A name the caller asked for under parent but did not find: the
  * candidates for "did you mean". */
@@ -37,16 +37,16 @@ typedef struct {
 
 /* What s_resolve found. */
 typedef struct {
-    config_setting_t *setting;   /* the setting, NULL when absent */
-    config_setting_t *where;     /* the setting, or its nearest existing ancestor */
-    char missing[NAME_SIZE];     /* first absent member name, "" if none */
+    config_setting_t *setting; /* the setting, NULL when absent */
+    config_setting_t *where;   /* the setting, or its nearest existing ancestor */
+    char missing[NAME_SIZE];   /* first absent member name, "" if none */
 } lookup_t;
 
 struct onenet_config_t {
     config_t config;
-    char *name;                  /* file name used in messages */
+    char *name; /* file name used in messages */
     bool failed;
-    char error[ERROR_SIZE];      /* the first error, once failed */
+    char error[ERROR_SIZE]; /* the first error, once failed */
     asked_t *asked;
     size_t asked_count;
     size_t asked_size;
@@ -66,15 +66,23 @@ static const char *
 s_type_name (const config_setting_t *setting)
 {
     switch (config_setting_type (setting)) {
-        case CONFIG_TYPE_GROUP:  return "a group";
-        case CONFIG_TYPE_INT:
-        case CONFIG_TYPE_INT64:  return "an integer";
-        case CONFIG_TYPE_FLOAT:  return "a float";
-        case CONFIG_TYPE_STRING: return "a string";
-        case CONFIG_TYPE_BOOL:   return "a boolean";
-        case CONFIG_TYPE_ARRAY:  return "an array";
-        case CONFIG_TYPE_LIST:   return "a list";
-        default:                 return "empty";
+    case CONFIG_TYPE_GROUP:
+        return "a group";
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return "an integer";
+    case CONFIG_TYPE_FLOAT:
+        return "a float";
+    case CONFIG_TYPE_STRING:
+        return "a string";
+    case CONFIG_TYPE_BOOL:
+        return "a boolean";
+    case CONFIG_TYPE_ARRAY:
+        return "an array";
+    case CONFIG_TYPE_LIST:
+        return "a list";
+    default:
+        return "empty";
     }
 }
 
@@ -101,7 +109,7 @@ s_quote (const char *value, char *buf, size_t size)
 {
     size_t len = 0;
     for (; *value && len + 4 < size; value++)
-        buf[len++] = isprint ((unsigned char) *value) ? *value : '?';
+        buf[len++] = isprint ((unsigned char)*value) ? *value : '?';
     if (*value && len >= 3)
         memcpy (buf + len - 3, "...", 3);
     buf[len] = '\0';
@@ -141,7 +149,7 @@ s_vfail (onenet_config_t *self, const char *file, unsigned int line, const char 
         return -1;
     self->failed = true;
     if (!file)
-        file = self->name;   // settings read from a string have no file
+        file = self->name; // settings read from a string have no file
     int used;
     if (line > 0)
         used = snprintf (self->error, ERROR_SIZE, "%s:%u: ", file, line);
@@ -202,30 +210,33 @@ s_fail_line (onenet_config_t *self, unsigned int line, const char *path, const c
 //  --------------------------------------------------------------------------
 //  Did you mean: the closest name by edit distance, if close enough.
 
+/* Edit distance where swapping two neighbours counts as one edit, the
+ * commonest typo ("nmae"): optimal string alignment. */
 static size_t
 s_distance (const char *a, const char *b)
 {
     size_t a_len = strlen (a), b_len = strlen (b);
     if (a_len >= NAME_SIZE || b_len >= NAME_SIZE)
         return SIZE_MAX;
-    size_t row[NAME_SIZE];
+    size_t rows[3][NAME_SIZE]; // rows i-2, i-1 and i, used in turn
     for (size_t j = 0; j <= b_len; j++)
-        row[j] = j;
+        rows[0][j] = j;
     for (size_t i = 1; i <= a_len; i++) {
-        size_t diagonal = row[0];
+        size_t *row = rows[i % 3], *above = rows[(i + 2) % 3], *above2 = rows[(i + 1) % 3];
         row[0] = i;
         for (size_t j = 1; j <= b_len; j++) {
-            size_t above = row[j];
-            size_t best = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
+            size_t best = above[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            if (above[j] + 1 < best)
+                best = above[j] + 1;
             if (row[j - 1] + 1 < best)
                 best = row[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                above2[j - 2] + 1 < best)
+                best = above2[j - 2] + 1;
             row[j] = best;
-            diagonal = above;
         }
     }
-    return row[b_len];
+    return rows[a_len % 3][b_len];
 }
 
 /* Keeps candidate in *best_p if it is closer to name than what is there
@@ -298,14 +309,14 @@ s_remember (onenet_config_t *self, const config_setting_t *parent, const char *n
         size_t size = self->asked_size ? self->asked_size * 2 : 16;
         asked_t *asked = realloc (self->asked, size * sizeof *asked);
         if (!asked)
-            return;   // only a suggestion is lost
+            return; // only a suggestion is lost
         self->asked = asked;
         self->asked_size = size;
     }
     char *copy = strdup (name);
     if (!copy)
         return;
-    self->asked[self->asked_count++] = (asked_t) { parent, copy };
+    self->asked[self->asked_count++] = (asked_t){parent, copy};
 }
 
 //  --------------------------------------------------------------------------
@@ -361,7 +372,7 @@ s_resolve (onenet_config_t *self, const char *path, int flags, lookup_t *lookup)
         // ...then any number of [index]...
         while (*cursor == '[') {
             char *end;
-            if (!isdigit ((unsigned char) cursor[1]))
+            if (!isdigit ((unsigned char)cursor[1]))
                 return s_bad_path (self, path, flags);
             unsigned long index = strtoul (cursor + 1, &end, 10);
             if (*end != ']')
@@ -371,8 +382,8 @@ s_resolve (onenet_config_t *self, const char *path, int flags, lookup_t *lookup)
                 lookup->where = current;
                 return (flags & RESOLVE_QUIET) ? -1 : s_fail_type (self, current, "a list");
             }
-            child = index < (unsigned long) config_setting_length (current)
-                        ? config_setting_get_elem (current, (unsigned int) index)
+            child = index < (unsigned long)config_setting_length (current)
+                        ? config_setting_get_elem (current, (unsigned int)index)
                         : NULL;
             if (!child) {
                 absent = true;
@@ -407,14 +418,14 @@ s_setting_on_line (onenet_config_t *self, config_setting_t *setting, unsigned in
                    int wrapped)
 {
     const char *file = config_setting_source_file (setting);
-    if (config_setting_source_line (setting) == line && config_setting_type (setting) == type
-        && (!file || strcmp (file, self->name) == 0)
-        && (type != CONFIG_TYPE_INT || config_setting_get_int (setting) == wrapped))
+    if (config_setting_source_line (setting) == line && config_setting_type (setting) == type &&
+        (!file || strcmp (file, self->name) == 0) &&
+        (type != CONFIG_TYPE_INT || config_setting_get_int (setting) == wrapped))
         return setting;
     int count = config_setting_is_aggregate (setting) ? config_setting_length (setting) : 0;
     for (int index = 0; index < count; index++) {
-        config_setting_t *found
-            = s_setting_on_line (self, config_setting_get_elem (setting, index), line, type, wrapped);
+        config_setting_t *found =
+            s_setting_on_line (self, config_setting_get_elem (setting, index), line, type, wrapped);
         if (found)
             return found;
     }
@@ -429,7 +440,7 @@ s_check_number (onenet_config_t *self, const char *token, size_t len, unsigned i
 {
     char literal[64];
     if (len >= sizeof literal)
-        len = sizeof literal - 1;   // too long for any integer: fails below
+        len = sizeof literal - 1; // too long for any integer: fails below
     memcpy (literal, token, len);
     literal[len] = '\0';
 
@@ -440,7 +451,7 @@ s_check_number (onenet_config_t *self, const char *token, size_t len, unsigned i
     size_t digits_len = strlen (literal);
     bool wide = digits_len > 0 && literal[digits_len - 1] == 'L';
     char number[64];
-    snprintf (number, sizeof number, "%.*s", (int) strcspn (literal, "L"), literal);
+    snprintf (number, sizeof number, "%.*s", (int)strcspn (literal, "L"), literal);
 
     char *end;
     errno = 0;
@@ -448,10 +459,9 @@ s_check_number (onenet_config_t *self, const char *token, size_t len, unsigned i
     bool fits;
     if (hex) {
         unsigned long long raw = strtoull (number, &end, 16);
-        value = (long long) raw;
+        value = (long long)raw;
         fits = errno != ERANGE && (wide || raw <= 0xFFFFFFFFULL);
-    }
-    else {
+    } else {
         value = strtoll (number, &end, 10);
         fits = errno != ERANGE && (wide || (value >= INT_MIN && value <= INT_MAX));
     }
@@ -460,9 +470,9 @@ s_check_number (onenet_config_t *self, const char *token, size_t len, unsigned i
 
     // Name the setting if we can tell which one it is.
     int type = wide ? CONFIG_TYPE_INT64 : CONFIG_TYPE_INT;
-    int wrapped = (int) (unsigned int) value;
-    config_setting_t *setting
-        = s_setting_on_line (self, config_root_setting (&self->config), line, type, wrapped);
+    int wrapped = (int)(unsigned int)value;
+    config_setting_t *setting =
+        s_setting_on_line (self, config_root_setting (&self->config), line, type, wrapped);
     char path[PATH_SIZE] = "";
     if (setting)
         s_path_of (setting, path, sizeof path);
@@ -478,25 +488,22 @@ s_check_number (onenet_config_t *self, const char *token, size_t len, unsigned i
 static int
 s_check_integers (onenet_config_t *self, const char *text)
 {
-    const unsigned char *cursor = (const unsigned char *) text;
+    const unsigned char *cursor = (const unsigned char *)text;
     unsigned int line = 1;
     while (*cursor) {
         if (*cursor == '\n') {
             line++;
             cursor++;
-        }
-        else if (*cursor == '#' || (cursor[0] == '/' && cursor[1] == '/')) {
+        } else if (*cursor == '#' || (cursor[0] == '/' && cursor[1] == '/')) {
             while (*cursor && *cursor != '\n')
                 cursor++;
-        }
-        else if (cursor[0] == '/' && cursor[1] == '*') {
+        } else if (cursor[0] == '/' && cursor[1] == '*') {
             for (cursor += 2; *cursor && !(cursor[0] == '*' && cursor[1] == '/'); cursor++)
                 if (*cursor == '\n')
                     line++;
             if (*cursor)
                 cursor += 2;
-        }
-        else if (*cursor == '"') {
+        } else if (*cursor == '"') {
             for (cursor++; *cursor && *cursor != '"'; cursor++) {
                 if (*cursor == '\\' && cursor[1])
                     cursor++;
@@ -505,27 +512,24 @@ s_check_integers (onenet_config_t *self, const char *text)
             }
             if (*cursor)
                 cursor++;
-        }
-        else if (isalpha (*cursor) || *cursor == '*') {
+        } else if (isalpha (*cursor) || *cursor == '*') {
             // A name (or true/false): digits in it are not numbers.
             while (isalnum (*cursor) || *cursor == '-' || *cursor == '_' || *cursor == '*')
                 cursor++;
-        }
-        else if (isdigit (*cursor)
-                 || ((*cursor == '-' || *cursor == '+' || *cursor == '.')
-                     && (isdigit (cursor[1]) || (cursor[1] == '.' && isdigit (cursor[2]))))) {
+        } else if (isdigit (*cursor) ||
+                   ((*cursor == '-' || *cursor == '+' || *cursor == '.') &&
+                    (isdigit (cursor[1]) || (cursor[1] == '.' && isdigit (cursor[2]))))) {
             const unsigned char *start = cursor;
             if (*cursor == '-' || *cursor == '+')
                 cursor++;
             bool hex = cursor[0] == '0' && (cursor[1] == 'x' || cursor[1] == 'X');
-            while (isalnum (*cursor) || *cursor == '.'
-                   || (!hex && (*cursor == '-' || *cursor == '+')
-                       && (cursor[-1] == 'e' || cursor[-1] == 'E')))
+            while (isalnum (*cursor) || *cursor == '.' ||
+                   (!hex && (*cursor == '-' || *cursor == '+') &&
+                    (cursor[-1] == 'e' || cursor[-1] == 'E')))
                 cursor++;
-            if (s_check_number (self, (const char *) start, (size_t) (cursor - start), line))
+            if (s_check_number (self, (const char *)start, (size_t)(cursor - start), line))
                 return -1;
-        }
-        else
+        } else
             cursor++;
     }
     return 0;
@@ -658,8 +662,8 @@ s_get (onenet_config_t *self, const char *path, config_setting_t **setting_p)
 }
 
 int
-onenet_config_int64 (onenet_config_t *self, const char *path, int64_t def, int64_t min,
-                     int64_t max, int64_t *value_p)
+onenet_config_int64 (onenet_config_t *self, const char *path, int64_t def, int64_t min, int64_t max,
+                     int64_t *value_p)
 {
     config_setting_t *setting;
     *value_p = def;
@@ -681,12 +685,11 @@ onenet_config_int64 (onenet_config_t *self, const char *path, int64_t def, int64
 }
 
 int
-onenet_config_int (onenet_config_t *self, const char *path, int def, int min, int max,
-                   int *value_p)
+onenet_config_int (onenet_config_t *self, const char *path, int def, int min, int max, int *value_p)
 {
     int64_t value;
     int rc = onenet_config_int64 (self, path, def, min, max, &value);
-    *value_p = rc == 0 ? (int) value : def;
+    *value_p = rc == 0 ? (int)value : def;
     return rc;
 }
 
@@ -763,7 +766,7 @@ onenet_config_count (onenet_config_t *self, const char *path, size_t *count_p)
         return 0;
     if (!config_setting_is_list (setting) && !config_setting_is_array (setting))
         return s_fail_type (self, setting, "a list");
-    *count_p = (size_t) config_setting_length (setting);
+    *count_p = (size_t)config_setting_length (setting);
     return 0;
 }
 
@@ -776,8 +779,8 @@ onenet_config_require (onenet_config_t *self, const char *path)
     if (lookup.setting)
         return 0;
     // A lookalike left unread is most likely the setting, misspelt.
-    const config_setting_t *lookalike
-        = lookup.missing[0] ? s_lookalike (lookup.where, lookup.missing) : NULL;
+    const config_setting_t *lookalike =
+        lookup.missing[0] ? s_lookalike (lookup.where, lookup.missing) : NULL;
     if (lookalike)
         return s_fail_at (self, lookup.where, path,
                           "required setting missing (is %s on line %u a typo?)",
@@ -849,7 +852,8 @@ s_first_unread (config_setting_t *setting)
 int
 onenet_config_finish (onenet_config_t *self, char *err, size_t err_size)
 {
-    config_setting_t *unread = self->failed ? NULL : s_first_unread (config_root_setting (&self->config));
+    config_setting_t *unread =
+        self->failed ? NULL : s_first_unread (config_root_setting (&self->config));
     if (unread) {
         const char *suggestion = s_suggest (self, unread);
         if (suggestion)

@@ -1,0 +1,263 @@
+/*
+ * harness.c - process control for integration tests.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "harness.h"
+#include "onenet/proto/example.pb-c.h"
+#include "onenet/proto/onenet.pb-c.h"
+
+#define MAX_CHILDREN 64
+
+static pid_t s_children[MAX_CHILDREN];
+static size_t s_child_count;
+static char s_tempdir[256];
+
+static void
+die (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, "harness: ");
+    vfprintf (stderr, format, args);
+    fprintf (stderr, "\n");
+    va_end (args);
+    harness_cleanup ();
+    exit (1);
+}
+
+int
+harness_free_port (void)
+{
+    /* Bind port 0 and let the kernel choose; the port stays free after
+     * close for long enough in practice (no SO_REUSEADDR race here). */
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0 };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0
+        || getsockname (fd, (struct sockaddr *) &addr, &len) < 0)
+        die ("cannot find a free port: %s", strerror (errno));
+    close (fd);
+    return ntohs (addr.sin_port);
+}
+
+const char *
+harness_tempdir (void)
+{
+    if (!*s_tempdir) {
+        snprintf (s_tempdir, sizeof s_tempdir, "/tmp/onenet-test.XXXXXX");
+        if (!mkdtemp (s_tempdir))
+            die ("mkdtemp: %s", strerror (errno));
+    }
+    return s_tempdir;
+}
+
+const char *
+harness_bin (const char *name)
+{
+    static char path[512];
+    const char *dir = getenv ("ONENET_BINARY_DIR");
+    snprintf (path, sizeof path, "%s/%s", dir ? dir : ".", name);
+    return path;
+}
+
+const char *
+harness_endpoint (int port)
+{
+    static char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    return endpoint;
+}
+
+pid_t
+harness_spawn (const char *log_name, const char *const argv[])
+{
+    char log_path[512];
+    snprintf (log_path, sizeof log_path, "%s/%s", harness_tempdir (), log_name);
+    pid_t pid = fork ();
+    if (pid < 0)
+        die ("fork: %s", strerror (errno));
+    if (pid == 0) {
+        int fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2 (fd, 1);
+            dup2 (fd, 2);
+            close (fd);
+        }
+        execv (argv[0], (char *const *) argv);
+        fprintf (stderr, "exec %s: %s\n", argv[0], strerror (errno));
+        _exit (127);
+    }
+    if (s_child_count < MAX_CHILDREN)
+        s_children[s_child_count++] = pid;
+    return pid;
+}
+
+static void
+forget_child (pid_t pid)
+{
+    for (size_t i = 0; i < s_child_count; i++)
+        if (s_children[i] == pid) {
+            s_children[i] = s_children[--s_child_count];
+            return;
+        }
+}
+
+int
+harness_stop (pid_t pid, int sig)
+{
+    if (pid <= 0)
+        return 0;
+    kill (pid, sig);
+    int status = 0;
+    for (int i = 0; i < 500; i++) {
+        pid_t done = waitpid (pid, &status, WNOHANG);
+        if (done == pid || (done < 0 && errno == ECHILD)) {
+            forget_child (pid);
+            return status;
+        }
+        usleep (10000);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, &status, 0);
+    forget_child (pid);
+    return status;
+}
+
+static bool
+ping (int port, int timeout_ms)
+{
+    onenet_client_t *client = onenet_client_new (harness_endpoint (port), NULL, 0);
+    if (!client)
+        return false;
+    onenet_call_options_t options = { .timeout_ms = (uint32_t) timeout_ms };
+    onenet_reply_t *reply = onenet_client_call (client, "onenet.ping", NULL, 0, &options);
+    bool ok = reply && onenet_reply_status (reply) == ONENET_OK;
+    onenet_reply_destroy (&reply);
+    onenet_client_destroy (&client);
+    return ok;
+}
+
+pid_t
+harness_start_broker (int port, const char *config_text)
+{
+    char endpoint[64], config_path[512], log_name[64];
+    snprintf (endpoint, sizeof endpoint, "%s", harness_endpoint (port));
+    snprintf (log_name, sizeof log_name, "broker-%d.log", port);
+    const char *argv[8] = { NULL };
+    char bin[512];
+    snprintf (bin, sizeof bin, "%s", harness_bin ("onenet-broker"));
+    size_t n = 0;
+    argv[n++] = bin;
+    argv[n++] = "--endpoint";
+    argv[n++] = endpoint;
+    if (config_text) {
+        snprintf (config_path, sizeof config_path, "%s/broker-%d.cfg", harness_tempdir (), port);
+        FILE *file = fopen (config_path, "w");
+        if (!file)
+            die ("cannot write %s", config_path);
+        fputs (config_text, file);
+        fclose (file);
+        argv[n++] = "-c";
+        argv[n++] = config_path;
+    }
+    pid_t pid = harness_spawn (log_name, argv);
+    for (int i = 0; i < 100; i++)
+        if (ping (port, 100))
+            return pid;
+    die ("broker on port %d did not answer onenet.ping (see %s/%s)", port, harness_tempdir (),
+         log_name);
+    return -1;
+}
+
+pid_t
+harness_start_adapter (int port, const char *instance, const char *const extra[])
+{
+    char bin[512], log_name[128], endpoint[64];
+    snprintf (bin, sizeof bin, "%s", harness_bin ("onenet-test-adapter"));
+    snprintf (log_name, sizeof log_name, "adapter-%s.log", instance);
+    snprintf (endpoint, sizeof endpoint, "%s", harness_endpoint (port));
+    const char *argv[32] = { bin, "--broker", endpoint, "--instance", instance };
+    size_t n = 5;
+    for (size_t i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    return harness_spawn (log_name, argv);
+}
+
+static size_t
+count_instances (onenet_client_t *client, const char *service)
+{
+    Onenet__ServicesRequest request = ONENET__SERVICES_REQUEST__INIT;
+    request.prefix = (char *) service;
+    onenet_call_options_t options = { .timeout_ms = 500 };
+    onenet_reply_t *reply = onenet_client_call_message (client, "onenet.services", &request.base,
+                                                        &options);
+    size_t count = 0;
+    Onenet__ServicesReply *services
+        = reply && onenet_reply_status (reply) == ONENET_OK
+              ? (Onenet__ServicesReply *) onenet_reply_unpack (reply,
+                                                               &onenet__services_reply__descriptor)
+              : NULL;
+    for (size_t i = 0; services && i < services->n_services; i++)
+        if (strcmp (services->services[i]->name, service) == 0)
+            count = services->services[i]->n_instances;
+    if (services)
+        protobuf_c_message_free_unpacked (&services->base, NULL);
+    onenet_reply_destroy (&reply);
+    return count;
+}
+
+bool
+harness_wait_instances (int port, const char *service, size_t instances, int timeout_ms)
+{
+    onenet_client_t *client = onenet_client_new (harness_endpoint (port), NULL, 0);
+    int64_t until = onenet_clock_ms () + timeout_ms;
+    bool ok = false;
+    while (client && !ok && onenet_clock_ms () < until) {
+        ok = count_instances (client, service) >= instances;
+        if (!ok)
+            usleep (20000);
+    }
+    onenet_client_destroy (&client);
+    return ok;
+}
+
+void
+harness_cleanup (void)
+{
+    while (s_child_count)
+        harness_stop (s_children[s_child_count - 1], SIGKILL);
+    if (*s_tempdir && !getenv ("ONENET_KEEP_TEMP")) {
+        char command[300];
+        snprintf (command, sizeof command, "rm -rf '%s'", s_tempdir);
+        if (system (command) != 0)
+            fprintf (stderr, "harness: could not remove %s\n", s_tempdir);
+        *s_tempdir = '\0';
+    }
+}
+
+size_t
+harness_echo_body (uint8_t *buf, size_t size, const char *payload, uint32_t delay_ms)
+{
+    Onenet__Example__EchoMessage echo = ONENET__EXAMPLE__ECHO_MESSAGE__INIT;
+    echo.payload.data = (uint8_t *) payload;
+    echo.payload.len = strlen (payload);
+    echo.delay_ms = delay_ms;
+    size_t needed = protobuf_c_message_get_packed_size (&echo.base);
+    if (needed > size)
+        die ("echo body too large");
+    return protobuf_c_message_pack (&echo.base, buf);
+}

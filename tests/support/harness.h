@@ -1,0 +1,52 @@
+/*
+ * harness.h - integration tests run real processes (broker, adapters,
+ * redis-server) on 127.0.0.1: free ports, a temp dir per test, every
+ * process stopped by PID. Nothing is mocked.
+ */
+#ifndef ONENET_TEST_HARNESS_H
+#define ONENET_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "onenet/onenet.h"
+
+/* A TCP port on 127.0.0.1 that nothing listens on right now. */
+int harness_free_port (void);
+
+/* A new directory under /tmp, removed by harness_cleanup. Static string. */
+const char *harness_tempdir (void);
+
+/* Path of a built binary: $ONENET_BINARY_DIR/name (static buffer per call
+ * site is not kept: copy it if you need two). */
+const char *harness_bin (const char *name);
+
+/* Starts argv[0] (a path) with stdout and stderr appended to log_name in
+ * the temp dir. Returns its PID; fails the test if it cannot start. */
+pid_t harness_spawn (const char *log_name, const char *const argv[]);
+
+/* Sends sig to pid and waits for it up to 5 s, then SIGKILL. Returns the
+ * raw wait status. Safe on pid <= 0 (returns 0). */
+int harness_stop (pid_t pid, int sig);
+
+/* Starts onenet-broker on tcp://127.0.0.1:port with optional extra config
+ * text (a libconfig file body written to the temp dir; NULL for defaults).
+ * Waits until it answers onenet.ping. */
+pid_t harness_start_broker (int port, const char *config_text);
+
+/* Starts the test adapter (tests/adapter) with extra arguments, e.g.
+ * "--instance", "a1", NULL. */
+pid_t harness_start_adapter (int port, const char *instance, const char *const extra[]);
+
+/* Waits until `service` has `instances` live instances (or more). */
+bool harness_wait_instances (int port, const char *service, size_t instances, int timeout_ms);
+
+/* "tcp://127.0.0.1:PORT" in a static buffer. */
+const char *harness_endpoint (int port);
+
+/* Kills every process still started by the harness and removes the temp dir. */
+void harness_cleanup (void);
+
+/* Packs an EchoMessage {payload, delay_ms} into buf; returns its size. */
+size_t harness_echo_body (uint8_t *buf, size_t size, const char *payload, uint32_t delay_ms);
+
+#endif
