@@ -158,7 +158,8 @@ s_read_services (broker_config_t *self, onenet_config_t *cfg)
     return 0;
 }
 
-/* Reads every setting into self. Returns 0, or -1 when out of memory;
+/* Reads every setting into self, which holds the defaults: a setting left
+ * out keeps its field as it is. Returns 0, or -1 when out of memory;
  * validation errors stay in cfg, for onenet_config_finish to report. */
 static int
 s_read (broker_config_t *self, onenet_config_t *cfg)
@@ -166,14 +167,16 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
     const char *endpoint, *log_level, *log_format, *security;
     int64_t max_message_size;
 
-    if (onenet_config_string (cfg, "broker.endpoint", DEFAULT_ENDPOINT, &endpoint) == 0 &&
+    if (onenet_config_string (cfg, "broker.endpoint", self->endpoint, &endpoint) == 0 &&
         s_check_endpoint (cfg, endpoint) == 0 && s_set_string (&self->endpoint, endpoint))
         return -1;
-    onenet_config_int (cfg, "broker.heartbeat_ms", 1000, 50, 60000, &self->heartbeat_ms);
-    onenet_config_int (cfg, "broker.liveness", 3, 2, 100, &self->liveness);
-    onenet_config_int (cfg, "broker.default_timeout_ms", 5000, 1, 3600000,
+    onenet_config_int (cfg, "broker.heartbeat_ms", self->heartbeat_ms, 50, 60000,
+                       &self->heartbeat_ms);
+    onenet_config_int (cfg, "broker.liveness", self->liveness, 2, 100, &self->liveness);
+    onenet_config_int (cfg, "broker.default_timeout_ms", self->default_timeout_ms, 1, 3600000,
                        &self->default_timeout_ms);
-    onenet_config_int (cfg, "broker.max_timeout_ms", 60000, 1, 3600000, &self->max_timeout_ms);
+    onenet_config_int (cfg, "broker.max_timeout_ms", self->max_timeout_ms, 1, 3600000,
+                       &self->max_timeout_ms);
     if (self->max_timeout_ms < self->default_timeout_ms) {
         // Blame the one the operator wrote.
         if (onenet_config_has (cfg, "broker.max_timeout_ms"))
@@ -185,19 +188,20 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
                                 "must be at most broker.max_timeout_ms (%d), not %d",
                                 self->max_timeout_ms, self->default_timeout_ms);
     }
-    onenet_config_int (cfg, "broker.registration_grace_ms", 3000, 0, 600000,
+    onenet_config_int (cfg, "broker.registration_grace_ms", self->registration_grace_ms, 0, 600000,
                        &self->registration_grace_ms);
 
-    onenet_config_int64 (cfg, "limits.max_message_size", 1048576, 1024, 268435456,
+    onenet_config_int64 (cfg, "limits.max_message_size", self->max_message_size, 1024, 268435456,
                          &max_message_size);
     self->max_message_size = (long)max_message_size;
-    onenet_config_int (cfg, "limits.max_frames", 4, 3, 8, &self->max_frames);
-    onenet_config_int (cfg, "limits.max_pending", 100000, 1, 10000000, &self->max_pending);
-    onenet_config_int (cfg, "limits.max_credit", 1024, 1, 65535, &self->max_credit);
+    onenet_config_int (cfg, "limits.max_frames", self->max_frames, 3, 8, &self->max_frames);
+    onenet_config_int (cfg, "limits.max_pending", self->max_pending, 1, 10000000,
+                       &self->max_pending);
+    onenet_config_int (cfg, "limits.max_credit", self->max_credit, 1, 65535, &self->max_credit);
 
-    onenet_config_choice (cfg, "log.level", "info", s_log_levels, &log_level);
-    onenet_config_choice (cfg, "log.format", "logfmt", s_log_formats, &log_format);
-    onenet_config_choice (cfg, "security", "none", s_securities, &security);
+    onenet_config_choice (cfg, "log.level", self->log_level, s_log_levels, &log_level);
+    onenet_config_choice (cfg, "log.format", self->log_format, s_log_formats, &log_format);
+    onenet_config_choice (cfg, "security", self->security, s_securities, &security);
     if (s_set_string (&self->log_level, log_level) ||
         s_set_string (&self->log_format, log_format) || s_set_string (&self->security, security))
         return -1;

@@ -448,8 +448,8 @@ s_check_number (onenet_config_t *self, const char *token, size_t len, unsigned i
     bool hex = digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X');
     if (!hex && strpbrk (literal, ".eE"))
         return 0;
-    size_t digits_len = strlen (literal);
-    bool wide = digits_len > 0 && literal[digits_len - 1] == 'L';
+    size_t literal_len = strlen (literal);
+    bool wide = literal_len > 0 && literal[literal_len - 1] == 'L';
     char number[64];
     snprintf (number, sizeof number, "%.*s", (int)strcspn (literal, "L"), literal);
 

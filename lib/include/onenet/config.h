@@ -49,8 +49,9 @@ typedef struct onenet_config_t onenet_config_t;
 
 /* Parses the file at path. Returns a reader, or NULL with one line in err
  * (if err is not NULL): "path: cannot open: No such file or directory",
- * "path:7: syntax error", "path:3: integer 3000000000 does not fit in 32
- * bits (write 3000000000L)". Destroy the reader with onenet_config_destroy. */
+ * "path:7: syntax error", "path:3: limits.size: integer 3000000000 does
+ * not fit in 32 bits (write 3000000000L)". The caller destroys the reader
+ * with onenet_config_destroy. */
 onenet_config_t *onenet_config_load (const char *path, char *err, size_t err_size);
 
 /* Same as onenet_config_load, from text in memory; name stands for the
