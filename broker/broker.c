@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "broker_internal.h"
+#include "cache.h"
+#include "view.h"
 
 broker_t *
 broker_new (const broker_config_t *config, char *err, size_t err_size)
@@ -59,6 +61,15 @@ broker_new (const broker_config_t *config, char *err, size_t err_size)
         if (!service->department)
             service->department = strdup (config->services[i].department);
     }
+    self->views = views_new (self);
+    self->cache = self->views ? cache_new (config->redis_endpoint, view_on_cache, self, err, err_size)
+                              : NULL;
+    if (!self->views || !self->cache) {
+        if (!self->views)
+            snprintf (err, err_size, "out of memory");
+        broker_destroy (&self);
+        return NULL;
+    }
     self->now = onenet_clock_ms ();
     self->started_at = self->now;
     self->heartbeat_at = self->now + config->heartbeat_ms;
@@ -72,6 +83,9 @@ broker_destroy (broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     broker_t *self = *self_p;
+    /* Views first: finishing them may still use the cache and socket. */
+    views_destroy (&self->views);
+    cache_destroy (&self->cache);
     requests_destroy (&self->requests);
     registry_destroy (&self->registry);
     if (self->socket)
@@ -242,14 +256,24 @@ heartbeat (broker_t *self)
         broker_drop_adapter (self, dead[i], "missed heartbeats");
 }
 
+/* Runs every timer; returns how long the loop may sleep. */
 static int
-poll_timeout (const broker_t *self)
+run_timers (broker_t *self)
 {
+    self->now = onenet_clock_ms ();
+    expire_requests (self);
+    heartbeat (self);
     int64_t next = self->heartbeat_at;
     int64_t deadline = requests_next_deadline (self->requests);
     if (deadline >= 0 && deadline < next)
         next = deadline;
-    int64_t wait = next - onenet_clock_ms ();
+    int views = views_tick (self);
+    if (views >= 0 && self->now + views < next)
+        next = self->now + views;
+    int cache = cache_tick (self->cache, self->now);
+    if (cache >= 0 && self->now + cache < next)
+        next = self->now + cache;
+    int64_t wait = next - self->now;
     return wait < 0 ? 0 : (int) wait;
 }
 
@@ -261,14 +285,19 @@ broker_run (broker_t *self)
                  self->config->max_pending);
     if (strcmp (self->config->security, "none") == 0)
         onenet_warn ("broker.insecure", "reason=\"security = none: connections are neither authenticated nor encrypted\"");
-    zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
+    int wait = 0;
     while (!self->stopped && !onenet_interrupted ()) {
-        int ready = zmq_poll (&item, 1, poll_timeout (self));
+        zmq_pollitem_t items[2] = { { self->socket, 0, ZMQ_POLLIN, 0 },
+                                    { NULL, cache_fd (self->cache), cache_events (self->cache), 0 } };
+        int count = items[1].fd >= 0 && items[1].events ? 2 : 1;
+        int ready = zmq_poll (items, count, wait);
         if (ready < 0 && errno != EINTR) {
             onenet_error ("broker.poll_failed", "reason=\"%s\"", zmq_strerror (errno));
             break;
         }
-        for (int i = 0; ready > 0 && i < BROKER_RECV_BATCH; i++) {
+        if (ready > 0 && count == 2 && items[1].revents)
+            cache_handle (self->cache, items[1].revents);
+        for (int i = 0; ready > 0 && (items[0].revents & ZMQ_POLLIN) && i < BROKER_RECV_BATCH; i++) {
             onenet_wire_msg_t msg;
             if (onenet_wire_recv (self->socket, &msg, ZMQ_DONTWAIT) < 0)
                 break;
@@ -277,9 +306,7 @@ broker_run (broker_t *self)
             onenet_wire_close (&msg);
             onenet_arena_reset (&self->arena);
         }
-        self->now = onenet_clock_ms ();
-        expire_requests (self);
-        heartbeat (self);
+        wait = run_timers (self);
     }
     /* Nobody is left to answer what is pending: say so rather than let
      * clients wait out their deadlines. */

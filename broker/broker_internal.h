@@ -14,6 +14,9 @@
 #include "registry.h"
 #include "requests.h"
 
+typedef struct cache_t cache_t;
+typedef struct views_t views_t;
+
 #define BROKER_ARENA_SIZE 32768
 #define BROKER_RECV_BATCH 512
 #define MAX_SERVICE_NAME 255
@@ -24,6 +27,8 @@ struct broker_t {
     void *socket;                 /* ROUTER: adapters and clients */
     registry_t *registry;
     requests_t *requests;
+    cache_t *cache;               /* Redis, asynchronous */
+    views_t *views;               /* one network views in progress */
     onenet_arena_t arena;         /* headers of the message being handled */
     unsigned char arena_buffer[BROKER_ARENA_SIZE];
     int64_t now;                  /* monotonic ms, refreshed per message */
@@ -62,6 +67,11 @@ void broker_drop_adapter (broker_t *self, adapter_t *adapter, const char *reason
 
 /* handle_client.c */
 void on_client_request (broker_t *self, inbound_t *in);
+/* Admits a request the broker itself makes (part `part` of view
+ * `parent`) to a service: sent to an instance or queued. The body is
+ * moved. Returns NULL when limits.max_pending is reached. */
+request_t *broker_submit (broker_t *self, service_t *service, int64_t deadline,
+                          const char *requester, uint64_t parent, uint32_t part, zmq_msg_t *body);
 /* Sends queued requests of a service to instances with free credit. */
 void broker_pump (broker_t *self, service_t *service);
 /* Answers a request with an error and forgets it. */
@@ -80,7 +90,8 @@ void broker_send_error (broker_t *self, const zmq_msg_t *peer, onenet_status_t s
 /* management.c: services named onenet.* answered by the broker itself.
  * Returns true if the service was one of them (answered). */
 bool management_handle (broker_t *self, const zmq_msg_t *peer,
-                        const Onenet__RequestHeader *header, zmq_msg_t *body);
+                        const Onenet__RequestHeader *header, const char *requester,
+                        zmq_msg_t *body);
 
 /* broker.c */
 void broker_log_bad (broker_t *self, const char *reason);

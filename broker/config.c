@@ -40,9 +40,41 @@ broker_config_defaults (void)
     self->log_format = strdup ("logfmt");
     self->security = strdup ("none");
     self->path = strdup ("(defaults)");
-    if (!self->endpoint || !self->log_level || !self->log_format || !self->security || !self->path)
+    self->redis_endpoint = strdup ("127.0.0.1:6379");
+    self->view_timeout_ms = 2000;
+    self->view_cache_ttl_s = 300;
+    self->view_stale_ttl_s = 86400;
+    static const char *const reference[][2] = {
+        {"public_security", "ps.view.person"},
+        {"social_security", "ss.view.person"},
+        {"emergency", "em.view.person"},
+    };
+    bool complete = true;
+    self->departments = calloc (3, sizeof *self->departments);
+    for (size_t i = 0; self->departments && i < 3; i++) {
+        self->departments[i].name = strdup (reference[i][0]);
+        self->departments[i].view_service = strdup (reference[i][1]);
+        self->department_count++;
+        complete = complete && self->departments[i].name && self->departments[i].view_service;
+    }
+    if (!complete || !self->departments || !self->redis_endpoint)
+        broker_config_destroy (&self);
+    else if (!self->endpoint || !self->log_level || !self->log_format || !self->security ||
+             !self->path)
         broker_config_destroy (&self);
     return self;
+}
+
+static void
+s_free_departments (broker_config_t *self)
+{
+    for (size_t index = 0; index < self->department_count; index++) {
+        free (self->departments[index].name);
+        free (self->departments[index].view_service);
+    }
+    free (self->departments);
+    self->departments = NULL;
+    self->department_count = 0;
 }
 
 void
@@ -60,6 +92,8 @@ broker_config_destroy (broker_config_t **self_p)
         free (self->services[index].department);
     }
     free (self->services);
+    s_free_departments (self);
+    free (self->redis_endpoint);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -161,6 +195,54 @@ s_read_services (broker_config_t *self, onenet_config_t *cfg)
 /* Reads every setting into self, which holds the defaults: a setting left
  * out keeps its field as it is. Returns 0, or -1 when out of memory;
  * validation errors stay in cfg, for onenet_config_finish to report. */
+/* departments = ( { name; view_service; } ... ): replaces the default list. */
+static int
+s_read_departments (broker_config_t *self, onenet_config_t *cfg)
+{
+    size_t count;
+    if (onenet_config_count (cfg, "departments", &count) || !onenet_config_has (cfg, "departments"))
+        return 0;
+    s_free_departments (self);
+    self->departments = calloc (count ? count : 1, sizeof *self->departments);
+    if (!self->departments)
+        return -1;
+    for (size_t index = 0; index < count; index++) {
+        char name_path[PATH_SIZE], service_path[PATH_SIZE];
+        const char *name, *service;
+        snprintf (name_path, sizeof name_path, "departments[%zu].name", index);
+        snprintf (service_path, sizeof service_path, "departments[%zu].view_service", index);
+        if (onenet_config_require (cfg, name_path) ||
+            onenet_config_string (cfg, name_path, NULL, &name) ||
+            onenet_config_require (cfg, service_path) ||
+            onenet_config_string (cfg, service_path, NULL, &service))
+            return 0;
+        if (!s_matches (name, "abcdefghijklmnopqrstuvwxyz0123456789_")) {
+            onenet_config_fail (cfg, name_path, "must match [a-z0-9_]+, not \"%.80s\"", name);
+            return 0; /* the error is kept and reported by finish */
+        }
+        if (!s_matches (service, "abcdefghijklmnopqrstuvwxyz0123456789_.") ||
+            strncmp (service, "onenet.", 7) == 0) {
+            onenet_config_fail (cfg, service_path,
+                                "must match [a-z0-9_.]+ and not start with onenet., not \"%.80s\"",
+                                service);
+            return 0; /* the error is kept and reported by finish */
+        }
+        for (size_t other = 0; other < index; other++)
+            if (strcmp (self->departments[other].name, name) == 0) {
+                onenet_config_fail (cfg, name_path, "%s is already listed as departments[%zu]",
+                                    name, other);
+                return 0; /* the error is kept and reported by finish */
+            }
+        broker_department_t *department = &self->departments[index];
+        department->name = strdup (name);
+        department->view_service = strdup (service);
+        self->department_count++;
+        if (!department->name || !department->view_service)
+            return -1;
+    }
+    return 0;
+}
+
 static int
 s_read (broker_config_t *self, onenet_config_t *cfg)
 {
@@ -206,6 +288,18 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
         s_set_string (&self->log_format, log_format) || s_set_string (&self->security, security))
         return -1;
 
+    const char *redis_endpoint;
+    onenet_config_string (cfg, "redis.endpoint", self->redis_endpoint, &redis_endpoint);
+    if (redis_endpoint && s_set_string (&self->redis_endpoint, redis_endpoint))
+        return -1;
+    onenet_config_int (cfg, "view.timeout_ms", self->view_timeout_ms, 10, 600000,
+                       &self->view_timeout_ms);
+    onenet_config_int (cfg, "view.cache_ttl_s", self->view_cache_ttl_s, 0, 2592000,
+                       &self->view_cache_ttl_s);
+    onenet_config_int (cfg, "view.stale_ttl_s", self->view_stale_ttl_s, 0, 2592000,
+                       &self->view_stale_ttl_s);
+    if (s_read_departments (self, cfg))
+        return -1;
     return s_read_services (self, cfg);
 }
 

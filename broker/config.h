@@ -18,6 +18,13 @@ typedef struct {
     char *department;   /* "public_security" */
 } broker_known_service_t;
 
+/* A department taking part in the one network view, and the service that
+ * gives its contribution (ContributionRequest -> Contribution). */
+typedef struct {
+    char *name;          /* "public_security" */
+    char *view_service;  /* "ps.view.person" */
+} broker_department_t;
+
 typedef struct {
     char *endpoint;              /* broker.endpoint        "tcp://127.0.0.1:5570" */
     int heartbeat_ms;            /* broker.heartbeat_ms    1000     [50, 60000] */
@@ -32,6 +39,13 @@ typedef struct {
     char *log_level;             /* log.level  "info"  one of debug, info, warn, error */
     char *log_format;            /* log.format "logfmt" one of logfmt, json */
     char *security;              /* security   "none"  one of none (curve: security issue) */
+    char *redis_endpoint;        /* redis.endpoint   "127.0.0.1:6379"; "" disables Redis */
+    int view_timeout_ms;         /* view.timeout_ms  2000   [10, 600000]: longest a view waits for departments */
+    int view_cache_ttl_s;        /* view.cache_ttl_s 300    [0, 2592000]: merged views; 0 = no caching */
+    int view_stale_ttl_s;        /* view.stale_ttl_s 86400  [0, 2592000]: sections kept for stale-if-error */
+    /* departments = ( { name = ...; view_service = ...; }, ... ); default: the three reference departments */
+    broker_department_t *departments;
+    size_t department_count;
     broker_known_service_t *services;  /* services = ( { name = ...; department = ...; }, ... ) */
     size_t service_count;
     char *path;                  /* file it came from, or "(defaults)" */

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "broker_internal.h"
+#include "onenet/proto/view.pb-c.h"
+#include "view.h"
 
 static bool
 valid_name (const char *name, bool dots)
@@ -113,6 +115,9 @@ ask_to_register (broker_t *self, inbound_t *in)
                       ZMQ_DONTWAIT);
 }
 
+static void forward_reply (broker_t *self, request_t *request, adapter_t *adapter,
+                           onenet_status_t status, const char *message, zmq_msg_t *body);
+
 void
 on_adapter_reply (broker_t *self, inbound_t *in)
 {
@@ -138,16 +143,10 @@ on_adapter_reply (broker_t *self, inbound_t *in)
     onenet_status_t status = (onenet_status_t) header->status;
     if (status >= ONENET_STATUS_COUNT)
         status = ONENET_INTERNAL;
-    Onenet__ReplyHeader out = ONENET__REPLY_HEADER__INIT;
-    out.correlation_id = request->client_correlation;
-    out.status = (Onenet__Status) status;
-    out.message = header->message;
-    out.trace_id.data = request->trace_id;
-    out.trace_id.len = sizeof request->trace_id;
-    out.served_by = adapter->label;
-    onenet_wire_send (self->socket, &request->client, ONENET_CMD_REPLY, &out.base, in->body,
-                      ZMQ_DONTWAIT);
-    self->replies_by_status[status]++;
+    if (request->parent)
+        view_on_part (self, request, status, header->message, in->body, adapter->label);
+    else
+        forward_reply (self, request, adapter, status, header->message, in->body);
     if (status != ONENET_OK)
         request->service->errors++;
     adapter->served++;
@@ -157,6 +156,23 @@ on_adapter_reply (broker_t *self, inbound_t *in)
     for (size_t i = 0; i < adapter->service_count && adapter->in_flight < adapter->credit; i++)
         if (adapter->services[i]->queue_head)
             broker_pump (self, adapter->services[i]);
+}
+
+/* Passes an adapter's reply on to the client, body moved. */
+static void
+forward_reply (broker_t *self, request_t *request, adapter_t *adapter, onenet_status_t status,
+               const char *message, zmq_msg_t *body)
+{
+    Onenet__ReplyHeader out = ONENET__REPLY_HEADER__INIT;
+    out.correlation_id = request->client_correlation;
+    out.status = (Onenet__Status) status;
+    out.message = (char *) message;
+    out.trace_id.data = request->trace_id;
+    out.trace_id.len = sizeof request->trace_id;
+    out.served_by = adapter->label;
+    onenet_wire_send (self->socket, &request->client, ONENET_CMD_REPLY, &out.base, body,
+                      ZMQ_DONTWAIT);
+    self->replies_by_status[status]++;
 }
 
 void
@@ -189,10 +205,16 @@ on_adapter_event (broker_t *self, inbound_t *in)
         broker_log_bad (self, "EVENT without a valid onenet.EventHeader");
         return;
     }
-    /* Routing of events to subscribers comes with the view and alerts
-     * work; for now they are counted and logged for operators. */
     onenet_debug ("event.received", "department=%s topic=%s type=%s", in->adapter->department,
                   header->topic, header->type);
+    if (strcmp (header->topic, "record.changed") == 0 && in->body) {
+        Onenet__View__RecordChanged *changed = (Onenet__View__RecordChanged *) onenet_wire_unpack (
+            &onenet__view__record_changed__descriptor, in->body, &self->arena);
+        if (changed && *changed->resident_id)
+            view_on_record_changed (self, in->adapter->department, changed->resident_id);
+        else
+            broker_log_bad (self, "record.changed event without an onenet.view.RecordChanged body");
+    }
 }
 
 void

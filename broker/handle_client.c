@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "broker_internal.h"
+#include "view.h"
 
 void
 broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
@@ -61,8 +62,11 @@ void
 broker_fail (broker_t *self, request_t *request, onenet_status_t status, const char *message)
 {
     request->service->errors++;
-    broker_answer (self, &request->client, request->client_correlation, request->trace_id,
-                   status, message, NULL);
+    if (request->parent)
+        view_on_part (self, request, status, message, NULL, NULL);
+    else
+        broker_answer (self, &request->client, request->client_correlation, request->trace_id,
+                       status, message, NULL);
     forget (self, request);
 }
 
@@ -161,6 +165,37 @@ check_header (broker_t *self, inbound_t *in, const Onenet__RequestHeader *header
     return -1;
 }
 
+/* Takes a slot for a request to service with the fields every request
+ * has. NULL when the table is full. */
+static request_t *
+admit (broker_t *self, service_t *service, int64_t deadline)
+{
+    request_t *request = requests_add (self->requests, deadline);
+    if (!request)
+        return NULL;
+    request->service = service;
+    request->received_at = self->now;
+    request->idempotent = service->idempotent;
+    make_trace_id (self, request->trace_id);
+    service->requests++;
+    return request;
+}
+
+/* Sends a request to the instance with the most free credit, or queues it
+ * behind those already waiting. */
+static void
+route (broker_t *self, request_t *request)
+{
+    service_t *service = request->service;
+    adapter_t *adapter = service->queue_head ? NULL : registry_select (service);
+    if (adapter)
+        dispatch (self, request, adapter);
+    else {
+        request->state = REQUEST_QUEUED;
+        service_enqueue (service, request);
+    }
+}
+
 void
 on_client_request (broker_t *self, inbound_t *in)
 {
@@ -177,8 +212,10 @@ on_client_request (broker_t *self, inbound_t *in)
     }
     if (check_header (self, in, header) < 0)
         return;
+    char requester[64];
+    requester_of (in, requester, sizeof requester);
     if (strncmp (header->service, "onenet.", 7) == 0) {
-        management_handle (self, in->peer, header, in->body);
+        management_handle (self, in->peer, header, requester, in->body);
         return;
     }
     service_t *service = registry_service (self->registry, header->service);
@@ -198,41 +235,40 @@ on_client_request (broker_t *self, inbound_t *in)
         if (grace_end < deadline)
             deadline = grace_end;
     }
-    request_t *request = requests_add (self->requests, deadline);
+    if (!service)
+        service = registry_ensure_service (self->registry, header->service);
+    request_t *request = service ? admit (self, service, deadline) : NULL;
     if (!request) {
+        if (service)
+            registry_forget_if_unused (self->registry, service);
         broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_RESOURCE_EXHAUSTED,
                        "broker has limits.max_pending requests pending", NULL);
         return;
     }
-    if (!service)
-        service = registry_ensure_service (self->registry, header->service);
-    if (!service) {
-        requests_remove (self->requests, request);
-        broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_INTERNAL,
-                       "broker out of memory", NULL);
-        return;
-    }
     zmq_msg_copy (&request->client, (zmq_msg_t *) in->peer);
     request->client_correlation = header->correlation_id;
-    request->service = service;
-    request->received_at = self->now;
-    request->idempotent = header->idempotent || service->idempotent;
+    request->idempotent = request->idempotent || header->idempotent;
     if (header->trace_id.len == sizeof request->trace_id)
         memcpy (request->trace_id, header->trace_id.data, sizeof request->trace_id);
-    else
-        make_trace_id (self, request->trace_id);
     if (header->purpose && *header->purpose)
         request->purpose = strdup (header->purpose);
-    requester_of (in, request->requester, sizeof request->requester);
+    snprintf (request->requester, sizeof request->requester, "%s", requester);
     if (in->body)
         zmq_msg_move (&request->body, in->body);
-    service->requests++;
+    route (self, request);
+}
 
-    adapter_t *adapter = service->queue_head ? NULL : registry_select (service);
-    if (adapter)
-        dispatch (self, request, adapter);
-    else {
-        request->state = REQUEST_QUEUED;
-        service_enqueue (service, request);
-    }
+request_t *
+broker_submit (broker_t *self, service_t *service, int64_t deadline, const char *requester,
+               uint64_t parent, uint32_t part, zmq_msg_t *body)
+{
+    request_t *request = admit (self, service, deadline);
+    if (!request)
+        return NULL;
+    request->parent = parent;
+    request->part = part;
+    snprintf (request->requester, sizeof request->requester, "%s", requester);
+    zmq_msg_move (&request->body, body);
+    route (self, request);
+    return request;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "broker_internal.h"
+#include "view.h"
 
 static void
 answer_message (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
@@ -123,15 +124,17 @@ done:
 
 bool
 management_handle (broker_t *self, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
-                   zmq_msg_t *body)
+                   const char *requester, zmq_msg_t *body)
 {
     if (strcmp (header->service, "onenet.ping") == 0)
         on_ping (self, peer, header->correlation_id);
     else if (strcmp (header->service, "onenet.services") == 0)
         on_services (self, peer, header->correlation_id, body);
+    else if (strcmp (header->service, "onenet.view.person") == 0)
+        view_start (self, peer, header, requester, body);
     else {
         broker_answer (self, peer, header->correlation_id, NULL, ONENET_UNKNOWN_SERVICE,
-                       "no such broker service (onenet.ping, onenet.services)", NULL);
+                       "no such broker service (onenet.ping, onenet.services, onenet.view.person)", NULL);
         return false;
     }
     return true;

@@ -200,19 +200,24 @@ adapter_t *
 registry_select (service_t *service)
 {
     size_t n = service->instance_count;
+    size_t best_index = 0;
     adapter_t *best = NULL;
     unsigned best_free = 0;
     for (size_t k = 0; k < n; k++) {
-        adapter_t *adapter = service->instances[(service->cursor + k) % n];
+        size_t index = (service->cursor + k) % n;
+        adapter_t *adapter = service->instances[index];
         unsigned free_credit = adapter->credit > adapter->in_flight
                                    ? adapter->credit - adapter->in_flight : 0;
         if (free_credit > best_free) {
             best = adapter;
             best_free = free_credit;
+            best_index = index;
         }
     }
+    /* The next scan starts just after the chosen one, so instances with
+     * equal free credit take turns even when another one is full. */
     if (best)
-        service->cursor++;
+        service->cursor = best_index + 1;
     return best;
 }
 

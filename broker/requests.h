@@ -36,6 +36,8 @@ struct request_t {
     char *purpose;                 /* NULL when none given */
     char requester[64];            /* department, from the connection */
     zmq_msg_t body;                /* held while queued, or in flight and idempotent */
+    uint64_t parent;               /* a view's id when the broker itself asked, else 0 */
+    uint32_t part;                 /* which part of that view */
     request_t *prev, *next;        /* in the service's queue or the adapter's in-flight list */
     /* Owned by the table: */
     size_t heap_index;

@@ -1,0 +1,588 @@
+/*
+ * view.c - fan-out, merge and cache of the one network view (see view.h).
+ *
+ * A view lives in a table keyed by its id; every asynchronous answer (a
+ * department's reply, a Redis reply) finds it again by that id, so an
+ * answer arriving after the view was finished is simply dropped.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cache.h"
+#include "hashmap.h"
+#include "onenet/proto/view.pb-c.h"
+#include "onenet/resident_id.h"
+#include "view.h"
+
+#define RESIDENT_ID_SIZE 18
+#define LOOKUP_MAX_MS 100
+
+/* A Redis reply names its view and which question it answers, so a late
+ * answer to an earlier question is never taken for the current one. */
+enum { ASK_VIEW = 0, ASK_SECTIONS = 1 };
+#define COOKIE(view, ask) (((view)->id << 1) | (ask))
+
+typedef enum { VIEW_LOOKUP, VIEW_FETCHING } view_state_t;
+
+typedef struct {
+    bool done;
+    onenet_status_t status;
+    char message[160];
+    char served_by[96];
+    int64_t fetched_at_ms;
+    Onenet__View__Contribution *contribution;   /* when status is OK */
+    Onenet__View__Section *stale;               /* cached section, if any */
+} part_t;
+
+typedef struct view_t view_t;
+struct view_t {
+    uint64_t id;
+    zmq_msg_t client;
+    uint64_t correlation;
+    char resident_id[RESIDENT_ID_SIZE + 1];
+    char requester[64];
+    int64_t deadline;
+    int64_t lookup_until;  /* a cache lookup slower than this is given up */
+    view_state_t state;
+    bool waiting_cache;    /* a Redis reply is outstanding */
+    bool changed;          /* a record.changed arrived meanwhile: do not cache */
+    size_t outstanding;    /* parts not answered yet */
+    part_t *parts;         /* one per configured department */
+    view_t *prev, *next;
+};
+
+struct views_t {
+    broker_t *broker;
+    hashmap_t *by_id;
+    view_t *active;
+    uint64_t next_id;
+    view_stats_t stats;
+};
+
+/* The fields every department may hold, compared across departments. */
+static const char *const s_canonical[]
+    = { "name", "birth_date", "sex", "address", "phone", "household_id" };
+
+views_t *
+views_new (broker_t *broker)
+{
+    views_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->broker = broker;
+    self->next_id = 1;
+    self->by_id = hashmap_new ();
+    if (!self->by_id) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+const view_stats_t *
+views_stats (const views_t *self)
+{
+    return &self->stats;
+}
+
+static size_t
+department_count (const broker_t *broker)
+{
+    return broker->config->department_count;
+}
+
+static void
+view_free (views_t *self, view_t *view)
+{
+    hashmap_remove (self->by_id, &view->id, sizeof view->id);
+    if (view->prev)
+        view->prev->next = view->next;
+    else
+        self->active = view->next;
+    if (view->next)
+        view->next->prev = view->prev;
+    for (size_t i = 0; view->parts && i < department_count (self->broker); i++) {
+        if (view->parts[i].contribution)
+            protobuf_c_message_free_unpacked (&view->parts[i].contribution->base, NULL);
+        if (view->parts[i].stale)
+            protobuf_c_message_free_unpacked (&view->parts[i].stale->base, NULL);
+    }
+    free (view->parts);
+    zmq_msg_close (&view->client);
+    free (view);
+}
+
+static view_t *
+find_view (views_t *self, uint64_t id)
+{
+    return hashmap_get (self->by_id, &id, sizeof id);
+}
+
+/* --- cache keys --- */
+
+static int
+view_key (char *out, size_t size, const char *resident_id)
+{
+    return snprintf (out, size, "onenet:view:%s", resident_id);
+}
+
+static int
+section_key (char *out, size_t size, const char *department, const char *resident_id)
+{
+    return snprintf (out, size, "onenet:section:%s:%s", department, resident_id);
+}
+
+static void
+cache_set (broker_t *broker, const char *key, const void *value, size_t size, int ttl_s)
+{
+    char ttl[16];
+    snprintf (ttl, sizeof ttl, "%d", ttl_s);
+    const char *argv[] = { "SET", key, value, "EX", ttl };
+    size_t lengths[] = { 3, strlen (key), size, 2, strlen (ttl) };
+    cache_command (broker->cache, 0, 5, argv, lengths);
+}
+
+/* --- merge --- */
+
+static Onenet__View__SectionStatus
+section_status_of (onenet_status_t status)
+{
+    switch (status) {
+    case ONENET_TIMEOUT: return ONENET__VIEW__SECTION_STATUS__SECTION_TIMEOUT;
+    case ONENET_DENIED: return ONENET__VIEW__SECTION_STATUS__SECTION_DENIED;
+    case ONENET_NOT_FOUND: return ONENET__VIEW__SECTION_STATUS__SECTION_NOT_FOUND;
+    default: return ONENET__VIEW__SECTION_STATUS__SECTION_UNAVAILABLE;
+    }
+}
+
+/* Fills one section from its part. Pointers borrow from the part. */
+static void
+fill_section (Onenet__View__Section *section, const char *department, part_t *part, int64_t now_ms)
+{
+    onenet__view__section__init (section);
+    section->department = (char *) department;
+    section->served_by = part->served_by;
+    section->fetched_at_ms = part->fetched_at_ms;
+    const Onenet__View__Contribution *c = part->contribution;
+    if (part->status == ONENET_OK && c) {
+        section->status = c->found ? ONENET__VIEW__SECTION_STATUS__SECTION_OK
+                                   : ONENET__VIEW__SECTION_STATUS__SECTION_NOT_FOUND;
+        section->n_fields = c->n_fields;
+        section->fields = c->fields;
+        section->detail_type = c->detail_type;
+        section->detail = c->detail;
+        return;
+    }
+    if (part->stale && part->status != ONENET_DENIED) {
+        /* Stale-if-error: the cached copy, marked with its age. */
+        const Onenet__View__Section *stale = part->stale;
+        section->status = ONENET__VIEW__SECTION_STATUS__SECTION_STALE;
+        section->n_fields = stale->n_fields;
+        section->fields = stale->fields;
+        section->detail_type = stale->detail_type;
+        section->detail = stale->detail;
+        section->served_by = stale->served_by;
+        section->fetched_at_ms = stale->fetched_at_ms;
+        section->age_ms = now_ms > stale->fetched_at_ms ? (uint64_t) (now_ms - stale->fetched_at_ms) : 0;
+    }
+    else
+        section->status = section_status_of (part->status);
+    section->message = part->message;
+}
+
+static const char *
+field_value (const Onenet__View__Section *section, const char *name)
+{
+    for (size_t i = 0; i < section->n_fields; i++)
+        if (strcmp (section->fields[i]->name, name) == 0)
+            return section->fields[i]->value;
+    return NULL;
+}
+
+static bool
+has_data (const Onenet__View__Section *section)
+{
+    return section->status == ONENET__VIEW__SECTION_STATUS__SECTION_OK
+           || section->status == ONENET__VIEW__SECTION_STATUS__SECTION_STALE;
+}
+
+/* Conflicts: a canonical field with two or more distinct values. Builds
+ * into caller-provided storage (n sections × canonical fields at most). */
+static size_t
+find_conflicts (Onenet__View__Section **sections, size_t n, Onenet__View__Conflict *conflicts,
+                Onenet__View__Conflict **conflict_ptrs, Onenet__View__ConflictValue *values,
+                Onenet__View__ConflictValue **value_ptrs)
+{
+    size_t count = 0, used = 0;
+    for (size_t f = 0; f < sizeof s_canonical / sizeof s_canonical[0]; f++) {
+        const char *first = NULL;
+        bool differ = false;
+        size_t start = used;
+        for (size_t s = 0; s < n; s++) {
+            const char *value = has_data (sections[s]) ? field_value (sections[s], s_canonical[f]) : NULL;
+            if (!value || !*value)
+                continue;
+            if (first && strcmp (first, value) != 0)
+                differ = true;
+            if (!first)
+                first = value;
+            onenet__view__conflict_value__init (&values[used]);
+            values[used].department = sections[s]->department;
+            values[used].value = (char *) value;
+            value_ptrs[used] = &values[used];
+            used++;
+        }
+        if (!differ) {
+            used = start;
+            continue;
+        }
+        onenet__view__conflict__init (&conflicts[count]);
+        conflicts[count].field = (char *) s_canonical[f];
+        conflicts[count].values = &value_ptrs[start];
+        conflicts[count].n_values = used - start;
+        conflict_ptrs[count] = &conflicts[count];
+        count++;
+    }
+    return count;
+}
+
+/* Merges, answers the client, caches what is fresh, frees the view. */
+static void
+finish (views_t *self, view_t *view)
+{
+    broker_t *broker = self->broker;
+    size_t n = department_count (broker);
+    size_t fields = sizeof s_canonical / sizeof s_canonical[0];
+    int64_t now_ms = onenet_wall_ms ();
+    Onenet__View__Section sections[n ? n : 1];
+    Onenet__View__Section *section_ptrs[n ? n : 1];
+    Onenet__View__Conflict conflicts[fields];
+    Onenet__View__Conflict *conflict_ptrs[fields];
+    Onenet__View__ConflictValue values[fields * (n ? n : 1)];
+    Onenet__View__ConflictValue *value_ptrs[fields * (n ? n : 1)];
+    bool partial = false;
+    for (size_t i = 0; i < n; i++) {
+        part_t *part = &view->parts[i];
+        if (!part->done) {
+            part->status = ONENET_TIMEOUT;
+            snprintf (part->message, sizeof part->message, "no answer within the view's deadline");
+        }
+        fill_section (&sections[i], broker->config->departments[i].name, part, now_ms);
+        section_ptrs[i] = &sections[i];
+        partial = partial || (sections[i].status != ONENET__VIEW__SECTION_STATUS__SECTION_OK
+                              && sections[i].status != ONENET__VIEW__SECTION_STATUS__SECTION_NOT_FOUND);
+    }
+    Onenet__View__PersonView person = ONENET__VIEW__PERSON_VIEW__INIT;
+    person.resident_id = view->resident_id;
+    person.sections = section_ptrs;
+    person.n_sections = n;
+    person.n_conflicts = find_conflicts (section_ptrs, n, conflicts, conflict_ptrs, values, value_ptrs);
+    person.conflicts = conflict_ptrs;
+    person.partial = partial;
+    person.generated_at_ms = now_ms;
+
+    zmq_msg_t body;
+    zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (&person.base));
+    protobuf_c_message_pack (&person.base, zmq_msg_data (&body));
+    broker_answer (broker, &view->client, view->correlation, NULL, ONENET_OK, NULL, &body);
+    zmq_msg_close (&body);
+    self->stats.partial += partial;
+
+    if (cache_ready (broker->cache) && !view->changed) {
+        char key[128];
+        for (size_t i = 0; i < n && broker->config->view_stale_ttl_s; i++) {
+            if (view->parts[i].status != ONENET_OK)
+                continue;
+            size_t size = protobuf_c_message_get_packed_size (&sections[i].base);
+            uint8_t *packed = malloc (size ? size : 1);
+            if (!packed)
+                continue;
+            protobuf_c_message_pack (&sections[i].base, packed);
+            section_key (key, sizeof key, broker->config->departments[i].name, view->resident_id);
+            cache_set (broker, key, packed, size, broker->config->view_stale_ttl_s);
+            free (packed);
+        }
+        if (!partial && broker->config->view_cache_ttl_s) {
+            person.from_cache = true;   /* as whoever reads it back will see it */
+            size_t size = protobuf_c_message_get_packed_size (&person.base);
+            uint8_t *packed = malloc (size ? size : 1);
+            if (packed) {
+                protobuf_c_message_pack (&person.base, packed);
+                view_key (key, sizeof key, view->resident_id);
+                cache_set (broker, key, packed, size, broker->config->view_cache_ttl_s);
+                free (packed);
+            }
+        }
+    }
+    view_free (self, view);
+}
+
+static void
+maybe_finish (views_t *self, view_t *view)
+{
+    if (view->state == VIEW_FETCHING && view->outstanding == 0 && !view->waiting_cache)
+        finish (self, view);
+}
+
+/* --- fan-out --- */
+
+static void
+fail_part (views_t *self, view_t *view, size_t index, onenet_status_t status, const char *message)
+{
+    part_t *part = &view->parts[index];
+    if (part->done)
+        return;
+    part->done = true;
+    part->status = status;
+    part->fetched_at_ms = onenet_wall_ms ();
+    snprintf (part->message, sizeof part->message, "%s", message);
+    view->outstanding--;
+    (void) self;
+}
+
+static void
+fetch (views_t *self, view_t *view)
+{
+    broker_t *broker = self->broker;
+    size_t n = department_count (broker);
+    view->state = VIEW_FETCHING;
+    view->outstanding = n;
+    Onenet__View__ContributionRequest request = ONENET__VIEW__CONTRIBUTION_REQUEST__INIT;
+    request.resident_id = view->resident_id;
+    uint8_t packed[64];
+    size_t size = protobuf_c_message_pack (&request.base, packed);
+
+    /* The cached sections, for any department that fails: asked in
+     * parallel with the departments, so it adds no latency. */
+    if (cache_ready (broker->cache) && broker->config->view_stale_ttl_s && n) {
+        const char *argv[n + 1];
+        size_t lengths[n + 1];
+        char keys[n][128];
+        argv[0] = "MGET";
+        lengths[0] = 4;
+        for (size_t i = 0; i < n; i++) {
+            lengths[i + 1] = (size_t) section_key (keys[i], sizeof keys[i],
+                                                   broker->config->departments[i].name,
+                                                   view->resident_id);
+            argv[i + 1] = keys[i];
+        }
+        view->waiting_cache
+            = cache_command (broker->cache, COOKIE (view, ASK_SECTIONS), (int) n + 1, argv, lengths) == 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = broker->config->departments[i].view_service;
+        service_t *service = registry_service (broker->registry, name);
+        if (!service || service->instance_count == 0) {
+            /* Do not wait for a department that is down: the view is
+             * answered now, partial, rather than at its deadline. */
+            fail_part (self, view, i, ONENET_UNAVAILABLE, "no live adapter for the department");
+            continue;
+        }
+        zmq_msg_t body;
+        zmq_msg_init_size (&body, size);
+        memcpy (zmq_msg_data (&body), packed, size);
+        if (!broker_submit (broker, service, view->deadline, view->requester, view->id, (uint32_t) i,
+                            &body))
+            fail_part (self, view, i, ONENET_RESOURCE_EXHAUSTED, "broker has too many pending requests");
+        zmq_msg_close (&body);
+    }
+    maybe_finish (self, view);
+}
+
+void
+view_start (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+            const char *requester, zmq_msg_t *body)
+{
+    views_t *self = broker->views;
+    Onenet__View__PersonViewRequest *request = body ? (Onenet__View__PersonViewRequest *) onenet_wire_unpack (
+                                                   &onenet__view__person_view_request__descriptor, body,
+                                                   &broker->arena)
+                                                    : NULL;
+    char why[128] = "body is not an onenet.view.PersonViewRequest";
+    if (!request || !onenet_resident_id_valid (request->resident_id, why, sizeof why)) {
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST, why, NULL);
+        return;
+    }
+    view_t *view = calloc (1, sizeof *view);
+    size_t n = department_count (broker);
+    if (view)
+        view->parts = calloc (n ? n : 1, sizeof *view->parts);
+    if (!view || !view->parts) {
+        free (view);
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_INTERNAL, "broker out of memory",
+                       NULL);
+        return;
+    }
+    view->id = self->next_id++;
+    zmq_msg_init (&view->client);
+    zmq_msg_copy (&view->client, (zmq_msg_t *) peer);
+    view->correlation = header->correlation_id;
+    snprintf (view->resident_id, sizeof view->resident_id, "%s", request->resident_id);
+    snprintf (view->requester, sizeof view->requester, "%s", requester);
+    uint32_t timeout = header->timeout_ms ? header->timeout_ms : (uint32_t) broker->config->default_timeout_ms;
+    if (timeout > (uint32_t) broker->config->view_timeout_ms)
+        timeout = (uint32_t) broker->config->view_timeout_ms;
+    /* Leave the merge a tenth of the budget so the answer beats the
+     * client's own deadline. */
+    view->deadline = broker->now + timeout - timeout / 10;
+    hashmap_put (self->by_id, &view->id, sizeof view->id, view);
+    view->next = self->active;
+    if (self->active)
+        self->active->prev = view;
+    self->active = view;
+    self->stats.views++;
+
+    if (!request->bypass_cache && broker->config->view_cache_ttl_s && cache_ready (broker->cache)) {
+        char key[128];
+        size_t length = (size_t) view_key (key, sizeof key, view->resident_id);
+        const char *argv[] = { "GET", key };
+        size_t lengths[] = { 3, length };
+        view->state = VIEW_LOOKUP;
+        view->lookup_until = broker->now + (timeout / 4 < LOOKUP_MAX_MS ? timeout / 4 : LOOKUP_MAX_MS);
+        if (cache_command (broker->cache, COOKIE (view, ASK_VIEW), 2, argv, lengths) == 0) {
+            view->waiting_cache = true;
+            return;
+        }
+    }
+    if (!request->bypass_cache)
+        self->stats.cache_bypassed++;
+    fetch (self, view);
+}
+
+void
+view_on_part (broker_t *broker, request_t *request, onenet_status_t status, const char *message,
+              zmq_msg_t *body, const char *served_by)
+{
+    views_t *self = broker->views;
+    view_t *view = find_view (self, request->parent);
+    if (!view || request->part >= department_count (broker) || view->parts[request->part].done)
+        return;
+    part_t *part = &view->parts[request->part];
+    if (status == ONENET_OK) {
+        part->contribution = body ? (Onenet__View__Contribution *) onenet_wire_unpack (
+                                        &onenet__view__contribution__descriptor, body, NULL)
+                                  : NULL;
+        if (!part->contribution) {
+            status = ONENET_INTERNAL;
+            message = "the department's answer is not an onenet.view.Contribution";
+        }
+    }
+    part->done = true;
+    part->status = status;
+    part->fetched_at_ms = onenet_wall_ms ();
+    snprintf (part->message, sizeof part->message, "%s", message ? message : "");
+    snprintf (part->served_by, sizeof part->served_by, "%s", served_by ? served_by : "");
+    view->outstanding--;
+    maybe_finish (self, view);
+}
+
+static void
+on_lookup (views_t *self, view_t *view, const redisReply *reply)
+{
+    if (reply && reply->type == REDIS_REPLY_STRING) {
+        self->stats.cache_hits++;
+        zmq_msg_t body;
+        zmq_msg_init_size (&body, reply->len);
+        memcpy (zmq_msg_data (&body), reply->str, reply->len);
+        broker_answer (self->broker, &view->client, view->correlation, NULL, ONENET_OK, NULL, &body);
+        zmq_msg_close (&body);
+        view_free (self, view);
+        return;
+    }
+    if (reply && reply->type == REDIS_REPLY_NIL)
+        self->stats.cache_misses++;
+    else
+        self->stats.cache_bypassed++;
+    fetch (self, view);
+}
+
+static void
+on_stale_sections (views_t *self, view_t *view, const redisReply *reply)
+{
+    size_t n = department_count (self->broker);
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == n)
+        for (size_t i = 0; i < n; i++) {
+            const redisReply *item = reply->element[i];
+            if (item->type == REDIS_REPLY_STRING)
+                view->parts[i].stale = (Onenet__View__Section *) protobuf_c_message_unpack (
+                    &onenet__view__section__descriptor, NULL, item->len, (const uint8_t *) item->str);
+        }
+    maybe_finish (self, view);
+}
+
+void
+view_on_cache (void *owner, uint64_t cookie, const redisReply *reply)
+{
+    broker_t *broker = owner;
+    views_t *self = broker->views;
+    view_t *view = self ? find_view (self, cookie >> 1) : NULL;
+    int ask = (int) (cookie & 1);
+    bool expected = view && view->waiting_cache
+                    && (view->state == VIEW_LOOKUP ? ask == ASK_VIEW : ask == ASK_SECTIONS);
+    if (!expected)
+        return;
+    view->waiting_cache = false;
+    if (ask == ASK_VIEW)
+        on_lookup (self, view, reply);
+    else
+        on_stale_sections (self, view, reply);
+}
+
+void
+view_on_record_changed (broker_t *broker, const char *department, const char *resident_id)
+{
+    views_t *self = broker->views;
+    self->stats.invalidations++;
+    for (view_t *view = self->active; view; view = view->next)
+        if (strcmp (view->resident_id, resident_id) == 0)
+            view->changed = true;
+    char keys[2][160];
+    int length0 = view_key (keys[0], sizeof keys[0], resident_id);
+    int length1 = section_key (keys[1], sizeof keys[1], department, resident_id);
+    const char *argv[] = { "DEL", keys[0], keys[1] };
+    size_t lengths[] = { 3, (size_t) length0, (size_t) length1 };
+    cache_command (broker->cache, 0, 3, argv, lengths);
+}
+
+int
+views_tick (broker_t *broker)
+{
+    views_t *self = broker->views;
+    int64_t next = -1;
+    view_t *view = self->active;
+    while (view) {
+        view_t *following = view->next;
+        if (view->state == VIEW_LOOKUP && view->lookup_until <= broker->now) {
+            /* Redis is slow: go to the departments instead. */
+            view->waiting_cache = false;
+            self->stats.cache_bypassed++;
+            fetch (self, view);   /* may finish and free the view */
+        }
+        else if (view->state == VIEW_FETCHING && view->deadline <= broker->now) {
+            /* A department (or Redis) is too slow: answer with what we have. */
+            view->waiting_cache = false;
+            finish (self, view);
+        }
+        else {
+            int64_t due = view->state == VIEW_LOOKUP ? view->lookup_until : view->deadline;
+            if (next < 0 || due < next)
+                next = due;
+        }
+        view = following;
+    }
+    return next < 0 ? -1 : (int) (next - broker->now);
+}
+
+void
+views_destroy (views_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    views_t *self = *self_p;
+    while (self->active)
+        finish (self, self->active);
+    hashmap_destroy (&self->by_id);
+    free (self);
+    *self_p = NULL;
+}
