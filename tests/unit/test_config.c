@@ -100,6 +100,14 @@ broker_load_text (const char *text)
     return config;
 }
 
+/* Loads text with the broker loader; the result (NULL on refusal) and err. */
+static broker_config_t *
+broker_load_text_err (const char *text, char *err, size_t err_size)
+{
+    *err = '\0';
+    return broker_config_load (write_file (text), err, err_size);
+}
+
 //  --------------------------------------------------------------------------
 //  The generic reader
 
@@ -589,6 +597,14 @@ test_broker_defaults (void **state)
     assert_string_equal (config->security, "none");
     assert_null (config->services);
     assert_int_equal (config->service_count, 0);
+    assert_string_equal (config->redis_endpoint, "127.0.0.1:6379");
+    assert_int_equal (config->view_timeout_ms, 2000);
+    assert_int_equal (config->view_cache_ttl_s, 300);
+    assert_int_equal (config->view_stale_ttl_s, 86400);
+    assert_int_equal (config->department_count, 3);
+    assert_string_equal (config->departments[0].name, "public_security");
+    assert_string_equal (config->departments[1].view_service, "ss.view.person");
+    assert_string_equal (config->departments[2].name, "emergency");
     assert_string_equal (config->path, "(defaults)");
     broker_config_destroy (&config);
     assert_null (config);
@@ -623,6 +639,16 @@ test_broker_default_file (void **state)
     assert_string_equal (config->log_format, defaults->log_format);
     assert_string_equal (config->security, defaults->security);
     assert_int_equal (config->service_count, 0);
+    assert_string_equal (config->redis_endpoint, defaults->redis_endpoint);
+    assert_int_equal (config->view_timeout_ms, defaults->view_timeout_ms);
+    assert_int_equal (config->view_cache_ttl_s, defaults->view_cache_ttl_s);
+    assert_int_equal (config->view_stale_ttl_s, defaults->view_stale_ttl_s);
+    assert_int_equal (config->department_count, defaults->department_count);
+    for (size_t i = 0; i < config->department_count; i++) {
+        assert_string_equal (config->departments[i].name, defaults->departments[i].name);
+        assert_string_equal (config->departments[i].view_service,
+                             defaults->departments[i].view_service);
+    }
     assert_string_equal (config->path, path);
     broker_config_destroy (&defaults);
     broker_config_destroy (&config);
@@ -643,6 +669,11 @@ test_broker_default_file (void **state)
         "log.format",
         "security",
         "services",
+        "redis.endpoint",
+        "view.timeout_ms",
+        "view.cache_ttl_s",
+        "view.stale_ttl_s",
+        "departments",
     };
     onenet_config_t *cfg = onenet_config_load (path, err, sizeof err);
     assert_non_null (cfg);
@@ -650,6 +681,46 @@ test_broker_default_file (void **state)
         if (!onenet_config_has (cfg, settings[index]))
             fail_msg ("%s: %s is not documented", path, settings[index]);
     onenet_config_destroy (&cfg);
+}
+
+static void
+test_broker_bad_department (void **state)
+{
+    (void)state;
+    char err[512] = "";
+    broker_config_t *config = broker_load_text_err (
+        "departments = (\n"
+        "  { name = \"public_security\"; view_service = \"ps.view.person\"; },\n"
+        "  { name = \"Civil Affairs\"; view_service = \"ca.view.person\"; }\n"
+        ");\n", err, sizeof err);
+    assert_null (config);
+    assert_non_null (strstr (err, ":3: departments[1].name: must match [a-z0-9_]+"));
+
+    config = broker_load_text_err (
+        "departments = ( { name = \"civil_affairs\"; } );\n", err, sizeof err);
+    assert_null (config);
+    assert_non_null (strstr (err, "departments[0].view_service: required setting missing"));
+
+    config = broker_load_text_err ("view = { timeout_ms = 5; };\n", err, sizeof err);
+    assert_null (config);
+    assert_non_null (strstr (err, ":1: view.timeout_ms:"));
+}
+
+static void
+test_broker_departments_replace_defaults (void **state)
+{
+    (void)state;
+    char err[512] = "";
+    broker_config_t *config = broker_load_text_err (
+        "departments = ( { name = \"civil_affairs\"; view_service = \"ca.view.person\"; } );\n"
+        "redis = { endpoint = \"\"; };\n", err, sizeof err);
+    if (!config)
+        fail_msg ("%s", err);
+    assert_int_equal (config->department_count, 1);
+    assert_string_equal (config->departments[0].name, "civil_affairs");
+    assert_string_equal (config->departments[0].view_service, "ca.view.person");
+    assert_string_equal (config->redis_endpoint, "");
+    broker_config_destroy (&config);
 }
 
 static void
@@ -860,6 +931,8 @@ main (void)
         cmocka_unit_test (test_broker_defaults),
         cmocka_unit_test (test_broker_default_file),
         cmocka_unit_test (test_broker_good_file),
+        cmocka_unit_test (test_broker_bad_department),
+        cmocka_unit_test (test_broker_departments_replace_defaults),
         cmocka_unit_test (test_broker_syntax_error),
         cmocka_unit_test (test_broker_unknown_setting),
         cmocka_unit_test (test_broker_wrong_type),
