@@ -155,16 +155,19 @@ check_envelope (broker_t *self, onenet_wire_msg_t *msg)
         return -1;
     }
     int frames = msg->count - 1 + msg->dropped;
-    uint64_t correlation = command == ONENET_CMD_REQUEST && msg->count > 2
+    bool too_many = frames > self->config->max_frames;
+    bool too_large = msg->size > (size_t) self->config->max_message_size;
+    /* Only a refused request needs its correlation id read here. */
+    uint64_t correlation = (too_many || too_large) && command == ONENET_CMD_REQUEST && msg->count > 2
                                ? peek_correlation (self, &msg->frame[2]) : 0;
-    if (frames > self->config->max_frames) {
+    if (too_many) {
         broker_log_bad (self, "too many frames");
         broker_send_error (self, peer, ONENET_BAD_REQUEST, correlation,
                            "%d frames: at most %d (limits.max_frames)", frames,
                            self->config->max_frames);
         return -1;
     }
-    if (msg->size > (size_t) self->config->max_message_size) {
+    if (too_large) {
         broker_log_bad (self, "message too large");
         broker_send_error (self, peer, ONENET_RESOURCE_EXHAUSTED, correlation,
                            "message of %zu bytes: at most %ld (limits.max_message_size)",
@@ -226,7 +229,7 @@ expire_requests (broker_t *self)
             broker_fail (self, request, ONENET_TIMEOUT, "deadline passed before the adapter replied");
         else if (request->service->known)
             broker_fail (self, request, ONENET_NO_ADAPTER,
-                         "no live instance of the service before the deadline");
+                         "no live instance of the service had free credit before the deadline");
         else
             broker_fail (self, request, ONENET_UNKNOWN_SERVICE, "no adapter offers this service");
     }

@@ -13,6 +13,8 @@
 #include "broker_internal.h"
 #include "view.h"
 
+static void make_trace_id (broker_t *self, uint8_t out[16]);
+
 void
 broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
                const uint8_t *trace_id, onenet_status_t status, const char *message,
@@ -22,10 +24,14 @@ broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
     header.correlation_id = correlation;
     header.status = (Onenet__Status) status;
     header.message = (char *) (message ? message : "");
-    if (trace_id) {
-        header.trace_id.data = (uint8_t *) trace_id;
-        header.trace_id.len = 16;
+    /* Every reply carries a trace id, also those the broker answers itself. */
+    uint8_t made[16];
+    if (!trace_id) {
+        make_trace_id (self, made);
+        trace_id = made;
     }
+    header.trace_id.data = (uint8_t *) trace_id;
+    header.trace_id.len = 16;
     onenet_wire_send (self->socket, peer, ONENET_CMD_REPLY, &header.base, body, ZMQ_DONTWAIT);
     self->replies_by_status[status < ONENET_STATUS_COUNT ? status : ONENET_INTERNAL]++;
 }

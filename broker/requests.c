@@ -4,6 +4,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "requests.h"
 
 #define CHUNK_SHIFT 10
@@ -18,6 +20,7 @@ struct requests_t {
     size_t allocated;         /* slots created so far */
     request_t **heap;         /* min-heap on deadline */
     size_t count;
+    uint32_t epoch;           /* random per run: ids never repeat across restarts */
 };
 
 requests_t *
@@ -27,6 +30,16 @@ requests_new (size_t max)
     if (!self)
         return NULL;
     self->max = max;
+    /* A restarted broker must not hand out the ids of its previous run:
+     * an adapter may still answer one of those. */
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    uint64_t mix = ((uint64_t) now.tv_sec * 1000000007ULL) ^ (uint64_t) now.tv_nsec
+                   ^ ((uint64_t) getpid () << 40);
+    mix ^= mix >> 33;
+    mix *= 0xff51afd7ed558ccdULL;
+    mix ^= mix >> 33;
+    self->epoch = (uint32_t) mix;
     size_t chunks = (max + CHUNK_SIZE - 1) / CHUNK_SIZE;
     self->chunks = calloc (chunks, sizeof *self->chunks);
     self->free_slots = malloc (max * sizeof *self->free_slots);
@@ -137,8 +150,13 @@ requests_add (requests_t *self, int64_t deadline)
     uint32_t generation = request->generation + 1;
     memset (request, 0, sizeof *request);
     request->slot = slot;
-    request->generation = generation ? generation : 1;
-    request->id = ((uint64_t) request->generation << 32) | slot;
+    request->generation = generation;
+    uint32_t high = self->epoch + generation;
+    if (high == 0) {   /* an id's upper half is never 0: 0 means no request */
+        request->generation++;
+        high = self->epoch + request->generation;
+    }
+    request->id = ((uint64_t) high << 32) | slot;
     request->deadline = deadline;
     zmq_msg_init (&request->client);
     zmq_msg_init (&request->body);
@@ -152,8 +170,7 @@ request_t *
 requests_find (requests_t *self, uint64_t id)
 {
     uint32_t slot = (uint32_t) id;
-    uint32_t generation = (uint32_t) (id >> 32);
-    if (slot >= self->allocated || generation == 0)
+    if (slot >= self->allocated || (id >> 32) == 0)
         return NULL;
     request_t *request = slot_request (self, slot);
     return request->id == id ? request : NULL;

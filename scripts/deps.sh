@@ -12,6 +12,8 @@ packages=(
   libconfig-dev                         # configuration files
   libcmocka-dev                         # unit tests
   libhiredis-dev redis-server           # Redis: cache, alert stream, audit
+  libsqlite3-dev                        # department stores (onenet-seed, reference adapters)
+  libxml2-dev                           # CAP 1.2 alert XML (lib/src/cap.c)
 )
 
 missing=()

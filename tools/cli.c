@@ -62,13 +62,12 @@ s_parse_timeout (cli_t *cli, const char *arg)
     errno = 0;
     unsigned long value = strtoul (arg, &end, 10);
     //  strtoul accepts signs and spaces; a timeout is plain digits
-    if (arg[0] < '0' || arg[0] > '9' || *end || errno || value == 0
-        || value > CLI_MAX_TIMEOUT_MS) {
+    if (arg[0] < '0' || arg[0] > '9' || *end || errno || value == 0 || value > CLI_MAX_TIMEOUT_MS) {
         cli_fail (cli, CLI_EXIT_USAGE, "--timeout: expected milliseconds from 1 to %lu, got '%s'",
                   CLI_MAX_TIMEOUT_MS, arg);
         return -1;
     }
-    cli->timeout_ms = (uint32_t) value;
+    cli->timeout_ms = (uint32_t)value;
     return 1;
 }
 
@@ -100,15 +99,14 @@ cli_getopt_error (cli_t *cli, int opt, char **argv)
 {
     //  optind has moved past the offending word; optopt names a short option
     const char *word = argv[optind - 1];
-    const char *hint = cli->command ? cli->command->name : "";
+    char see[128];
+    snprintf (see, sizeof see, "see 'onenet %s%s--help'", cli->command ? cli->command->name : "",
+              cli->command ? " " : "");
     if (opt == ':')
-        return cli_fail (cli, CLI_EXIT_USAGE, "option '%s' needs a value (see 'onenet %s%s--help')",
-                         word, hint, *hint ? " " : "");
+        return cli_fail (cli, CLI_EXIT_USAGE, "option '%s' needs a value (%s)", word, see);
     if (optopt > ' ' && optopt < 0x7f)
-        return cli_fail (cli, CLI_EXIT_USAGE, "unknown option '-%c' (see 'onenet %s%s--help')",
-                         optopt, hint, *hint ? " " : "");
-    return cli_fail (cli, CLI_EXIT_USAGE, "unknown or malformed option '%s' (see 'onenet %s%s--help')",
-                     word, hint, *hint ? " " : "");
+        return cli_fail (cli, CLI_EXIT_USAGE, "unknown option '-%c' (%s)", optopt, see);
+    return cli_fail (cli, CLI_EXIT_USAGE, "unknown or malformed option '%s' (%s)", word, see);
 }
 
 //  Builds one getopt_long table of the global options and the command's.
@@ -304,8 +302,8 @@ cli_call_unpack (cli_t *cli, onenet_client_t *client, const char *service,
     if (rc == CLI_EXIT_OK) {
         *reply_p = onenet_reply_unpack (reply, reply_type);
         if (!*reply_p)
-            rc = cli_fail (cli, CLI_EXIT_FAILED, "%s replied with a body that is not a %s",
-                           service, reply_type->name);
+            rc = cli_fail (cli, CLI_EXIT_FAILED, "%s replied with a body that is not a %s", service,
+                           reply_type->name);
     }
     onenet_reply_destroy (&reply);
     return rc;
@@ -390,9 +388,9 @@ cli_base64_json (const void *data, size_t size)
         return NULL;
     size_t o = 0;
     for (size_t i = 0; i < size; i += 3) {
-        uint32_t chunk = (uint32_t) in[i] << 16;
+        uint32_t chunk = (uint32_t)in[i] << 16;
         if (i + 1 < size)
-            chunk |= (uint32_t) in[i + 1] << 8;
+            chunk |= (uint32_t)in[i + 1] << 8;
         if (i + 2 < size)
             chunk |= in[i + 2];
         out[o++] = alphabet[(chunk >> 18) & 63];
@@ -411,15 +409,15 @@ cli_format_duration (uint64_t ms, char *buffer, size_t size)
 {
     uint64_t s = ms / 1000;
     if (ms < 1000)
-        snprintf (buffer, size, "%llu ms", (unsigned long long) ms);
+        snprintf (buffer, size, "%llu ms", (unsigned long long)ms);
     else if (s < 120)
-        snprintf (buffer, size, "%llu s", (unsigned long long) s);
+        snprintf (buffer, size, "%llu s", (unsigned long long)s);
     else if (s < 2 * 3600)
-        snprintf (buffer, size, "%llu min", (unsigned long long) (s / 60));
+        snprintf (buffer, size, "%llu min", (unsigned long long)(s / 60));
     else if (s < 2 * 86400)
-        snprintf (buffer, size, "%llu h", (unsigned long long) (s / 3600));
+        snprintf (buffer, size, "%llu h", (unsigned long long)(s / 3600));
     else
-        snprintf (buffer, size, "%llu d", (unsigned long long) (s / 86400));
+        snprintf (buffer, size, "%llu d", (unsigned long long)(s / 86400));
     return buffer;
 }
 
@@ -428,5 +426,5 @@ cli_now_ms (void)
 {
     struct timespec now;
     clock_gettime (CLOCK_MONOTONIC, &now);
-    return (double) now.tv_sec * 1000.0 + (double) now.tv_nsec / 1e6;
+    return (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6;
 }

@@ -23,9 +23,9 @@
 
 /* Exit codes, part of the tool's interface for scripts. */
 #define CLI_EXIT_OK 0
-#define CLI_EXIT_FAILED 1    /* the broker answered non-OK, or did not answer */
-#define CLI_EXIT_USAGE 2     /* bad option, argument or input */
-#define CLI_EXIT_CLIENT 3    /* invalid endpoint, client not created */
+#define CLI_EXIT_FAILED 1 /* the broker answered non-OK, or did not answer */
+#define CLI_EXIT_USAGE 2  /* bad option, argument or input */
+#define CLI_EXIT_CLIENT 3 /* invalid endpoint, client not created */
 
 /* Returned by cli_parse when the command should go on (any other value
  * is the exit code to stop with, e.g. after --help). */
@@ -42,21 +42,21 @@ typedef struct cli_t cli_t;
  * example; the global options are appended by cli_print_usage. */
 typedef struct {
     const char *name;
-    const char *summary;      /* one line, for `onenet --help` */
+    const char *summary; /* one line, for `onenet --help` */
     const char *usage;
     int (*run) (cli_t *cli, int argc, char **argv);
 } cli_command_t;
 
 /* The parsed global options and the command being run. */
 struct cli_t {
-    const char *broker;          /* endpoint to connect to */
-    uint32_t timeout_ms;         /* deadline of each call */
-    bool json;                   /* machine-readable output */
-    bool help;                   /* --help seen */
-    bool version;                /* --version seen */
+    const char *broker;           /* endpoint to connect to */
+    uint32_t timeout_ms;          /* deadline of each call */
+    bool json;                    /* machine-readable output */
+    bool help;                    /* --help seen */
+    bool version;                 /* --version seen */
     const cli_command_t *command; /* NULL before dispatch */
-    char context[256];           /* "ping", "call ps.person.get": error prefix */
-    char **args;                 /* operands left by cli_parse */
+    char context[256];            /* "ping", "call ps.person.get": error prefix */
+    char **args;                  /* operands left by cli_parse */
     int nargs;
 };
 
@@ -91,8 +91,7 @@ int cli_parse (cli_t *cli, int argc, char **argv, const struct option *options,
 int cli_expect_args (cli_t *cli, int min, int max);
 
 /* Sets the error prefix, printf-style (e.g. "call %s"). */
-void cli_set_context (cli_t *cli, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
+void cli_set_context (cli_t *cli, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
 /* Prints "onenet: <context>: <reason>" on stderr; returns code. */
 int cli_fail (cli_t *cli, int code, const char *format, ...)
@@ -128,8 +127,7 @@ int cli_reply_check (cli_t *cli, const onenet_reply_t *reply);
  * frees it with protobuf_c_message_free_unpacked) and the round trip in
  * *rtt_ms if not NULL; otherwise reports and returns the exit code. */
 int cli_call_unpack (cli_t *cli, onenet_client_t *client, const char *service,
-                     const ProtobufCMessage *request,
-                     const ProtobufCMessageDescriptor *reply_type,
+                     const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_type,
                      ProtobufCMessage **reply_p, double *rtt_ms);
 
 /* Prints value on stdout as indented JSON and consumes the reference.
@@ -156,5 +154,8 @@ double cli_now_ms (void);
 extern const cli_command_t cli_cmd_ping;
 extern const cli_command_t cli_cmd_services;
 extern const cli_command_t cli_cmd_call;
+
+/* cmd_view.c */
+extern const cli_command_t cli_cmd_view;
 
 #endif

@@ -62,13 +62,13 @@ static const char s_ping_usage[] =
 static int
 s_ping_print (cli_t *cli, const ProtobufCMessage *message, double rtt_ms)
 {
-    const Onenet__PingReply *pong = (const Onenet__PingReply *) message;
+    const Onenet__PingReply *pong = (const Onenet__PingReply *)message;
     if (cli->json) {
         json_t *json = onenet_json_from_message (message, ONENET_JSON_DEFAULTS);
         //  three decimals: the clock is not more precise than a microsecond
-        double rounded = (double) (int64_t) (rtt_ms * 1000.0 + 0.5) / 1000.0;
-        if (json && (json_object_set_new (json, "round_trip_ms", json_real (rounded))
-                     || json_object_set_new (json, "endpoint", json_string (cli->broker)))) {
+        double rounded = (double)(int64_t)(rtt_ms * 1000.0 + 0.5) / 1000.0;
+        if (json && (json_object_set_new (json, "round_trip_ms", json_real (rounded)) ||
+                     json_object_set_new (json, "endpoint", json_string (cli->broker)))) {
             json_decref (json);
             json = NULL;
         }
@@ -93,7 +93,10 @@ s_ping_run (cli_t *cli, int argc, char **argv)
 }
 
 const cli_command_t cli_cmd_ping = {
-    "ping", "check that the broker answers, and how fast", s_ping_usage, s_ping_run,
+    .name = "ping",
+    .summary = "check that the broker answers, and how fast",
+    .usage = s_ping_usage,
+    .run = s_ping_run,
 };
 
 //  --- services ---------------------------------------------------------
@@ -121,14 +124,14 @@ typedef struct {
 static services_widths_t
 s_services_widths (const Onenet__ServicesReply *reply)
 {
-    services_widths_t widths = {(int) strlen ("SERVICE"), (int) strlen ("DEPARTMENT/INSTANCE")};
+    services_widths_t widths = {(int)strlen ("SERVICE"), (int)strlen ("DEPARTMENT/INSTANCE")};
     for (size_t s = 0; s < reply->n_services; s++) {
         const Onenet__ServiceInfo *service = reply->services[s];
-        int length = (int) strlen (service->name);
+        int length = (int)strlen (service->name);
         widths.service = length > widths.service ? length : widths.service;
         for (size_t i = 0; i < service->n_instances; i++) {
             const Onenet__InstanceInfo *instance = service->instances[i];
-            length = (int) (strlen (instance->department) + 1 + strlen (instance->instance));
+            length = (int)(strlen (instance->department) + 1 + strlen (instance->instance));
             widths.instance = length > widths.instance ? length : widths.instance;
         }
     }
@@ -156,12 +159,10 @@ s_services_table (const Onenet__ServicesReply *reply)
     services_widths_t widths = s_services_widths (reply);
     printf (SERVICES_ROW, widths.service, "SERVICE", widths.instance, "DEPARTMENT/INSTANCE",
             "CREDIT", "IN-FLIGHT", "LAST HEARTBEAT", "HEALTH", "WAITING");
-    size_t instances = 0;
     for (size_t s = 0; s < reply->n_services; s++) {
         const Onenet__ServiceInfo *service = reply->services[s];
         for (size_t i = 0; i < service->n_instances; i++)
             s_services_instance_row (widths, service, service->instances[i]);
-        instances += service->n_instances;
         //  a known service with no live instance still shows, as "none"
         if (service->n_instances == 0) {
             char waiting[16];
@@ -171,16 +172,16 @@ s_services_table (const Onenet__ServicesReply *reply)
         }
     }
     char uptime[32];
-    printf ("%zu service%s, %zu instance%s; broker: %u of %u requests pending, up %s\n",
-            reply->n_services, reply->n_services == 1 ? "" : "s", instances,
-            instances == 1 ? "" : "s", reply->pending, reply->max_pending,
+    //  no instance count: one instance serving two services shows twice
+    printf ("%zu service%s; broker: %u of %u requests pending, up %s\n", reply->n_services,
+            reply->n_services == 1 ? "" : "s", reply->pending, reply->max_pending,
             cli_format_duration (reply->uptime_ms, uptime, sizeof uptime));
 }
 
 static int
 s_services_print (cli_t *cli, const ProtobufCMessage *message, double rtt_ms)
 {
-    const Onenet__ServicesReply *reply = (const Onenet__ServicesReply *) message;
+    const Onenet__ServicesReply *reply = (const Onenet__ServicesReply *)message;
     if (cli->json)
         return cli_print_json (cli, onenet_json_from_message (message, ONENET_JSON_DEFAULTS));
     if (strcmp (reply->security, "none") == 0)
@@ -208,8 +209,10 @@ s_services_run (cli_t *cli, int argc, char **argv)
 }
 
 const cli_command_t cli_cmd_services = {
-    "services", "list services, their instances and their health", s_services_usage,
-    s_services_run,
+    .name = "services",
+    .summary = "list services, their instances and their health",
+    .usage = s_services_usage,
+    .run = s_services_run,
 };
 
 //  --- call -------------------------------------------------------------
@@ -254,8 +257,8 @@ static const struct option s_call_options[] = {
 //  What the command line asks for.
 typedef struct {
     const char *service;
-    const char *data;         // --data as given, or NULL
-    char *text;               // what --data names, read before connecting
+    const char *data; // --data as given, or NULL
+    char *text;       // what --data names, read before connecting
     size_t size;
     bool idempotent;
     const char *purpose;
@@ -263,10 +266,10 @@ typedef struct {
 
 //  The service's types, as far as the broker and our schema know them.
 typedef struct {
-    bool listed;                                 // the broker knows the service
-    char request_name[256];                      // as listed, may be ""
-    const ProtobufCMessageDescriptor *request;   // NULL when unknown
-    const ProtobufCMessageDescriptor *reply;     // NULL when unknown
+    bool listed;                               // the broker knows the service
+    char request_name[256];                    // as listed, may be ""
+    const ProtobufCMessageDescriptor *request; // NULL when unknown
+    const ProtobufCMessageDescriptor *reply;   // NULL when unknown
 } call_types_t;
 
 //  The broker answers these itself and does not list them.
@@ -277,6 +280,7 @@ static const struct {
 } s_builtins[] = {
     {SERVICE_PING, "onenet.PingRequest", "onenet.PingReply"},
     {SERVICE_SERVICES, "onenet.ServicesRequest", "onenet.ServicesReply"},
+    {"onenet.view.person", "onenet.view.PersonViewRequest", "onenet.view.PersonView"},
 };
 
 static int
@@ -404,7 +408,7 @@ s_call_types_listed (cli_t *cli, const onenet_reply_t *reply, const char *servic
     if (!message)
         return cli_fail (cli, CLI_EXIT_FAILED, "%s replied with a body that is not a %s",
                          SERVICE_SERVICES, onenet__services_reply__descriptor.name);
-    const Onenet__ServicesReply *list = (const Onenet__ServicesReply *) message;
+    const Onenet__ServicesReply *list = (const Onenet__ServicesReply *)message;
     //  the prefix also matches longer names: take the exact one
     for (size_t s = 0; s < list->n_services; s++)
         if (strcmp (list->services[s]->name, service) == 0)
@@ -426,10 +430,10 @@ s_call_types (cli_t *cli, onenet_client_t *client, const char *service, call_typ
             return CLI_EXIT_OK;
         }
     Onenet__ServicesRequest request = ONENET__SERVICES_REQUEST__INIT;
-    request.prefix = (char *) service;
+    request.prefix = (char *)service;
     onenet_call_options_t options = cli_call_options (cli);
-    onenet_reply_t *reply = onenet_client_call_message (client, SERVICE_SERVICES, &request.base,
-                                                        &options);
+    onenet_reply_t *reply =
+        onenet_client_call_message (client, SERVICE_SERVICES, &request.base, &options);
     int rc;
     if (reply && onenet_reply_status (reply) == ONENET_OK)
         rc = s_call_types_listed (cli, reply, service, types);
@@ -483,5 +487,8 @@ s_call_run (cli_t *cli, int argc, char **argv)
 }
 
 const cli_command_t cli_cmd_call = {
-    "call", "call a service with a JSON request and print the reply", s_call_usage, s_call_run,
+    .name = "call",
+    .summary = "call a service with a JSON request and print the reply",
+    .usage = s_call_usage,
+    .run = s_call_run,
 };

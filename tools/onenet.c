@@ -17,6 +17,7 @@ static const cli_command_t *const s_commands[] = {
     &cli_cmd_ping,
     &cli_cmd_services,
     &cli_cmd_call,
+    &cli_cmd_view,
     NULL,
 };
 

@@ -37,7 +37,7 @@ typedef struct {
 
 struct onenet_request_t {
     uint64_t correlation_id;
-    uint64_t connection;       /* which connection it came on */
+    uint64_t connection;       /* which registration it came in */
     char *service;
     char *department;
     char *user;
@@ -61,7 +61,7 @@ struct onenet_adapter_t {
     unsigned heartbeat_ms;
     unsigned broker_heartbeat_ms;
     unsigned liveness;
-    uint64_t connection;       /* bumped on every reconnect */
+    uint64_t connection;       /* bumped on every registration (READY) */
     int64_t broker_seen_at;    /* last message from the broker */
     int64_t heartbeat_at;      /* when to send the next HEARTBEAT */
     bool registered;
@@ -265,6 +265,9 @@ send_ready (onenet_adapter_t *self)
     ready.heartbeat_ms = self->heartbeat_ms;
     send_simple (self, ONENET_CMD_READY, &ready.base);
     self->registered = false;
+    /* Requests from an earlier registration are not answered into this
+     * one: a restarted broker could take their ids for its own. */
+    self->connection++;
 }
 
 static int
@@ -273,7 +276,6 @@ open_connection (onenet_adapter_t *self)
     self->socket = sdk_connect (self->context, self->endpoint, self->error, sizeof self->error);
     if (!self->socket)
         return -1;
-    self->connection++;
     int64_t now = onenet_clock_ms ();
     self->broker_seen_at = now;
     self->heartbeat_at = now + self->heartbeat_ms;

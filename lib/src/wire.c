@@ -7,6 +7,8 @@
  * header is packed straight into the zmq_msg_t that carries it.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "onenet/wire.h"
@@ -166,16 +168,28 @@ onenet_wire_send_bytes (void *socket, const zmq_msg_t *routing_id, onenet_comman
 
 /* --- arena --- */
 
+/* A spilled block: a link to the previous one, then the caller's bytes. */
+typedef struct spill {
+    struct spill *next;
+    max_align_t data[];
+} spill_t;
+
 static void *
 arena_alloc (void *data, size_t size)
 {
     onenet_arena_t *arena = data;
     size_t aligned = (size + 15) & ~(size_t) 15;
-    if (aligned > arena->capacity - arena->used)
+    if (aligned <= arena->capacity - arena->used) {
+        void *ptr = arena->buffer + arena->used;
+        arena->used += aligned;
+        return ptr;
+    }
+    spill_t *block = malloc (sizeof *block + size);
+    if (!block)
         return NULL;
-    void *ptr = arena->buffer + arena->used;
-    arena->used += aligned;
-    return ptr;
+    block->next = arena->spilled;
+    arena->spilled = block;
+    return block->data;
 }
 
 static void
@@ -197,12 +211,18 @@ onenet_arena_init (onenet_arena_t *arena, void *buffer, size_t capacity)
     arena->buffer = (unsigned char *) start;
     arena->capacity = capacity > lost ? capacity - lost : 0;
     arena->used = 0;
+    arena->spilled = NULL;
 }
 
 void
 onenet_arena_reset (onenet_arena_t *arena)
 {
     arena->used = 0;
+    while (arena->spilled) {
+        spill_t *block = arena->spilled;
+        arena->spilled = block->next;
+        free (block);
+    }
 }
 
 ProtobufCMessage *

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,6 +234,55 @@ harness_wait_instances (int port, const char *service, size_t instances, int tim
     }
     onenet_client_destroy (&client);
     return ok;
+}
+
+static bool
+redis_answers (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    bool ok = false;
+    if (fd >= 0 && connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0) {
+        char reply[16] = "";
+        ok = write (fd, "PING\r\n", 6) == 6 && read (fd, reply, sizeof reply - 1) > 0
+             && strncmp (reply, "+PONG", 5) == 0;
+    }
+    if (fd >= 0)
+        close (fd);
+    return ok;
+}
+
+pid_t
+harness_start_redis (int port, bool aof)
+{
+    char port_text[16], dir[300], log_name[64];
+    snprintf (port_text, sizeof port_text, "%d", port);
+    snprintf (dir, sizeof dir, "%s/redis-%d", harness_tempdir (), port);
+    snprintf (log_name, sizeof log_name, "redis-%d.log", port);
+    mkdir (dir, 0700);
+    const char *argv[] = { "/usr/bin/redis-server", "--bind", "127.0.0.1", "--port", port_text,
+                           "--dir", dir, "--save", "", "--appendonly", aof ? "yes" : "no",
+                           "--daemonize", "no", NULL };
+    pid_t pid = harness_spawn (log_name, argv);
+    for (int i = 0; i < 200; i++) {
+        if (redis_answers (port))
+            return pid;
+        usleep (20000);
+    }
+    die ("redis-server on port %d did not answer PING (see %s/%s)", port, harness_tempdir (),
+         log_name);
+    return -1;
+}
+
+int
+harness_run (const char *log_name, const char *const argv[])
+{
+    pid_t pid = harness_spawn (log_name, argv);
+    int status = 0;
+    waitpid (pid, &status, 0);
+    forget_child (pid);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
 void

@@ -43,6 +43,15 @@ bool harness_wait_instances (int port, const char *service, size_t instances, in
 /* "tcp://127.0.0.1:PORT" in a static buffer. */
 const char *harness_endpoint (int port);
 
+/* Starts a private redis-server on 127.0.0.1:port with its data in the
+ * temp dir (AOF on when aof is true) and waits until it answers PING.
+ * Restarting on the same port with the same aof reuses the same data. */
+pid_t harness_start_redis (int port, bool aof);
+
+/* Runs a command (argv[0] a path) to completion with output appended to
+ * log_name; returns its exit status (or -1 if it did not exit normally). */
+int harness_run (const char *log_name, const char *const argv[]);
+
 /* Kills every process still started by the harness and removes the temp dir. */
 void harness_cleanup (void);
 

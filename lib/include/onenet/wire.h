@@ -86,18 +86,20 @@ int onenet_wire_send_bytes (void *socket, const zmq_msg_t *routing_id,
                             const void *body, size_t body_size, int flags);
 
 /* A bump allocator for unpacking headers without malloc: frees are no-ops
- * and the whole arena is reset once a message is handled. When the arena
- * is full, alloc returns NULL and the unpack fails cleanly. */
+ * and the whole arena is reset once a message is handled. An allocation
+ * that does not fit (a header with a very long field) spills to malloc
+ * and is freed at reset, so any valid header unpacks. */
 typedef struct {
     ProtobufCAllocator allocator;
     size_t used;
     size_t capacity;
     unsigned char *buffer;
+    void *spilled;      /* malloc'd blocks, freed by reset */
 } onenet_arena_t;
 
 /* Sets an arena over a caller-owned buffer. */
 void onenet_arena_init (onenet_arena_t *arena, void *buffer, size_t capacity);
-/* Forgets everything allocated from the arena. */
+/* Forgets everything allocated from the arena, freeing what spilled. */
 void onenet_arena_reset (onenet_arena_t *arena);
 
 /* Unpacks a header frame as a message of the given type. With arena NULL

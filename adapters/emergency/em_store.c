@@ -1,0 +1,240 @@
+/*
+ * em_store.c - SQLite access of the emergency management adapter:
+ * prepared statements over vulnerable_persons, shelters and incidents
+ * (schema in tools/seed/seed.c), turned into onenet.em messages. One
+ * connection, statements prepared once at open.
+ *
+ * Area prefixes become a range on district_code ("51" -> ["51", "51:"),
+ * ':' sorting right after '9'), so the district index serves them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include "em_store.h"
+
+enum { STMT_VULNERABLE, STMT_SHELTERS, STMT_INCIDENTS, STMT_COUNT, STMT_TOTAL };
+
+static const char *const s_sql[STMT_TOTAL] = {
+    [STMT_VULNERABLE] = "SELECT resident_id, name, birth_date, sex, district_code, address, phone,"
+                        " elderly_alone, disabled, needs_evacuation_help, evacuation_priority,"
+                        " caretaker_phone, shelter_id, notes, updated_at_ms"
+                        " FROM vulnerable_persons WHERE resident_id = ?1",
+    [STMT_SHELTERS] = "SELECT shelter_id, name, district_code, address, capacity, occupancy,"
+                      " status, accessible, updated_at_ms FROM shelters"
+                      " WHERE district_code >= ?1 AND district_code < ?1 || ':'"
+                      " ORDER BY shelter_id LIMIT ?2",
+    [STMT_INCIDENTS] = "SELECT incident_id, kind, level, district_code, location, status,"
+                       " started_at_ms, ended_at_ms, description FROM incidents"
+                       " WHERE district_code >= ?1 AND district_code < ?1 || ':'"
+                       " AND (?2 = 0 OR status = 'open')"
+                       " ORDER BY started_at_ms DESC, incident_id LIMIT ?3",
+    [STMT_COUNT] = "SELECT count(*) FROM vulnerable_persons",
+};
+
+struct em_store_t {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[STMT_TOTAL];
+    char error[256];
+};
+
+static void *
+xcalloc (size_t count, size_t size)
+{
+    void *memory = calloc (count ? count : 1, size);
+    if (!memory) {
+        fprintf (stderr, "emergency adapter: out of memory\n");
+        abort ();
+    }
+    return memory;
+}
+
+static char *
+column_text (sqlite3_stmt *stmt, int column)
+{
+    const unsigned char *text = sqlite3_column_text (stmt, column);
+    size_t size = (size_t) sqlite3_column_bytes (stmt, column);
+    char *copy = xcalloc (size + 1, 1);
+    if (text)
+        memcpy (copy, text, size);
+    return copy;
+}
+
+static int
+fail (em_store_t *self, sqlite3_stmt *stmt)
+{
+    snprintf (self->error, sizeof self->error, "%s", sqlite3_errmsg (self->db));
+    if (stmt)
+        sqlite3_reset (stmt);
+    return -1;
+}
+
+em_store_t *
+em_store_open (const char *path, char *err, size_t err_size)
+{
+    em_store_t *self = xcalloc (1, sizeof *self);
+    if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        snprintf (err, err_size, "cannot open %s: %s (create it with onenet-seed)", path,
+                  self->db ? sqlite3_errmsg (self->db) : "out of memory");
+        em_store_close (&self);
+        return NULL;
+    }
+    sqlite3_busy_timeout (self->db, 2000);
+    char *message = NULL;
+    if (sqlite3_exec (self->db, "PRAGMA journal_mode = WAL", NULL, NULL, &message) != SQLITE_OK) {
+        snprintf (err, err_size, "%s: %s", path, message ? message : "cannot enable WAL");
+        sqlite3_free (message);
+        em_store_close (&self);
+        return NULL;
+    }
+    for (int i = 0; i < STMT_TOTAL; i++)
+        if (sqlite3_prepare_v3 (self->db, s_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &self->stmt[i],
+                                NULL)
+            != SQLITE_OK) {
+            snprintf (err, err_size, "%s is not an emergency management store: %s", path,
+                      sqlite3_errmsg (self->db));
+            em_store_close (&self);
+            return NULL;
+        }
+    return self;
+}
+
+void
+em_store_close (em_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    em_store_t *self = *self_p;
+    for (int i = 0; i < STMT_TOTAL; i++)
+        sqlite3_finalize (self->stmt[i]);
+    sqlite3_close (self->db);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+em_store_error (const em_store_t *self)
+{
+    return self->error;
+}
+
+long
+em_store_count_vulnerable (em_store_t *self)
+{
+    sqlite3_stmt *stmt = self->stmt[STMT_COUNT];
+    long count = sqlite3_step (stmt) == SQLITE_ROW ? (long) sqlite3_column_int64 (stmt, 0) : -1;
+    sqlite3_reset (stmt);
+    return count;
+}
+
+int
+em_store_vulnerable (em_store_t *self, const char *resident_id,
+                     Onenet__Em__VulnerablePerson **out_p)
+{
+    sqlite3_stmt *stmt = self->stmt[STMT_VULNERABLE];
+    sqlite3_bind_text (stmt, 1, resident_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset (stmt);
+        return 0;
+    }
+    if (rc != SQLITE_ROW)
+        return fail (self, stmt);
+    Onenet__Em__VulnerablePerson *person = xcalloc (1, sizeof *person);
+    onenet__em__vulnerable_person__init (person);
+    person->resident_id = column_text (stmt, 0);
+    person->name = column_text (stmt, 1);
+    person->birth_date = column_text (stmt, 2);
+    person->sex = column_text (stmt, 3);
+    person->district_code = column_text (stmt, 4);
+    person->address = column_text (stmt, 5);
+    person->phone = column_text (stmt, 6);
+    person->elderly_alone = sqlite3_column_int (stmt, 7) != 0;
+    person->disabled = sqlite3_column_int (stmt, 8) != 0;
+    person->needs_evacuation_help = sqlite3_column_int (stmt, 9) != 0;
+    person->evacuation_priority = (uint32_t) sqlite3_column_int (stmt, 10);
+    person->caretaker_phone = column_text (stmt, 11);
+    person->shelter_id = column_text (stmt, 12);
+    person->notes = column_text (stmt, 13);
+    person->updated_at_ms = sqlite3_column_int64 (stmt, 14);
+    sqlite3_reset (stmt);
+    *out_p = person;
+    return 1;
+}
+
+int
+em_store_shelters (em_store_t *self, const char *area_prefix, unsigned limit,
+                   Onenet__Em__ShelterList **out_p)
+{
+    sqlite3_stmt *stmt = self->stmt[STMT_SHELTERS];
+    sqlite3_bind_text (stmt, 1, area_prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) limit + 1);
+    Onenet__Em__ShelterList *list = xcalloc (1, sizeof *list);
+    onenet__em__shelter_list__init (list);
+    list->shelters = xcalloc (limit + 1, sizeof *list->shelters);
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        if (list->n_shelters == limit) {
+            list->truncated = true;
+            break;
+        }
+        Onenet__Em__Shelter *shelter = xcalloc (1, sizeof *shelter);
+        onenet__em__shelter__init (shelter);
+        shelter->shelter_id = column_text (stmt, 0);
+        shelter->name = column_text (stmt, 1);
+        shelter->district_code = column_text (stmt, 2);
+        shelter->address = column_text (stmt, 3);
+        shelter->capacity = (uint32_t) sqlite3_column_int64 (stmt, 4);
+        shelter->occupancy = (uint32_t) sqlite3_column_int64 (stmt, 5);
+        shelter->status = column_text (stmt, 6);
+        shelter->accessible = sqlite3_column_int (stmt, 7) != 0;
+        shelter->updated_at_ms = sqlite3_column_int64 (stmt, 8);
+        list->shelters[list->n_shelters++] = shelter;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        protobuf_c_message_free_unpacked (&list->base, NULL);
+        return fail (self, stmt);
+    }
+    sqlite3_reset (stmt);
+    *out_p = list;
+    return 0;
+}
+
+int
+em_store_incidents (em_store_t *self, const char *area_prefix, bool open_only, unsigned limit,
+                    Onenet__Em__IncidentList **out_p)
+{
+    sqlite3_stmt *stmt = self->stmt[STMT_INCIDENTS];
+    sqlite3_bind_text (stmt, 1, area_prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int (stmt, 2, open_only ? 1 : 0);
+    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) limit + 1);
+    Onenet__Em__IncidentList *list = xcalloc (1, sizeof *list);
+    onenet__em__incident_list__init (list);
+    list->incidents = xcalloc (limit + 1, sizeof *list->incidents);
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        if (list->n_incidents == limit) {
+            list->truncated = true;
+            break;
+        }
+        Onenet__Em__Incident *incident = xcalloc (1, sizeof *incident);
+        onenet__em__incident__init (incident);
+        incident->incident_id = column_text (stmt, 0);
+        incident->kind = column_text (stmt, 1);
+        incident->level = (uint32_t) sqlite3_column_int (stmt, 2);
+        incident->district_code = column_text (stmt, 3);
+        incident->location = column_text (stmt, 4);
+        incident->status = column_text (stmt, 5);
+        incident->started_at_ms = sqlite3_column_int64 (stmt, 6);
+        incident->ended_at_ms = sqlite3_column_int64 (stmt, 7);
+        incident->description = column_text (stmt, 8);
+        list->incidents[list->n_incidents++] = incident;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        protobuf_c_message_free_unpacked (&list->base, NULL);
+        return fail (self, stmt);
+    }
+    sqlite3_reset (stmt);
+    *out_p = list;
+    return 0;
+}

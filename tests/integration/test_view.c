@@ -1,0 +1,361 @@
+/*
+ * test_view.c - the one network view end to end: onenet-seed's synthetic
+ * stores, the three reference department adapters, a real redis-server
+ * and the broker, all on 127.0.0.1.
+ *
+ * One system serves the whole file; tests that stop a process start it
+ * again before they end. People are picked from the seeded SQLite files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "onenet/proto/onenet.pb-c.h"
+#include "onenet/proto/public_security.pb-c.h"
+#include "onenet/proto/view.pb-c.h"
+
+#define SECTION(name) ONENET__VIEW__SECTION_STATUS__SECTION_##name
+
+static const char *const s_departments[] = { "public_security", "social_security", "emergency" };
+static const char *const s_binaries[] = { "onenet-adapter-public-security",
+                                          "onenet-adapter-social-security", "onenet-adapter-emergency" };
+
+typedef struct {
+    int broker_port;
+    int redis_port;
+    pid_t broker;
+    pid_t redis;
+    pid_t adapters[4];
+    char data[400];
+    onenet_client_t *client;
+} system_t;
+
+static system_t s;
+
+static pid_t
+start_department (size_t index)
+{
+    char bin[512], db[512], endpoint[64], log_name[64];
+    snprintf (bin, sizeof bin, "%s", harness_bin (s_binaries[index]));
+    snprintf (db, sizeof db, "%s/%s.db", s.data, s_departments[index]);
+    snprintf (endpoint, sizeof endpoint, "%s", harness_endpoint (s.broker_port));
+    snprintf (log_name, sizeof log_name, "%s.log", s_departments[index]);
+    const char *argv[] = { bin, "--broker", endpoint, "--db", db, "--instance", "i1", NULL };
+    return harness_spawn (log_name, argv);
+}
+
+static void
+wait_departments (void)
+{
+    assert_true (harness_wait_instances (s.broker_port, "ps.view.person", 1, 10000));
+    assert_true (harness_wait_instances (s.broker_port, "ss.view.person", 1, 10000));
+    assert_true (harness_wait_instances (s.broker_port, "em.view.person", 1, 10000));
+}
+
+static int
+setup_system (void **state)
+{
+    (void) state;
+    snprintf (s.data, sizeof s.data, "%s/stores", harness_tempdir ());
+    char seed[512];
+    snprintf (seed, sizeof seed, "%s", harness_bin ("onenet-seed"));
+    const char *argv[] = { seed, "--out", s.data, "--people", "400", "--seed", "7", "--quiet", NULL };
+    if (harness_run ("seed.log", argv) != 0)
+        return -1;
+    s.redis_port = harness_free_port ();
+    s.redis = harness_start_redis (s.redis_port, false);
+    s.broker_port = harness_free_port ();
+    char config[512];
+    snprintf (config, sizeof config,
+              "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
+              "view = { timeout_ms = 1500; cache_ttl_s = 300; stale_ttl_s = 3600; };\n",
+              s.redis_port);
+    s.broker = harness_start_broker (s.broker_port, config);
+    for (size_t i = 0; i < 3; i++)
+        s.adapters[i] = start_department (i);
+    wait_departments ();
+    s.client = onenet_client_new (harness_endpoint (s.broker_port), NULL, 0);
+    return s.client ? 0 : -1;
+}
+
+static int
+teardown_system (void **state)
+{
+    (void) state;
+    onenet_client_destroy (&s.client);
+    harness_cleanup ();
+    return 0;
+}
+
+/* One resident ID matching an SQL query over the three stores (attached
+ * as ps, ss, em), skipping `skip` rows. */
+static void
+pick (const char *sql, int skip, char out[19])
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/public_security.db", s.data);
+    sqlite3 *db = NULL;
+    assert_int_equal (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char attach[1600];
+    snprintf (attach, sizeof attach,
+              "ATTACH '%s/public_security.db' AS ps; ATTACH '%s/social_security.db' AS ss;"
+              " ATTACH '%s/emergency.db' AS em;", s.data, s.data, s.data);
+    assert_int_equal (sqlite3_exec (db, attach, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), SQLITE_OK);
+    int row = -1;
+    while (row < skip && sqlite3_step (stmt) == SQLITE_ROW)
+        row++;
+    assert_int_equal (row, skip);
+    snprintf (out, 19, "%s", (const char *) sqlite3_column_text (stmt, 0));
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+}
+
+#define IN_ALL_THREE \
+    "SELECT v.resident_id FROM em.vulnerable_persons v JOIN ss.insured_persons i USING (resident_id)" \
+    " ORDER BY v.resident_id"
+#define ADDRESS_CONFLICT \
+    "SELECT p.resident_id FROM ps.persons p JOIN ss.insured_persons i USING (resident_id)" \
+    " WHERE p.address <> i.address ORDER BY p.resident_id"
+#define ONLY_PUBLIC_SECURITY \
+    "SELECT resident_id FROM ps.persons WHERE resident_id NOT IN (SELECT resident_id FROM ss.insured_persons)" \
+    " AND resident_id NOT IN (SELECT resident_id FROM em.vulnerable_persons) ORDER BY resident_id"
+
+static Onenet__View__PersonView *
+view (const char *resident_id, bool bypass, int64_t *took_ms)
+{
+    Onenet__View__PersonViewRequest request = ONENET__VIEW__PERSON_VIEW_REQUEST__INIT;
+    request.resident_id = (char *) resident_id;
+    request.bypass_cache = bypass;
+    onenet_call_options_t options = { .timeout_ms = 3000 };
+    int64_t started = onenet_clock_ms ();
+    onenet_reply_t *reply = onenet_client_call_message (s.client, "onenet.view.person", &request.base,
+                                                        &options);
+    if (took_ms)
+        *took_ms = onenet_clock_ms () - started;
+    assert_int_equal (onenet_reply_status (reply), ONENET_OK);
+    Onenet__View__PersonView *person = (Onenet__View__PersonView *) onenet_reply_unpack (
+        reply, &onenet__view__person_view__descriptor);
+    onenet_reply_destroy (&reply);
+    assert_non_null (person);
+    assert_string_equal (person->resident_id, resident_id);
+    return person;
+}
+
+static const Onenet__View__Section *
+section (const Onenet__View__PersonView *person, const char *department)
+{
+    for (size_t i = 0; i < person->n_sections; i++)
+        if (strcmp (person->sections[i]->department, department) == 0)
+            return person->sections[i];
+    fail_msg ("no section for %s", department);
+    return NULL;
+}
+
+static const char *
+field (const Onenet__View__Section *sec, const char *name)
+{
+    for (size_t i = 0; i < sec->n_fields; i++)
+        if (strcmp (sec->fields[i]->name, name) == 0)
+            return sec->fields[i]->value;
+    return NULL;
+}
+
+/* Requests a department's view service has answered, from onenet.services. */
+static uint64_t
+served_requests (const char *service)
+{
+    Onenet__ServicesRequest request = ONENET__SERVICES_REQUEST__INIT;
+    request.prefix = (char *) service;
+    onenet_reply_t *reply = onenet_client_call_message (s.client, "onenet.services", &request.base, NULL);
+    Onenet__ServicesReply *services = (Onenet__ServicesReply *) onenet_reply_unpack (
+        reply, &onenet__services_reply__descriptor);
+    assert_non_null (services);
+    uint64_t requests = services->n_services ? services->services[0]->requests : 0;
+    protobuf_c_message_free_unpacked (&services->base, NULL);
+    onenet_reply_destroy (&reply);
+    return requests;
+}
+
+static void
+free_view (Onenet__View__PersonView *person)
+{
+    protobuf_c_message_free_unpacked (&person->base, NULL);
+}
+
+static void
+test_merged_view_then_cache_hit (void **state)
+{
+    (void) state;
+    char id[19];
+    pick (IN_ALL_THREE, 0, id);
+    Onenet__View__PersonView *first = view (id, false, NULL);
+    assert_false (first->from_cache);
+    assert_false (first->partial);
+    assert_int_equal (first->n_sections, 3);
+    for (size_t i = 0; i < 3; i++) {
+        const Onenet__View__Section *sec = section (first, s_departments[i]);
+        assert_int_equal (sec->status, SECTION (OK));
+        assert_true (sec->fetched_at_ms > 0);
+        assert_non_null (field (sec, "name"));
+    }
+    assert_string_equal (field (section (first, "public_security"), "birth_date"),
+                         field (section (first, "social_security"), "birth_date"));
+    free_view (first);
+
+    uint64_t asked = served_requests ("ps.view.person");
+    Onenet__View__PersonView *second = view (id, false, NULL);
+    assert_true (second->from_cache);
+    assert_int_equal (second->n_sections, 3);
+    free_view (second);
+    /* A hit does not touch the departments. */
+    assert_int_equal (served_requests ("ps.view.person"), asked);
+}
+
+static void
+test_unknown_person_and_bad_id (void **state)
+{
+    (void) state;
+    char id[19];
+    pick (ONLY_PUBLIC_SECURITY, 0, id);
+    Onenet__View__PersonView *person = view (id, false, NULL);
+    assert_int_equal (section (person, "public_security")->status, SECTION (OK));
+    assert_int_equal (section (person, "social_security")->status, SECTION (NOT_FOUND));
+    assert_int_equal (section (person, "emergency")->status, SECTION (NOT_FOUND));
+    assert_false (person->partial);
+    free_view (person);
+
+    Onenet__View__PersonViewRequest request = ONENET__VIEW__PERSON_VIEW_REQUEST__INIT;
+    request.resident_id = "510104199001011235";   /* wrong check digit */
+    onenet_reply_t *reply = onenet_client_call_message (s.client, "onenet.view.person", &request.base, NULL);
+    assert_int_equal (onenet_reply_status (reply), ONENET_BAD_REQUEST);
+    onenet_reply_destroy (&reply);
+}
+
+static void
+test_conflicts_are_reported (void **state)
+{
+    (void) state;
+    char id[19];
+    pick (ADDRESS_CONFLICT, 0, id);
+    Onenet__View__PersonView *person = view (id, true, NULL);
+    const char *ps = field (section (person, "public_security"), "address");
+    const char *ss = field (section (person, "social_security"), "address");
+    assert_non_null (ps);
+    assert_non_null (ss);
+    assert_string_not_equal (ps, ss);
+    const Onenet__View__Conflict *address = NULL;
+    for (size_t i = 0; i < person->n_conflicts; i++)
+        if (strcmp (person->conflicts[i]->field, "address") == 0)
+            address = person->conflicts[i];
+    assert_non_null (address);
+    assert_true (address->n_values >= 2);
+    free_view (person);
+}
+
+static void
+test_update_invalidates_cached_view (void **state)
+{
+    (void) state;
+    char id[19];
+    pick (IN_ALL_THREE, 1, id);
+    free_view (view (id, false, NULL));
+    Onenet__View__PersonView *cached = view (id, false, NULL);
+    assert_true (cached->from_cache);
+    free_view (cached);
+
+    Onenet__Ps__PersonUpdateRequest update = ONENET__PS__PERSON_UPDATE_REQUEST__INIT;
+    update.resident_id = id;
+    update.address = "Wuhou 武侯区 Test Street 99";
+    onenet_reply_t *reply = onenet_client_call_message (s.client, "ps.person.update", &update.base, NULL);
+    assert_int_equal (onenet_reply_status (reply), ONENET_OK);
+    onenet_reply_destroy (&reply);
+
+    /* Straight after the update's reply: the new value, never the old. */
+    Onenet__View__PersonView *fresh = view (id, false, NULL);
+    assert_false (fresh->from_cache);
+    assert_string_equal (field (section (fresh, "public_security"), "address"), update.address);
+    free_view (fresh);
+}
+
+static void
+test_partial_and_stale_when_department_down (void **state)
+{
+    (void) state;
+    char cached_id[19], fresh_id[19];
+    pick (IN_ALL_THREE, 2, cached_id);
+    pick (IN_ALL_THREE, 3, fresh_id);
+    free_view (view (cached_id, false, NULL));   /* leaves sections in Redis */
+
+    harness_stop (s.adapters[1], SIGTERM);       /* social security goes down */
+    s.adapters[1] = 0;
+    int64_t took = 0;
+    Onenet__View__PersonView *partial = view (fresh_id, true, &took);
+    /* Answered within the view deadline (1.5 s), not a hang. */
+    assert_true (took < 2500);
+    assert_true (partial->partial);
+    const Onenet__View__Section *down = section (partial, "social_security");
+    assert_true (down->status == SECTION (UNAVAILABLE) || down->status == SECTION (TIMEOUT));
+    assert_true (strlen (down->message) > 0);
+    assert_int_equal (section (partial, "public_security")->status, SECTION (OK));
+    free_view (partial);
+
+    Onenet__View__PersonView *stale = view (cached_id, true, NULL);
+    const Onenet__View__Section *old = section (stale, "social_security");
+    assert_int_equal (old->status, SECTION (STALE));
+    assert_true (old->age_ms > 0);
+    assert_non_null (field (old, "name"));
+    assert_true (stale->partial);
+    free_view (stale);
+
+    s.adapters[1] = start_department (1);
+    wait_departments ();
+}
+
+static void
+test_redis_down_and_back (void **state)
+{
+    (void) state;
+    char id[19];
+    pick (IN_ALL_THREE, 4, id);
+    harness_stop (s.redis, SIGKILL);
+    Onenet__View__PersonView *without = view (id, false, NULL);
+    assert_false (without->from_cache);
+    assert_false (without->partial);   /* the departments still answer */
+    free_view (without);
+
+    s.redis = harness_start_redis (s.redis_port, false);
+    /* The broker reconnects by itself (backoff up to 5 s); then views are
+     * cached again. */
+    bool cached = false;
+    for (int i = 0; i < 80 && !cached; i++) {
+        free_view (view (id, false, NULL));
+        Onenet__View__PersonView *again = view (id, false, NULL);
+        cached = again->from_cache;
+        free_view (again);
+        if (!cached)
+            usleep (100000);
+    }
+    assert_true (cached);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_merged_view_then_cache_hit),
+        cmocka_unit_test (test_unknown_person_and_bad_id),
+        cmocka_unit_test (test_conflicts_are_reported),
+        cmocka_unit_test (test_update_invalidates_cached_view),
+        cmocka_unit_test (test_partial_and_stale_when_department_down),
+        cmocka_unit_test (test_redis_down_and_back),
+    };
+    return cmocka_run_group_tests_name ("integration_view", tests, setup_system, teardown_system);
+}
