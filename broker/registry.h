@@ -65,7 +65,9 @@ void registry_destroy (registry_t **self_p);
 
 adapter_t *registry_adapter (const registry_t *self, const zmq_msg_t *routing_id);
 
-/* Adds an adapter with its offers. Returns it, or NULL when out of memory. */
+/* Adds an adapter with its offers. The caller first removes any adapter
+ * already registered under the same routing id. Returns it, or NULL when
+ * out of memory. */
 adapter_t *registry_add_adapter (registry_t *self, const zmq_msg_t *routing_id,
                                  const char *department, const char *instance, unsigned credit,
                                  unsigned heartbeat_ms, const offer_info_t *offers,

@@ -1,7 +1,7 @@
 /*
  * test_wire.c - unit tests of onenet/wire.h: the signature, command names,
  * whole-message send and receive over real inproc sockets, and header
- * unpacking with and without an arena.
+ * unpacking with and without an arena (spilling to the heap when full).
  *
  * Sockets are real (one zmq context per test, inproc transport), so these
  * tests check what a peer actually receives, not what a mock was told.
@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <stdalign.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +500,13 @@ packed_header (zmq_msg_t *frame, const Onenet__RequestHeader *header)
     assert_int_equal (protobuf_c_message_pack (&header->base, zmq_msg_data (frame)), size);
 }
 
+static bool
+in_buffer (const void *ptr, const unsigned char *buffer, size_t size)
+{
+    const unsigned char *p = ptr;
+    return p >= buffer && p < buffer + size;
+}
+
 static void
 test_unpack_arena (void **state)
 {
@@ -512,41 +520,49 @@ test_unpack_arena (void **state)
     onenet_arena_t arena;
     onenet_arena_init (&arena, buffer, sizeof buffer);
     assert_int_equal (arena.used, 0);
+    assert_int_equal (arena.capacity, sizeof buffer);
 
     Onenet__RequestHeader *first = (Onenet__RequestHeader *) onenet_wire_unpack (
         &onenet__request_header__descriptor, &frame, &arena);
     assert_non_null (first);
     assert_header_equal (first, &header);
     /* It lives in the arena, not on the heap. */
-    assert_true ((unsigned char *) first >= buffer
-                 && (unsigned char *) first < buffer + sizeof buffer);
+    assert_true (in_buffer (first, buffer, sizeof buffer));
+    assert_true (in_buffer (first->service, buffer, sizeof buffer));
+    assert_true (in_buffer (first->requester, buffer, sizeof buffer));
+    assert_null (arena.spilled);
     size_t one = arena.used;
     assert_true (one > 0);
+    assert_int_equal (one % 16, 0);
 
-    /* Keep unpacking without a reset until the arena has spilled: every
-     * unpack still succeeds, the buffer is never overrun, and the extra
-     * allocations go to the heap (freed at reset; ASan checks they are). */
-    size_t in_buffer = arena.capacity / one;
-    assert_true (in_buffer >= 2);
-    for (size_t i = 1; i < in_buffer + 3; i++) {
-        Onenet__RequestHeader *next = (Onenet__RequestHeader *) onenet_wire_unpack (
-            &onenet__request_header__descriptor, &frame, &arena);
-        assert_non_null (next);
-        assert_header_equal (next, &header);
+    /* Unpack past the arena's end without a reset: what does not fit
+     * spills to the heap, and every header still unpacks whole. */
+    size_t fit = arena.capacity / one;
+    assert_true (fit >= 2);
+    Onenet__RequestHeader *last = NULL;
+    for (size_t i = 1; i < fit + 3; i++) {
+        last = (Onenet__RequestHeader *) onenet_wire_unpack (&onenet__request_header__descriptor,
+                                                             &frame, &arena);
+        assert_non_null (last);
+        assert_header_equal (last, &header);
         assert_true (arena.used <= arena.capacity);
     }
+    assert_false (in_buffer (last, buffer, sizeof buffer));
     assert_non_null (arena.spilled);
-
     /* The earlier results are untouched by the later ones. */
     assert_header_equal (first, &header);
 
+    /* Reset frees the spilled blocks (ASan's leak check at exit is the
+     * assertion) and the buffer is used again from its start. */
     onenet_arena_reset (&arena);
     assert_int_equal (arena.used, 0);
+    assert_null (arena.spilled);
     Onenet__RequestHeader *again = (Onenet__RequestHeader *) onenet_wire_unpack (
         &onenet__request_header__descriptor, &frame, &arena);
     assert_ptr_equal (again, first);
     assert_header_equal (again, &header);
     assert_int_equal (arena.used, one);
+    onenet_arena_reset (&arena);
     zmq_msg_close (&frame);
 }
 
@@ -556,6 +572,11 @@ test_unpack_arena_too_small (void **state)
     Onenet__RequestHeader header;
     Onenet__Requester requester;
     header_fill (&header, &requester);
+    /* A field longer than the whole arena. */
+    char purpose[4096];
+    memset (purpose, 'p', sizeof purpose - 1);
+    purpose[sizeof purpose - 1] = '\0';
+    header.purpose = purpose;
     zmq_msg_t frame;
     packed_header (&frame, &header);
 
@@ -563,33 +584,50 @@ test_unpack_arena_too_small (void **state)
     static alignas (16) unsigned char tiny[32];
     onenet_arena_t arena;
     onenet_arena_init (&arena, tiny, sizeof tiny);
-    Onenet__RequestHeader *spilled = (Onenet__RequestHeader *) onenet_wire_unpack (
+    Onenet__RequestHeader *got = (Onenet__RequestHeader *) onenet_wire_unpack (
         &onenet__request_header__descriptor, &frame, &arena);
-    assert_non_null (spilled);
-    assert_header_equal (spilled, &header);
+    assert_non_null (got);
+    assert_false (in_buffer (got, tiny, sizeof tiny));
+    assert_header_equal (got, &header);
     assert_non_null (arena.spilled);
     onenet_arena_reset (&arena);
     assert_null (arena.spilled);
 
-    /* Room for the struct but not for its strings and sub-message. */
-    static alignas (16) unsigned char small[sizeof (Onenet__RequestHeader) + 16];
+    /* Room for the struct but not the long field: only that part spills. */
+    static alignas (16) unsigned char small[512];
     onenet_arena_init (&arena, small, sizeof small);
-    spilled = (Onenet__RequestHeader *) onenet_wire_unpack (&onenet__request_header__descriptor,
-                                                            &frame, &arena);
-    assert_non_null (spilled);
-    assert_header_equal (spilled, &header);
-    assert_true (arena.used <= arena.capacity);
+    got = (Onenet__RequestHeader *) onenet_wire_unpack (&onenet__request_header__descriptor,
+                                                        &frame, &arena);
+    assert_non_null (got);
+    assert_true (in_buffer (got, small, sizeof small));
+    assert_false (in_buffer (got->purpose, small, sizeof small));
+    assert_header_equal (got, &header);
+    assert_int_equal (strlen (got->purpose), sizeof purpose - 1);
+    onenet_arena_reset (&arena);
+
+    /* No buffer at all. */
+    onenet_arena_init (&arena, NULL, 0);
+    got = (Onenet__RequestHeader *) onenet_wire_unpack (&onenet__request_header__descriptor,
+                                                        &frame, &arena);
+    assert_non_null (got);
+    assert_header_equal (got, &header);
     onenet_arena_reset (&arena);
 
     /* A misaligned buffer is accepted; what is lost to alignment is not used. */
     static alignas (16) unsigned char big[1024];
     onenet_arena_init (&arena, big + 1, sizeof big - 1);
     assert_int_equal (arena.capacity, sizeof big - 16);
-    ProtobufCMessage *got = onenet_wire_unpack (&onenet__request_header__descriptor, &frame,
-                                                &arena);
+    header.purpose = "short";
+    zmq_msg_close (&frame);
+    packed_header (&frame, &header);
+    got = (Onenet__RequestHeader *) onenet_wire_unpack (&onenet__request_header__descriptor,
+                                                        &frame, &arena);
     assert_non_null (got);
+    assert_true (in_buffer (got, big + 16, sizeof big - 16));
     assert_int_equal ((uintptr_t) got % 16, 0);
-    assert_header_equal ((Onenet__RequestHeader *) got, &header);
+    assert_header_equal (got, &header);
+    assert_null (arena.spilled);
+    onenet_arena_reset (&arena);
     zmq_msg_close (&frame);
 }
 
@@ -606,6 +644,8 @@ test_unpack_garbage (void **state)
     const uint8_t truncated[] = { 0x12, 50, 'a', 'b', 'c' };
     /* Field 1 (uint64) sent as length-delimited: wrong wire type. */
     const uint8_t wrong_type[] = { 0x0a, 1, 'x' };
+    /* A good service, then purpose (field 6) cut short. */
+    const uint8_t good_then_cut[] = { 0x12, 3, 'a', 'b', 'c', 0x32, 50, 'x' };
     const struct {
         const uint8_t *data;
         size_t size;
@@ -613,7 +653,11 @@ test_unpack_garbage (void **state)
         { endless, sizeof endless },
         { truncated, sizeof truncated },
         { wrong_type, sizeof wrong_type },
+        { good_then_cut, sizeof good_then_cut },
     };
+    /* With no buffer, whatever a failed unpack took has spilled. */
+    onenet_arena_t empty;
+    onenet_arena_init (&empty, NULL, 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         zmq_msg_t frame;
         assert_int_equal (zmq_msg_init_size (&frame, cases[i].size), 0);
@@ -621,6 +665,10 @@ test_unpack_garbage (void **state)
         assert_null (onenet_wire_unpack (&onenet__request_header__descriptor, &frame, NULL));
         assert_null (onenet_wire_unpack (&onenet__request_header__descriptor, &frame, &arena));
         onenet_arena_reset (&arena);
+        assert_null (onenet_wire_unpack (&onenet__request_header__descriptor, &frame, &empty));
+        /* Reset frees that too (ASan's leak check at exit). */
+        onenet_arena_reset (&empty);
+        assert_null (empty.spilled);
         zmq_msg_close (&frame);
     }
 }
