@@ -13,6 +13,7 @@
 #include "hashmap.h"
 #include "onenet/proto/view.pb-c.h"
 #include "onenet/resident_id.h"
+#include "merge.h"
 #include "view.h"
 
 #define RESIDENT_ID_SIZE 18
@@ -34,6 +35,13 @@ typedef struct {
     Onenet__View__Contribution *contribution;   /* when status is OK */
     Onenet__View__Section *stale;               /* cached section, if any */
 } part_t;
+
+static merge_part_t
+as_merge_part (const part_t *part)
+{
+    return (merge_part_t) { part->status, part->message, part->served_by, part->fetched_at_ms,
+                            part->contribution, part->stale };
+}
 
 typedef struct view_t view_t;
 struct view_t {
@@ -60,9 +68,6 @@ struct views_t {
     view_stats_t stats;
 };
 
-/* The fields every department may hold, compared across departments. */
-static const char *const s_canonical[]
-    = { "name", "birth_date", "sex", "address", "phone", "household_id" };
 
 views_t *
 views_new (broker_t *broker)
@@ -143,117 +148,13 @@ cache_set (broker_t *broker, const char *key, const void *value, size_t size, in
     cache_command (broker->cache, 0, 5, argv, lengths);
 }
 
-/* --- merge --- */
-
-static Onenet__View__SectionStatus
-section_status_of (onenet_status_t status)
-{
-    switch (status) {
-    case ONENET_TIMEOUT: return ONENET__VIEW__SECTION_STATUS__SECTION_TIMEOUT;
-    case ONENET_DENIED: return ONENET__VIEW__SECTION_STATUS__SECTION_DENIED;
-    case ONENET_NOT_FOUND: return ONENET__VIEW__SECTION_STATUS__SECTION_NOT_FOUND;
-    default: return ONENET__VIEW__SECTION_STATUS__SECTION_UNAVAILABLE;
-    }
-}
-
-/* Fills one section from its part. Pointers borrow from the part. */
-static void
-fill_section (Onenet__View__Section *section, const char *department, part_t *part, int64_t now_ms)
-{
-    onenet__view__section__init (section);
-    section->department = (char *) department;
-    section->served_by = part->served_by;
-    section->fetched_at_ms = part->fetched_at_ms;
-    const Onenet__View__Contribution *c = part->contribution;
-    if (part->status == ONENET_OK && c) {
-        section->status = c->found ? ONENET__VIEW__SECTION_STATUS__SECTION_OK
-                                   : ONENET__VIEW__SECTION_STATUS__SECTION_NOT_FOUND;
-        section->n_fields = c->n_fields;
-        section->fields = c->fields;
-        section->detail_type = c->detail_type;
-        section->detail = c->detail;
-        return;
-    }
-    if (part->stale && part->status != ONENET_DENIED) {
-        /* Stale-if-error: the cached copy, marked with its age. */
-        const Onenet__View__Section *stale = part->stale;
-        section->status = ONENET__VIEW__SECTION_STATUS__SECTION_STALE;
-        section->n_fields = stale->n_fields;
-        section->fields = stale->fields;
-        section->detail_type = stale->detail_type;
-        section->detail = stale->detail;
-        section->served_by = stale->served_by;
-        section->fetched_at_ms = stale->fetched_at_ms;
-        section->age_ms = now_ms > stale->fetched_at_ms ? (uint64_t) (now_ms - stale->fetched_at_ms) : 0;
-    }
-    else
-        section->status = section_status_of (part->status);
-    section->message = part->message;
-}
-
-static const char *
-field_value (const Onenet__View__Section *section, const char *name)
-{
-    for (size_t i = 0; i < section->n_fields; i++)
-        if (strcmp (section->fields[i]->name, name) == 0)
-            return section->fields[i]->value;
-    return NULL;
-}
-
-static bool
-has_data (const Onenet__View__Section *section)
-{
-    return section->status == ONENET__VIEW__SECTION_STATUS__SECTION_OK
-           || section->status == ONENET__VIEW__SECTION_STATUS__SECTION_STALE;
-}
-
-/* Conflicts: a canonical field with two or more distinct values. Builds
- * into caller-provided storage (n sections × canonical fields at most). */
-static size_t
-find_conflicts (Onenet__View__Section **sections, size_t n, Onenet__View__Conflict *conflicts,
-                Onenet__View__Conflict **conflict_ptrs, Onenet__View__ConflictValue *values,
-                Onenet__View__ConflictValue **value_ptrs)
-{
-    size_t count = 0, used = 0;
-    for (size_t f = 0; f < sizeof s_canonical / sizeof s_canonical[0]; f++) {
-        const char *first = NULL;
-        bool differ = false;
-        size_t start = used;
-        for (size_t s = 0; s < n; s++) {
-            const char *value = has_data (sections[s]) ? field_value (sections[s], s_canonical[f]) : NULL;
-            if (!value || !*value)
-                continue;
-            if (first && strcmp (first, value) != 0)
-                differ = true;
-            if (!first)
-                first = value;
-            onenet__view__conflict_value__init (&values[used]);
-            values[used].department = sections[s]->department;
-            values[used].value = (char *) value;
-            value_ptrs[used] = &values[used];
-            used++;
-        }
-        if (!differ) {
-            used = start;
-            continue;
-        }
-        onenet__view__conflict__init (&conflicts[count]);
-        conflicts[count].field = (char *) s_canonical[f];
-        conflicts[count].values = &value_ptrs[start];
-        conflicts[count].n_values = used - start;
-        conflict_ptrs[count] = &conflicts[count];
-        count++;
-    }
-    return count;
-}
-
 /* Merges, answers the client, caches what is fresh, frees the view. */
 static void
 finish (views_t *self, view_t *view)
 {
     broker_t *broker = self->broker;
     size_t n = department_count (broker);
-    size_t fields = sizeof s_canonical / sizeof s_canonical[0];
+    size_t fields = MERGE_CANONICAL_COUNT;
     int64_t now_ms = onenet_wall_ms ();
     Onenet__View__Section sections[n ? n : 1];
     Onenet__View__Section *section_ptrs[n ? n : 1];
@@ -268,7 +169,8 @@ finish (views_t *self, view_t *view)
             part->status = ONENET_TIMEOUT;
             snprintf (part->message, sizeof part->message, "no answer within the view's deadline");
         }
-        fill_section (&sections[i], broker->config->departments[i].name, part, now_ms);
+        merge_part_t merged = as_merge_part (part);
+        merge_section (&sections[i], broker->config->departments[i].name, &merged, now_ms);
         section_ptrs[i] = &sections[i];
         partial = partial || (sections[i].status != ONENET__VIEW__SECTION_STATUS__SECTION_OK
                               && sections[i].status != ONENET__VIEW__SECTION_STATUS__SECTION_NOT_FOUND);
@@ -277,7 +179,7 @@ finish (views_t *self, view_t *view)
     person.resident_id = view->resident_id;
     person.sections = section_ptrs;
     person.n_sections = n;
-    person.n_conflicts = find_conflicts (section_ptrs, n, conflicts, conflict_ptrs, values, value_ptrs);
+    person.n_conflicts = merge_conflicts (section_ptrs, n, conflicts, conflict_ptrs, values, value_ptrs);
     person.conflicts = conflict_ptrs;
     person.partial = partial;
     person.generated_at_ms = now_ms;

@@ -58,6 +58,30 @@ wait_departments (void)
     assert_true (harness_wait_instances (s.broker_port, "em.view.person", 1, 10000));
 }
 
+static void pick (const char *sql, int skip, char out[19]);
+
+#define IN_ALL_THREE \
+    "SELECT v.resident_id FROM em.vulnerable_persons v JOIN ss.insured_persons i USING (resident_id)" \
+    " ORDER BY v.resident_id"
+
+/* The fourth department: civil affairs knows one person, under another
+ * name than the other departments use, so the view must show a conflict. */
+static pid_t
+start_civil_affairs (void)
+{
+    char id[19], tsv[512], bin[512], endpoint[64];
+    pick (IN_ALL_THREE, 0, id);
+    snprintf (tsv, sizeof tsv, "%s/marriages.tsv", harness_tempdir ());
+    FILE *file = fopen (tsv, "w");
+    assert_non_null (file);
+    fprintf (file, "%s\t测试名\tmarried\tJinniu 金牛区 Civil Road 1\n", id);
+    fclose (file);
+    snprintf (bin, sizeof bin, "%s", harness_bin ("onenet-adapter-civil-affairs"));
+    snprintf (endpoint, sizeof endpoint, "%s", harness_endpoint (s.broker_port));
+    const char *argv[] = { bin, "--broker", endpoint, "--data", tsv, NULL };
+    return harness_spawn ("civil_affairs.log", argv);
+}
+
 static int
 setup_system (void **state)
 {
@@ -74,12 +98,19 @@ setup_system (void **state)
     char config[512];
     snprintf (config, sizeof config,
               "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
-              "view = { timeout_ms = 1500; cache_ttl_s = 300; stale_ttl_s = 3600; };\n",
+              "view = { timeout_ms = 1500; cache_ttl_s = 300; stale_ttl_s = 3600; };\n"
+              /* The three reference departments and a fourth, by config alone. */
+              "departments = ( { name = \"public_security\"; view_service = \"ps.view.person\"; },\n"
+              "  { name = \"social_security\"; view_service = \"ss.view.person\"; },\n"
+              "  { name = \"emergency\"; view_service = \"em.view.person\"; },\n"
+              "  { name = \"civil_affairs\"; view_service = \"ca.view.person\"; } );\n",
               s.redis_port);
     s.broker = harness_start_broker (s.broker_port, config);
     for (size_t i = 0; i < 3; i++)
         s.adapters[i] = start_department (i);
+    s.adapters[3] = start_civil_affairs ();
     wait_departments ();
+    assert_true (harness_wait_instances (s.broker_port, "ca.view.person", 1, 10000));
     s.client = onenet_client_new (harness_endpoint (s.broker_port), NULL, 0);
     return s.client ? 0 : -1;
 }
@@ -118,9 +149,6 @@ pick (const char *sql, int skip, char out[19])
     sqlite3_close (db);
 }
 
-#define IN_ALL_THREE \
-    "SELECT v.resident_id FROM em.vulnerable_persons v JOIN ss.insured_persons i USING (resident_id)" \
-    " ORDER BY v.resident_id"
 #define ADDRESS_CONFLICT \
     "SELECT p.resident_id FROM ps.persons p JOIN ss.insured_persons i USING (resident_id)" \
     " WHERE p.address <> i.address ORDER BY p.resident_id"
@@ -199,7 +227,7 @@ test_merged_view_then_cache_hit (void **state)
     Onenet__View__PersonView *first = view (id, false, NULL);
     assert_false (first->from_cache);
     assert_false (first->partial);
-    assert_int_equal (first->n_sections, 3);
+    assert_int_equal (first->n_sections, 4);
     for (size_t i = 0; i < 3; i++) {
         const Onenet__View__Section *sec = section (first, s_departments[i]);
         assert_int_equal (sec->status, SECTION (OK));
@@ -208,12 +236,28 @@ test_merged_view_then_cache_hit (void **state)
     }
     assert_string_equal (field (section (first, "public_security"), "birth_date"),
                          field (section (first, "social_security"), "birth_date"));
+    /* The fourth department takes part like the others, in config order,
+     * and its different spelling of the name is a conflict. */
+    const Onenet__View__Section *ca = first->sections[3];
+    assert_string_equal (ca->department, "civil_affairs");
+    assert_int_equal (ca->status, SECTION (OK));
+    assert_string_equal (field (ca, "marital_status"), "married");
+    bool name_conflict = false;
+    for (size_t i = 0; i < first->n_conflicts; i++)
+        if (strcmp (first->conflicts[i]->field, "name") == 0)
+            for (size_t j = 0; j < first->conflicts[i]->n_values; j++) {
+                const Onenet__View__ConflictValue *value = first->conflicts[i]->values[j];
+                name_conflict = name_conflict
+                                || (strcmp (value->department, "civil_affairs") == 0
+                                    && strcmp (value->value, "测试名") == 0);
+            }
+    assert_true (name_conflict);
     free_view (first);
 
     uint64_t asked = served_requests ("ps.view.person");
     Onenet__View__PersonView *second = view (id, false, NULL);
     assert_true (second->from_cache);
-    assert_int_equal (second->n_sections, 3);
+    assert_int_equal (second->n_sections, 4);
     free_view (second);
     /* A hit does not touch the departments. */
     assert_int_equal (served_requests ("ps.view.person"), asked);
@@ -229,6 +273,7 @@ test_unknown_person_and_bad_id (void **state)
     assert_int_equal (section (person, "public_security")->status, SECTION (OK));
     assert_int_equal (section (person, "social_security")->status, SECTION (NOT_FOUND));
     assert_int_equal (section (person, "emergency")->status, SECTION (NOT_FOUND));
+    assert_int_equal (section (person, "civil_affairs")->status, SECTION (NOT_FOUND));
     assert_false (person->partial);
     free_view (person);
 

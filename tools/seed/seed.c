@@ -5,11 +5,14 @@
  *
  *   onenet-seed --out DIR [--people N] [--seed S] [--quiet]
  *
+ * A progress bar goes to stderr when it is a terminal (not with --quiet);
+ * the summary (rows per table, elapsed time) always goes to stdout.
+ *
  * Households are generated one by one (head, spouse, children, a parent)
  * and each person is written to every department that would know them:
  * public security knows everyone; social security about 75 % (adults
  * mostly); emergency management's vulnerable-people registry about 8 %
- * (mostly 70 and over, all elderly living alone). A few deliberate
+ * (mostly 70 and over, nearly all elderly living alone). A few deliberate
  * inconsistencies, about 1 % of insured people with another address and
  * 0.5 % with another phone in social security, are what the one network
  * view must reveal.
@@ -164,7 +167,7 @@ store_open (store_t *store, const char *dir, const char *file, const char *schem
         die ("cannot create %s: %s", store->temp_path, sqlite3_errmsg (store->db));
     /* A generator that fails is simply run again: no journal, no fsync. */
     exec_sql (store, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
-                     "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;");
+                     "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;");
     exec_sql (store, schema);
     exec_sql (store, "BEGIN");
 }
@@ -764,7 +767,9 @@ write_shelters (seed_t *seed)
             snprintf (id, sizeof id, "S%s-%02ld", seed_divisions[d].code, k);
             snprintf (name, sizeof name, "%s %s %ld", seed_divisions[d].name_en,
                       pick (seed, seed_venues, seed_venue_count), k);
-            make_address (seed, d, address, sizeof address);
+            snprintf (address, sizeof address, "%s %s %u号", seed_divisions[d].name_en,
+                      pick (seed, seed_streets, seed_street_count),
+                      (unsigned) seed_rng_range (&seed->rng, 1, 480));
             int capacity = (int) seed_rng_range (&seed->rng, 2, 30) * 100;
             size_t roll = (size_t) seed_rng_below (&seed->rng, 100);
             const char *status = roll < 82 ? "standby" : roll < 92 ? "open" : roll < 95 ? "full"
@@ -980,12 +985,12 @@ main (int argc, char **argv)
     }
     write_incidents (&seed, total / 500 > 20 ? total / 500 : 20);
     if (bar)
-        fprintf (stderr, "\ronenet-seed: indexing...%40s\r", "");
+        fprintf (stderr, "\r\033[Konenet-seed: indexing...");
     store_close (&seed.ps, s_ps_indexes);
     store_close (&seed.ss, s_ss_indexes);
     store_close (&seed.em, s_em_indexes);
     if (bar)
-        fprintf (stderr, "\r%70s\r", "");
+        fprintf (stderr, "\r\033[K");   /* the bar is gone; the summary follows on stdout */
     free (seed.male_seq);
     free (seed.female_seq);
 
