@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Starts OneNet on embedded defaults on a free loopback port: the broker and
-# two instances of the example adapter. Shows the service catalogue and a
-# few requests routed through the broker, then runs until Ctrl-C
-# (--once: print and exit 0). Everything runs from a private temp dir and
-# is stopped by PID on exit.
+# Starts OneNet on free loopback ports: a private redis-server, synthetic
+# department stores (onenet-seed), the broker, the three reference
+# department adapters and two instances of the example adapter. Shows the
+# service catalogue, a routed call, one person's network view, an update
+# that the view reflects at once, and a department going down. Then runs
+# until Ctrl-C (--once: print and exit 0). Everything runs from a private
+# temp dir and is stopped by PID on exit.
 set -euo pipefail
 
 bin=build
@@ -37,20 +39,40 @@ free_port() {
   echo "demo: no free port found" >&2; exit 1
 }
 
+redis_port=$(free_port)
+mkdir -p "$work/redis"
+redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$work/redis" --save "" \
+  --appendonly yes --daemonize no >"$work/redis.log" 2>&1 &
+pids+=($!)
+
+echo "Seeding synthetic department stores (2,000 people)..."
+"$bin/onenet-seed" --out "$work/stores" --people 2000 --quiet | tee "$work/seed.txt"
+person=$(sed -n 's/.*example (address differs between departments): //p' "$work/seed.txt")
+
 port=$(free_port)
 export ONENET_BROKER="tcp://127.0.0.1:$port"
-"$bin/onenet-broker" --endpoint "$ONENET_BROKER" >"$work/broker.log" 2>&1 &
+cat >"$work/broker.cfg" <<CFG
+broker = { endpoint = "$ONENET_BROKER"; };
+redis = { endpoint = "127.0.0.1:$redis_port"; };
+CFG
+"$bin/onenet-broker" -c "$work/broker.cfg" >"$work/broker.log" 2>&1 &
 pids+=($!)
+for dept in public_security social_security emergency; do
+  "$bin/onenet-adapter-${dept//_/-}" --broker "$ONENET_BROKER" --db "$work/stores/$dept.db" \
+    >"$work/$dept.log" 2>&1 &
+  pids+=($!)
+  [ "$dept" = social_security ] && social_security_pid=$!
+done
 for i in 1 2; do
   "$bin/onenet-adapter-example" --broker "$ONENET_BROKER" --instance "example-$i" \
     >"$work/adapter-$i.log" 2>&1 &
   pids+=($!)
 done
 
-# Wait until both instances are registered.
-for _ in $(seq 50); do
-  n=$("$bin/onenet" services --json 2>/dev/null | grep -o '"instance": *"example-[12]"' | sort -u | wc -l || true)
-  [ "$n" -ge 2 ] && break
+# Wait until every adapter has registered.
+for _ in $(seq 100); do
+  n=$("$bin/onenet" services --json 2>/dev/null | grep -c '"instance"' || true)
+  [ "$n" -ge 14 ] && break
   sleep 0.1
 done
 
@@ -58,15 +80,27 @@ say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 say "$bin/onenet" ping
 say "$bin/onenet" services
 say "$bin/onenet" call example.greet --data '{"name": "Zhang Min", "language": "zh"}'
-say "$bin/onenet" call example.greet --data '{"name": "Chen Jie"}' --json
 echo
-echo "Requests above went client -> broker ($ONENET_BROKER) -> example adapter -> back."
+echo "One person, every department's answer, merged (note the address conflict):"
+say "$bin/onenet" view "$person"
+say "$bin/onenet" call ps.person.update --data "{\"resident_id\": \"$person\", \"address\": \"Wuhou 武侯区 Demo Road 8\"}"
+echo
+echo "The update's change event dropped the cached view: the next view is fresh."
+say "$bin/onenet" view "$person"
+echo
+echo "Social security goes down; the view still answers, with its last known section marked stale:"
+kill "$social_security_pid"
+sleep 0.3
+say "$bin/onenet" view "$person" --fresh
+echo
+echo "Requests above went client -> broker ($ONENET_BROKER) -> department adapters -> back."
 echo "Logs: $work/*.log"
 
 if [ "$once" -eq 1 ]; then exit 0; fi
 echo "OneNet is running. Try in another shell:"
 echo "  export ONENET_BROKER=$ONENET_BROKER"
 echo "  $bin/onenet call example.greet --data '{\"name\": \"Wang Fang\"}'"
+echo "  $bin/onenet view $person"
 echo "Press Ctrl-C to stop."
 while kill -0 "${pids[0]}" 2>/dev/null; do sleep 1; done
 echo "demo: the broker stopped; see $work/broker.log" >&2

@@ -82,6 +82,24 @@ s_view_json (const Onenet__View__PersonView *person)
     return root;
 }
 
+/* Columns a UTF-8 string takes on a terminal: East Asian wide characters
+ * take two (enough for the Chinese labels; no wcwidth locale needed). */
+static int
+s_display_width (const char *text)
+{
+    int width = 0;
+    for (const unsigned char *p = (const unsigned char *) text; *p;) {
+        unsigned int code = *p;
+        int length = code < 0x80 ? 1 : code < 0xE0 ? 2 : code < 0xF0 ? 3 : 4;
+        if (length == 3)
+            code = ((p[0] & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+        width += length == 3 && code >= 0x1100 && !(code >= 0x2000 && code < 0x2E80) ? 2 : 1;
+        for (int i = 0; i < length && *p; i++)
+            p++;
+    }
+    return width;
+}
+
 static void
 s_print_section (const Onenet__View__Section *section)
 {
@@ -96,7 +114,9 @@ s_print_section (const Onenet__View__Section *section)
     printf ("\n");
     for (size_t i = 0; i < section->n_fields; i++) {
         const Onenet__View__Field *field = section->fields[i];
-        printf ("   %-36s %s\n", *field->label ? field->label : field->name, field->value);
+        const char *label = *field->label ? field->label : field->name;
+        int pad = 38 - s_display_width (label);
+        printf ("   %s%*s %s\n", label, pad > 0 ? pad : 0, "", field->value);
     }
 }
 

@@ -895,6 +895,40 @@ parse_number (const char *text, unsigned long long *value)
     return *text && *text != '-' && !*end && errno == 0;
 }
 
+/* Prints one resident ID for each situation worth showing a newcomer
+ * (scripts/demo.sh reads these lines), found in the stores just written. */
+static void
+print_examples (const char *out)
+{
+    static const char *const examples[][2] = {
+        { "known to all three departments",
+          "SELECT v.resident_id FROM em.vulnerable_persons v"
+          " JOIN ss.insured_persons i USING (resident_id) ORDER BY v.resident_id LIMIT 1" },
+        { "address differs between departments",
+          "SELECT p.resident_id FROM persons p JOIN ss.insured_persons i USING (resident_id)"
+          " WHERE p.address <> i.address ORDER BY p.resident_id LIMIT 1" },
+    };
+    char path[4096], attach[8400];
+    snprintf (path, sizeof path, "%s/public_security.db", out);
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close (db);
+        return;
+    }
+    snprintf (attach, sizeof attach, "ATTACH '%s/social_security.db' AS ss;"
+              " ATTACH '%s/emergency.db' AS em;", out, out);
+    if (sqlite3_exec (db, attach, NULL, NULL, NULL) == SQLITE_OK)
+        for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++) {
+            sqlite3_stmt *stmt = NULL;
+            if (sqlite3_prepare_v2 (db, examples[i][1], -1, &stmt, NULL) == SQLITE_OK
+                && sqlite3_step (stmt) == SQLITE_ROW)
+                printf ("  example (%s): %s\n", examples[i][0],
+                        (const char *) sqlite3_column_text (stmt, 0));
+            sqlite3_finalize (stmt);
+        }
+    sqlite3_close (db);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1010,5 +1044,6 @@ main (int argc, char **argv)
             " %ld addresses, %ld phones\n",
             c->address_differs, c->phone_differs);
     printf ("  elapsed %.2f s\n", now_seconds () - started);
+    print_examples (out);
     return 0;
 }
