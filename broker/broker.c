@@ -12,8 +12,20 @@
 #include <string.h>
 #include <unistd.h>
 #include "broker_internal.h"
+#include "alerts.h"
 #include "cache.h"
 #include "view.h"
+
+/* Hands each Redis reply to the module whose request it answers. */
+static void
+on_cache_reply (void *owner, uint64_t cookie, const redisReply *reply)
+{
+    broker_t *self = owner;
+    if (cookie & ALERTS_COOKIE_BIT)
+        alerts_on_cache (self, cookie & ~ALERTS_COOKIE_BIT, reply);
+    else
+        view_on_cache (self, cookie, reply);
+}
 
 broker_t *
 broker_new (const broker_config_t *config, char *err, size_t err_size)
@@ -62,11 +74,16 @@ broker_new (const broker_config_t *config, char *err, size_t err_size)
             service->department = strdup (config->services[i].department);
     }
     self->views = views_new (self);
-    self->cache = self->views ? cache_new (config->redis_endpoint, view_on_cache, self, err, err_size)
+    self->cache = self->views ? cache_new (config->redis_endpoint, on_cache_reply, self, err, err_size)
                               : NULL;
     if (!self->views || !self->cache) {
         if (!self->views)
             snprintf (err, err_size, "out of memory");
+        broker_destroy (&self);
+        return NULL;
+    }
+    self->alerts = alerts_new (self, err, err_size);
+    if (!self->alerts) {
         broker_destroy (&self);
         return NULL;
     }
@@ -86,6 +103,7 @@ broker_destroy (broker_t **self_p)
     /* Views first: finishing them may still use the cache and socket. */
     views_destroy (&self->views);
     cache_destroy (&self->cache);
+    alerts_destroy (&self->alerts);
     requests_destroy (&self->requests);
     registry_destroy (&self->registry);
     if (self->socket)
@@ -273,6 +291,9 @@ run_timers (broker_t *self)
     int views = views_tick (self);
     if (views >= 0 && self->now + views < next)
         next = self->now + views;
+    int alerts = alerts_tick (self);
+    if (self->now + alerts < next)
+        next = self->now + alerts;
     int cache = cache_tick (self->cache, self->now);
     if (cache >= 0 && self->now + cache < next)
         next = self->now + cache;
@@ -290,16 +311,19 @@ broker_run (broker_t *self)
         onenet_warn ("broker.insecure", "reason=\"security = none: connections are neither authenticated nor encrypted\"");
     int wait = 0;
     while (!self->stopped && !onenet_interrupted ()) {
-        zmq_pollitem_t items[2] = { { self->socket, 0, ZMQ_POLLIN, 0 },
+        zmq_pollitem_t items[3] = { { self->socket, 0, ZMQ_POLLIN, 0 },
+                                    { alerts_socket (self->alerts), 0, ZMQ_POLLIN, 0 },
                                     { NULL, cache_fd (self->cache), cache_events (self->cache), 0 } };
-        int count = items[1].fd >= 0 && items[1].events ? 2 : 1;
+        int count = items[2].fd >= 0 && items[2].events ? 3 : 2;
         int ready = zmq_poll (items, count, wait);
         if (ready < 0 && errno != EINTR) {
             onenet_error ("broker.poll_failed", "reason=\"%s\"", zmq_strerror (errno));
             break;
         }
-        if (ready > 0 && count == 2 && items[1].revents)
-            cache_handle (self->cache, items[1].revents);
+        if (ready > 0 && count == 3 && items[2].revents)
+            cache_handle (self->cache, items[2].revents);
+        if (ready > 0 && items[1].revents)
+            alerts_handle_subscriptions (self->alerts);
         for (int i = 0; ready > 0 && (items[0].revents & ZMQ_POLLIN) && i < BROKER_RECV_BATCH; i++) {
             onenet_wire_msg_t msg;
             if (onenet_wire_recv (self->socket, &msg, ZMQ_DONTWAIT) < 0)

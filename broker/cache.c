@@ -32,6 +32,7 @@ struct cache_t {
     cache_reply_fn *on_reply;
     void *owner;
     uint64_t errors;
+    uint64_t connections;
 };
 
 /* hiredis stores one pointer for the event hooks and callbacks: ours. */
@@ -87,6 +88,7 @@ on_connect (const redisAsyncContext *context, int status)
         return;
     }
     self->connected = true;
+    self->connections++;
     self->backoff_ms = RECONNECT_MIN_MS;
     onenet_info ("cache.connected", "redis=%s%s%d", self->host ? self->host : self->path,
                  self->host ? ":" : "", self->host ? self->port : 0);
@@ -269,4 +271,10 @@ uint64_t
 cache_errors (const cache_t *self)
 {
     return self->errors;
+}
+
+uint64_t
+cache_connections (const cache_t *self)
+{
+    return self->connections;
 }

@@ -48,5 +48,7 @@ int cache_tick (cache_t *self, int64_t now);
 
 /* Counters for metrics. */
 uint64_t cache_errors (const cache_t *self);
+/* Successful connections so far: a change tells a module Redis came back. */
+uint64_t cache_connections (const cache_t *self);
 
 #endif

@@ -41,6 +41,12 @@ broker_config_defaults (void)
     self->security = strdup ("none");
     self->path = strdup ("(defaults)");
     self->redis_endpoint = strdup ("127.0.0.1:6379");
+    self->alerts_endpoint = strdup ("tcp://127.0.0.1:5571");
+    self->alerts_stream = strdup ("onenet:alerts");
+    self->alerts_stream_max = 1000000;
+    self->alerts_sndhwm = 100000;
+    self->alerts_spool = strdup ("onenet-alerts.spool");
+    self->alerts_spool_max_mb = 64;
     self->view_timeout_ms = 2000;
     self->view_cache_ttl_s = 300;
     self->view_stale_ttl_s = 86400;
@@ -57,7 +63,8 @@ broker_config_defaults (void)
         self->department_count++;
         complete = complete && self->departments[i].name && self->departments[i].view_service;
     }
-    if (!complete || !self->departments || !self->redis_endpoint)
+    if (!complete || !self->departments || !self->redis_endpoint || !self->alerts_endpoint ||
+        !self->alerts_stream || !self->alerts_spool)
         broker_config_destroy (&self);
     else if (!self->endpoint || !self->log_level || !self->log_format || !self->security ||
              !self->path)
@@ -94,6 +101,9 @@ broker_config_destroy (broker_config_t **self_p)
     free (self->services);
     s_free_departments (self);
     free (self->redis_endpoint);
+    free (self->alerts_endpoint);
+    free (self->alerts_stream);
+    free (self->alerts_spool);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -119,22 +129,29 @@ s_matches (const char *text, const char *allowed)
     return *text && strspn (text, allowed) == strlen (text);
 }
 
+static int s_check_endpoint_at (onenet_config_t *cfg, const char *path, const char *endpoint);
+
 static int
 s_check_endpoint (onenet_config_t *cfg, const char *endpoint)
+{
+    return s_check_endpoint_at (cfg, "broker.endpoint", endpoint);
+}
+
+static int
+s_check_endpoint_at (onenet_config_t *cfg, const char *path, const char *endpoint)
 {
     static const char *const schemes[] = {"tcp://", "ipc://", "inproc://"};
     for (size_t index = 0; index < sizeof schemes / sizeof schemes[0]; index++) {
         size_t len = strlen (schemes[index]);
         if (strncmp (endpoint, schemes[index], len) == 0) {
             if (endpoint[len] == '\0')
-                return onenet_config_fail (cfg, "broker.endpoint", "must have an address after %s",
+                return onenet_config_fail (cfg, path, "must have an address after %s",
                                            schemes[index]);
             return 0;
         }
     }
-    return onenet_config_fail (cfg, "broker.endpoint",
-                               "must start with tcp://, ipc:// or inproc://, not \"%.80s\"",
-                               endpoint);
+    return onenet_config_fail (
+        cfg, path, "must start with tcp://, ipc:// or inproc://, not \"%.80s\"", endpoint);
 }
 
 /* Checks one services entry; a failure is recorded in cfg. Returns 0 or -1. */
@@ -298,6 +315,24 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
                        &self->view_cache_ttl_s);
     onenet_config_int (cfg, "view.stale_ttl_s", self->view_stale_ttl_s, 0, 2592000,
                        &self->view_stale_ttl_s);
+    const char *alerts_endpoint, *alerts_stream, *alerts_spool;
+    if (onenet_config_string (cfg, "alerts.endpoint", self->alerts_endpoint, &alerts_endpoint) ==
+            0 &&
+        s_check_endpoint_at (cfg, "alerts.endpoint", alerts_endpoint) == 0 &&
+        s_set_string (&self->alerts_endpoint, alerts_endpoint))
+        return -1;
+    if (onenet_config_string (cfg, "alerts.stream", self->alerts_stream, &alerts_stream) == 0 &&
+        s_set_string (&self->alerts_stream, alerts_stream))
+        return -1;
+    if (onenet_config_string (cfg, "alerts.spool", self->alerts_spool, &alerts_spool) == 0 &&
+        s_set_string (&self->alerts_spool, alerts_spool))
+        return -1;
+    onenet_config_int (cfg, "alerts.stream_max", self->alerts_stream_max, 0, 2147483647,
+                       &self->alerts_stream_max);
+    onenet_config_int (cfg, "alerts.sndhwm", self->alerts_sndhwm, 100, 10000000,
+                       &self->alerts_sndhwm);
+    onenet_config_int (cfg, "alerts.spool_max_mb", self->alerts_spool_max_mb, 1, 65536,
+                       &self->alerts_spool_max_mb);
     if (s_read_departments (self, cfg))
         return -1;
     return s_read_services (self, cfg);

@@ -43,6 +43,12 @@ typedef struct {
     int view_timeout_ms;         /* view.timeout_ms  2000   [10, 600000]: longest a view waits for departments */
     int view_cache_ttl_s;        /* view.cache_ttl_s 300    [0, 2592000]: merged views; 0 = no caching */
     int view_stale_ttl_s;        /* view.stale_ttl_s 86400  [0, 2592000]: sections kept for stale-if-error */
+    char *alerts_endpoint;       /* alerts.endpoint  "tcp://127.0.0.1:5571": XPUB for subscribers */
+    char *alerts_stream;         /* alerts.stream    "onenet:alerts": the Redis Stream */
+    int alerts_stream_max;       /* alerts.stream_max 1000000 [0, 2^31): trimmed to about this; 0 = never */
+    int alerts_sndhwm;           /* alerts.sndhwm    100000 [100, 10000000]: per subscriber, then it catches up */
+    char *alerts_spool;          /* alerts.spool     "onenet-alerts.spool": kept here while Redis is down */
+    int alerts_spool_max_mb;     /* alerts.spool_max_mb 64 [1, 65536]: beyond it, publishing fails */
     /* departments = ( { name = ...; view_service = ...; }, ... ); default: the three reference departments */
     broker_department_t *departments;
     size_t department_count;

@@ -21,6 +21,7 @@ usage (FILE *out)
              "  -c, --config FILE      libconfig file (default: embedded defaults)\n"
              "      --check-config     validate the configuration and exit\n"
              "  -e, --endpoint EP      bind here instead of broker.endpoint\n"
+             "  -a, --alerts-endpoint EP  bind alert subscribers here instead of alerts.endpoint\n"
              "  -v, --verbose          log at debug level\n"
              "  -h, --help             this help\n"
              "  -V, --version          print the version\n"
@@ -36,17 +37,19 @@ main (int argc, char **argv)
     static const struct option options[] = {
         { "config", required_argument, NULL, 'c' }, { "check-config", no_argument, NULL, 'k' },
         { "endpoint", required_argument, NULL, 'e' }, { "verbose", no_argument, NULL, 'v' },
+        { "alerts-endpoint", required_argument, NULL, 'a' },
         { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    const char *path = NULL, *endpoint = NULL;
+    const char *path = NULL, *endpoint = NULL, *alerts_endpoint = NULL;
     bool check_only = false, verbose = false;
     int opt;
-    while ((opt = getopt_long (argc, argv, "c:e:vhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "c:e:a:vhV", options, NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
         case 'k': check_only = true; break;
         case 'e': endpoint = optarg; break;
+        case 'a': alerts_endpoint = optarg; break;
         case 'v': verbose = true; break;
         case 'h': usage (stdout); return 0;
         case 'V': printf ("onenet-broker %s\n", onenet_version ()); return 0;
@@ -67,6 +70,10 @@ main (int argc, char **argv)
     if (endpoint) {
         free (config->endpoint);
         config->endpoint = strdup (endpoint);
+    }
+    if (alerts_endpoint) {
+        free (config->alerts_endpoint);
+        config->alerts_endpoint = strdup (alerts_endpoint);
     }
     if (check_only) {
         printf ("%s: configuration is valid\n", config->path);

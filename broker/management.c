@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "broker_internal.h"
+#include "alerts.h"
 #include "view.h"
 
 static void
@@ -132,9 +133,13 @@ management_handle (broker_t *self, const zmq_msg_t *peer, const Onenet__RequestH
         on_services (self, peer, header->correlation_id, body);
     else if (strcmp (header->service, "onenet.view.person") == 0)
         view_start (self, peer, header, requester, body);
+    else if (strcmp (header->service, "onenet.alert.publish") == 0)
+        alerts_publish (self, peer, header, requester, body);
+    else if (strcmp (header->service, "onenet.alert.since") == 0)
+        alerts_since (self, peer, header, body);
     else {
         broker_answer (self, peer, header->correlation_id, NULL, ONENET_UNKNOWN_SERVICE,
-                       "no such broker service (onenet.ping, onenet.services, onenet.view.person)", NULL);
+                       "no such broker service (onenet.ping, onenet.services, onenet.view.person, onenet.alert.publish, onenet.alert.since)", NULL);
         return false;
     }
     return true;

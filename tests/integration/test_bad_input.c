@@ -109,8 +109,8 @@ typedef struct {
     int command;            /* from a version-1 signature; -1 if not one */
     int frames;
     int status;             /* Notice.status or ReplyHeader.status; -1 if unreadable */
-    uint64_t correlation;   /* Notice.correlation_id or ReplyHeader.correlation_id */
-    char message[256];
+    uint64_t correlation;   /* Notice, ReplyHeader or RequestHeader correlation_id */
+    char message[256];      /* Notice or ReplyHeader message; RequestHeader service */
 } answer_t;
 
 static void
@@ -125,6 +125,16 @@ decode_header (answer_t *answer, const zmq_msg_t *frame)
         answer->correlation = notice->correlation_id;
         snprintf (answer->message, sizeof answer->message, "%s", notice->message);
         protobuf_c_message_free_unpacked (&notice->base, NULL);
+    }
+    else if (answer->command == ONENET_CMD_REQUEST) {
+        Onenet__RequestHeader *header = (Onenet__RequestHeader *) onenet_wire_unpack (
+            &onenet__request_header__descriptor, frame, NULL);
+        if (!header)
+            return;
+        answer->status = ONENET_OK;
+        answer->correlation = header->correlation_id;
+        snprintf (answer->message, sizeof answer->message, "%s", header->service);
+        protobuf_c_message_free_unpacked (&header->base, NULL);
     }
     else if (answer->command == ONENET_CMD_REPLY) {
         Onenet__ReplyHeader *header = (Onenet__ReplyHeader *) onenet_wire_unpack (
@@ -637,8 +647,10 @@ static void
 test_reply_from_unknown_peer (void **state)
 {
     fixture_t *fixture = *state;
-    /* A reply to a request id the broker really has in flight at the
-     * real adapter: a stranger must not be able to answer it. */
+    /* A stranger's REPLY, while a real request is in flight at the real
+     * adapter: refused, and the real answer still comes through. (Request
+     * ids carry a random per-run epoch, so the stranger can only guess
+     * one; test_reply_for_another_adapter_is_dropped uses a real one.) */
     uint8_t body[64];
     size_t body_size = harness_echo_body (body, sizeof body, "slow", 1000);
     onenet_call_options_t options = { .timeout_ms = 3000 };
@@ -649,7 +661,7 @@ test_reply_from_unknown_peer (void **state)
         usleep (10000);
     assert_int_equal (in_flight_at_good (fixture), 1);
     Onenet__ReplyHeader header = ONENET__REPLY_HEADER__INIT;
-    header.correlation_id = 1ULL << 32;   /* the broker's first request id */
+    header.correlation_id = 1ULL << 32;
     uint8_t packed[64];
     size_t size = protobuf_c_message_pack (&header.base, packed);
     raw_send (fixture, (frame_t[]) { { SIG_REPLY, 4 }, { packed, size }, { "forged", 6 } }, 3);
@@ -666,6 +678,100 @@ test_reply_from_unknown_peer (void **state)
     assert_int_equal (status, ONENET_OK);
     assert_string_equal (served_by, "test/good");
     assert_true (genuine);
+    assert_broker_serves (fixture);
+}
+
+/* Reads raw answers until one that is not a HEARTBEAT (the broker sends
+ * those to a registered raw peer), or none within timeout_ms. */
+static answer_t
+raw_answer_skipping_heartbeats (fixture_t *fixture, int timeout_ms)
+{
+    answer_t answer;
+    do
+        answer = raw_answer (fixture, timeout_ms);
+    while (answer.command == ONENET_CMD_HEARTBEAT);
+    return answer;
+}
+
+/* One department cannot answer for another: a registered adapter that
+ * sends a REPLY with the id of a request in flight at another adapter is
+ * not taken as that request's answer. */
+static void
+test_reply_for_another_adapter_is_dropped (void **state)
+{
+    fixture_t *fixture = *state;
+    /* The raw peer registers as an adapter of its own service. */
+    Onenet__ServiceOffer offer = ONENET__SERVICE_OFFER__INIT;
+    offer.name = "raw.service";
+    Onenet__ServiceOffer *offers[] = { &offer };
+    Onenet__Ready ready = ONENET__READY__INIT;
+    ready.schema_version = ONENET_SCHEMA_VERSION;
+    ready.department = "raw";
+    ready.instance = "raw1";
+    ready.services = offers;
+    ready.n_services = 1;
+    ready.credit = 1;
+    ready.heartbeat_ms = 10000;   /* not dropped as silent during the test */
+    uint8_t packed[128];
+    size_t size = protobuf_c_message_pack (&ready.base, packed);
+    raw_send (fixture, (frame_t[]) { { SIG_READY, 4 }, { packed, size } }, 2);
+    assert_int_equal (raw_answer_skipping_heartbeats (fixture, WAIT_MS).command,
+                      ONENET_CMD_WELCOME);
+
+    /* The first request routed: in flight at "good" for 1 s. */
+    uint8_t body[64];
+    size_t body_size = harness_echo_body (body, sizeof body, "genuine", 1000);
+    onenet_call_options_t options = { .timeout_ms = 3000 };
+    uint64_t genuine = onenet_client_send (fixture->client, "test.echo", body, body_size, &options);
+    assert_true (genuine > 0);
+    int64_t until = onenet_clock_ms () + WAIT_MS;
+    while (in_flight_at_good (fixture) != 1 && onenet_clock_ms () < until)
+        usleep (10000);
+    assert_int_equal (in_flight_at_good (fixture), 1);
+    /* The second, to the raw adapter: its id shows the ids' layout. */
+    uint64_t own = onenet_client_send (fixture->client, "raw.service", "x", 1, &options);
+    assert_true (own > 0);
+    answer_t request = raw_answer_skipping_heartbeats (fixture, WAIT_MS);
+    assert_int_equal (request.command, ONENET_CMD_REQUEST);
+    assert_string_equal (request.message, "raw.service");
+
+    /* Forge the answer to the request before it (slot - 1, same epoch and
+     * generation: the request at "good"), then answer its own. */
+    Onenet__ReplyHeader header = ONENET__REPLY_HEADER__INIT;
+    header.correlation_id = request.correlation - 1;
+    size = protobuf_c_message_pack (&header.base, packed);
+    raw_send (fixture, (frame_t[]) { { SIG_REPLY, 4 }, { packed, size }, { "forged", 6 } }, 3);
+    header.correlation_id = request.correlation;
+    size = protobuf_c_message_pack (&header.base, packed);
+    raw_send (fixture, (frame_t[]) { { SIG_REPLY, 4 }, { packed, size }, { "own", 3 } }, 3);
+
+    bool got_genuine = false, got_own = false;
+    for (int n = 0; n < 2; n++) {
+        onenet_reply_t *reply = onenet_client_recv (fixture->client, 3000);
+        assert_non_null (reply);
+        uint64_t id = onenet_reply_correlation_id (reply);
+        onenet_status_t status = onenet_reply_status (reply);
+        char served_by[64];
+        snprintf (served_by, sizeof served_by, "%s", onenet_reply_served_by (reply));
+        size_t got_size = 0;
+        const void *got = onenet_reply_body (reply, &got_size);
+        bool is_genuine = got_size == body_size && memcmp (got, body, body_size) == 0;
+        bool is_own = got_size == 3 && memcmp (got, "own", 3) == 0;
+        onenet_reply_destroy (&reply);
+        assert_int_equal (status, ONENET_OK);
+        if (id == genuine) {
+            assert_string_equal (served_by, "test/good");
+            assert_true (is_genuine);   /* not "forged" */
+            got_genuine = true;
+        }
+        else {
+            assert_int_equal (id, own);
+            assert_string_equal (served_by, "raw/raw1");
+            assert_true (is_own);
+            got_own = true;
+        }
+    }
+    assert_true (got_genuine && got_own);
     assert_broker_serves (fixture);
 }
 
@@ -755,6 +861,7 @@ main (void)
         TEST (test_long_purpose_is_a_valid_header),
         TEST (test_heartbeat_from_unknown_peer),
         TEST (test_reply_from_unknown_peer),
+        TEST (test_reply_for_another_adapter_is_dropped),
         TEST (test_flood_of_garbage),
     };
 #undef TEST

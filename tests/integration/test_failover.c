@@ -449,10 +449,42 @@ test_call_in_flight_when_broker_dies_times_out (void **state)
     assert_int_equal (onenet_client_pending (fixture->client), 0);
 }
 
+/* A broker told to stop (SIGTERM) answers what it still holds rather than
+ * let clients wait out their deadlines (broker_run, docs/PROTOCOL.md:
+ * UNAVAILABLE "the broker is shutting down"). */
+static void
+test_stopping_broker_answers_calls_in_flight (void **state)
+{
+    fixture_t *fixture = *state;
+    harness_start_adapter (fixture->port, "a1", NULL);
+    assert_true (harness_wait_instances (fixture->port, "test.echo", 1, 5000));
+    enum { CALLS = 5 };
+    for (int i = 0; i < CALLS; i++)
+        send_echo (fixture->client, "test.echo", "held", 4000, 5000);
+    assert_true (wait_dispatched (fixture, "test.echo", "a1", CALLS, 0, 2000));
+    int64_t stopped_at = onenet_clock_ms ();
+    harness_stop (fixture->broker, SIGTERM);
+    fixture->broker = 0;
+    for (int n = 0; n < CALLS; n++) {
+        /* Well before the calls' own deadlines (5 s) and the local ones. */
+        onenet_reply_t *reply = onenet_client_recv (fixture->client, 2000);
+        if (!reply)
+            fail_msg ("%d of %d calls answered within 2 s of the broker stopping", n, CALLS);
+        onenet_status_t status = onenet_reply_status (reply);
+        char message[256];
+        snprintf (message, sizeof message, "%s", onenet_reply_message (reply));
+        onenet_reply_destroy (&reply);
+        assert_int_equal (status, ONENET_UNAVAILABLE);
+        assert_string_equal (message, "broker shutting down");
+    }
+    assert_true (onenet_clock_ms () - stopped_at < 4000);
+}
+
 /* A reply the adapter finishes after the broker restarted belongs to a
- * request the new broker never saw. The new broker numbers its requests
- * from the start again, so that reply's correlation id is the id of the
- * new broker's first request: it must not be taken as that one's answer. */
+ * request the new broker never saw. Both runs route a first request (the
+ * same slot, the same generation), so if ids did not differ between runs,
+ * or if the adapter sent replies from an earlier registration, that reply
+ * would be taken as the new broker's first request's answer. */
 static void
 test_reply_from_before_broker_restart_is_not_misrouted (void **state)
 {
@@ -502,6 +534,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_client_and_adapter_find_restarted_broker, setup,
                                          teardown),
         cmocka_unit_test_setup_teardown (test_call_in_flight_when_broker_dies_times_out, setup,
+                                         teardown),
+        cmocka_unit_test_setup_teardown (test_stopping_broker_answers_calls_in_flight, setup,
                                          teardown),
         cmocka_unit_test_setup_teardown (test_reply_from_before_broker_restart_is_not_misrouted,
                                          setup, teardown),

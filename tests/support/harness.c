@@ -151,13 +151,32 @@ ping (int port, int timeout_ms)
     return ok;
 }
 
+/* Remembered per broker port, so a broker restarted on its port gets its
+ * alerts port back. */
+static int s_alert_ports[64][2];
+
+int
+harness_alerts_port (int broker_port)
+{
+    for (size_t i = 0; i < 64 && s_alert_ports[i][0]; i++)
+        if (s_alert_ports[i][0] == broker_port)
+            return s_alert_ports[i][1];
+    for (size_t i = 0; i < 64; i++)
+        if (!s_alert_ports[i][0]) {
+            s_alert_ports[i][0] = broker_port;
+            s_alert_ports[i][1] = harness_free_port ();
+            return s_alert_ports[i][1];
+        }
+    return harness_free_port ();
+}
+
 pid_t
 harness_start_broker (int port, const char *config_text)
 {
     char endpoint[64], config_path[512], log_name[64];
     snprintf (endpoint, sizeof endpoint, "%s", harness_endpoint (port));
     snprintf (log_name, sizeof log_name, "broker-%d.log", port);
-    const char *argv[8] = { NULL };
+    const char *argv[10] = { NULL };
     char bin[512];
     snprintf (bin, sizeof bin, "%s", harness_bin ("onenet-broker"));
     size_t n = 0;
@@ -173,6 +192,14 @@ harness_start_broker (int port, const char *config_text)
         fclose (file);
         argv[n++] = "-c";
         argv[n++] = config_path;
+    }
+    /* Alert subscribers get a free port too, unless the test chose one. */
+    char alerts_endpoint[64];
+    if (!config_text || !strstr (config_text, "alerts")) {
+        snprintf (alerts_endpoint, sizeof alerts_endpoint, "tcp://127.0.0.1:%d",
+                  harness_alerts_port (port));
+        argv[n++] = "--alerts-endpoint";
+        argv[n++] = alerts_endpoint;
     }
     pid_t pid = harness_spawn (log_name, argv);
     for (int i = 0; i < 100; i++)

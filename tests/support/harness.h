@@ -33,6 +33,10 @@ int harness_stop (pid_t pid, int sig);
  * Waits until it answers onenet.ping. */
 pid_t harness_start_broker (int port, const char *config_text);
 
+/* The free port a broker started by the harness on broker_port uses for
+ * alert subscribers (when its config names none); the same for restarts. */
+int harness_alerts_port (int broker_port);
+
 /* Starts the test adapter (tests/adapter) with extra arguments, e.g.
  * "--instance", "a1", NULL. */
 pid_t harness_start_adapter (int port, const char *instance, const char *const extra[]);

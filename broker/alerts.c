@@ -1,0 +1,627 @@
+/*
+ * alerts.c - publish, persist, fan out and replay alerts (see alerts.h).
+ *
+ * Every Redis round trip is asynchronous: a publish or a catch-up waits in
+ * the `pending` table under an id that its Redis reply's cookie carries,
+ * so the loop never blocks and a late reply finds nothing to do.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "alerts.h"
+#include "cache.h"
+#include "hashmap.h"
+#include "onenet/cap.h"
+#include "onenet/proto/alert.pb-c.h"
+
+#define TICK_MS 1000
+#define SCAN_MAX 1000          /* stream entries read per catch-up request */
+#define BATCH_DEFAULT 100
+#define MAX_TOPICS 64
+#define GEOCODE_SCHEME "GB/T 2260"
+
+typedef enum { PENDING_PUBLISH, PENDING_SINCE, PENDING_LATEST, PENDING_FLUSH } pending_kind_t;
+
+typedef struct {
+    uint64_t id;
+    pending_kind_t kind;
+    zmq_msg_t peer;
+    uint64_t correlation;
+    Onenet__Alert__AlertEnvelope *envelope;   /* PUBLISH: malloc'd, stream id not yet set */
+    Onenet__Alert__SinceRequest *since;       /* SINCE: malloc'd */
+} pending_t;
+
+struct alerts_t {
+    broker_t *broker;
+    void *xpub;
+    hashmap_t *pending;
+    uint64_t next_id;
+    char latest[48];           /* newest stream id known, "" if none yet */
+    int64_t tick_at;
+    uint64_t connections_seen; /* cache_connections at the last check */
+    size_t spool_bytes;
+    unsigned flushing;         /* spooled XADDs not yet confirmed */
+    alerts_stats_t stats;
+};
+
+/* --- lifecycle --- */
+
+alerts_t *
+alerts_new (broker_t *broker, char *err, size_t err_size)
+{
+    alerts_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->broker = broker;
+    self->next_id = 1;
+    self->pending = hashmap_new ();
+    self->xpub = zmq_socket (broker->context, ZMQ_XPUB);
+    const broker_config_t *config = broker->config;
+    int linger = 0, hwm = config->alerts_sndhwm;
+    if (self->xpub) {
+        zmq_setsockopt (self->xpub, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt (self->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    }
+    if (!self->pending || !self->xpub || zmq_bind (self->xpub, config->alerts_endpoint) < 0) {
+        snprintf (err, err_size, "cannot bind alerts endpoint %s: %s", config->alerts_endpoint,
+                  zmq_strerror (errno));
+        alerts_destroy (&self);
+        return NULL;
+    }
+    struct stat info;
+    if (stat (config->alerts_spool, &info) == 0)
+        self->spool_bytes = (size_t) info.st_size;   /* left from an earlier run: flushed later */
+    self->tick_at = onenet_clock_ms () + TICK_MS;
+    return self;
+}
+
+static void
+pending_free (pending_t *pending)
+{
+    zmq_msg_close (&pending->peer);
+    if (pending->envelope)
+        onenet__alert__alert_envelope__free_unpacked (pending->envelope, NULL);
+    if (pending->since)
+        onenet__alert__since_request__free_unpacked (pending->since, NULL);
+    free (pending);
+}
+
+void
+alerts_destroy (alerts_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    alerts_t *self = *self_p;
+    size_t cursor = 0;
+    pending_t *pending;
+    while (self->pending && (pending = hashmap_next (self->pending, &cursor)))
+        pending_free (pending);
+    hashmap_destroy (&self->pending);
+    if (self->xpub)
+        zmq_close (self->xpub);
+    free (self);
+    *self_p = NULL;
+}
+
+void *
+alerts_socket (alerts_t *self)
+{
+    return self->xpub;
+}
+
+const alerts_stats_t *
+alerts_stats (const alerts_t *self)
+{
+    return &self->stats;
+}
+
+void
+alerts_handle_subscriptions (alerts_t *self)
+{
+    zmq_msg_t message;
+    zmq_msg_init (&message);
+    while (zmq_msg_recv (&message, self->xpub, ZMQ_DONTWAIT) >= 0) {
+        const unsigned char *data = zmq_msg_data (&message);
+        if (zmq_msg_size (&message) > 0 && onenet_log_get_level () == ONENET_LOG_DEBUG)
+            onenet_debug ("alerts.subscription", "subscribe=%d topic_bytes=%zu", data[0] == 1,
+                          zmq_msg_size (&message) - 1);
+    }
+    zmq_msg_close (&message);
+}
+
+static pending_t *
+pending_new (alerts_t *self, pending_kind_t kind, const zmq_msg_t *peer, uint64_t correlation)
+{
+    pending_t *pending = calloc (1, sizeof *pending);
+    if (!pending)
+        return NULL;
+    pending->id = self->next_id++;
+    pending->kind = kind;
+    pending->correlation = correlation;
+    zmq_msg_init (&pending->peer);
+    if (peer)
+        zmq_msg_copy (&pending->peer, (zmq_msg_t *) peer);
+    if (hashmap_put (self->pending, &pending->id, sizeof pending->id, pending) < 0) {
+        pending_free (pending);
+        return NULL;
+    }
+    return pending;
+}
+
+static void
+pending_done (alerts_t *self, pending_t *pending)
+{
+    hashmap_remove (self->pending, &pending->id, sizeof pending->id);
+    pending_free (pending);
+}
+
+/* --- topics and fan-out --- */
+
+static const char *
+severity_of (const Onenet__Alert__Alert *alert)
+{
+    for (size_t i = 0; i < alert->n_info; i++)
+        if (alert->info[i]->severity && *alert->info[i]->severity)
+            return alert->info[i]->severity;
+    return "Unknown";
+}
+
+/* Sends an envelope on every topic of its alert. */
+static void
+fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope)
+{
+    const Onenet__Alert__Alert *alert = envelope->alert;
+    const Onenet__Alert__ValuePair *codes[MAX_TOPICS];
+    size_t count = onenet_cap_geocodes (alert, GEOCODE_SCHEME, codes, MAX_TOPICS);
+    if (count > MAX_TOPICS)
+        count = MAX_TOPICS;
+    zmq_msg_t packed;
+    zmq_msg_init_size (&packed, protobuf_c_message_get_packed_size (&envelope->base));
+    protobuf_c_message_pack (&envelope->base, zmq_msg_data (&packed));
+    const char *severity = severity_of (alert);
+    for (size_t i = 0; i < (count ? count : 1); i++) {
+        char topic[160];
+        int length = snprintf (topic, sizeof topic, "alert.%s.%s", severity,
+                               count ? codes[i]->value : "-");
+        zmq_msg_t body;
+        zmq_msg_init (&body);
+        zmq_msg_copy (&body, &packed);   /* shares the buffer */
+        /* XPUB never blocks: past a subscriber's high-water mark ZeroMQ
+         * drops for that subscriber only, who catches up from the stream. */
+        if (zmq_send (self->xpub, topic, (size_t) length, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0
+            && zmq_msg_send (&body, self->xpub, ZMQ_DONTWAIT) >= 0)
+            self->stats.delivered++;
+        zmq_msg_close (&body);
+    }
+    zmq_msg_close (&packed);
+}
+
+static void
+send_tick (alerts_t *self)
+{
+    if (!*self->latest)
+        return;
+    if (zmq_send (self->xpub, "tick", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send (self->xpub, self->latest, strlen (self->latest), ZMQ_DONTWAIT);
+}
+
+static void
+reply_message (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
+               const ProtobufCMessage *message)
+{
+    zmq_msg_t body;
+    zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (message));
+    protobuf_c_message_pack (message, zmq_msg_data (&body));
+    broker_answer (broker, peer, correlation, NULL, ONENET_OK, NULL, &body);
+    zmq_msg_close (&body);
+}
+
+/* --- spool: alerts published while Redis is down --- */
+
+/* Appends [u32 length][envelope] to the spool file. A small buffered write
+ * with no fsync: it lands in the page cache, the loop does not wait. */
+static int
+spool_append (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope)
+{
+    const broker_config_t *config = self->broker->config;
+    size_t size = protobuf_c_message_get_packed_size (&envelope->base);
+    if (self->spool_bytes + size + 4 > (size_t) config->alerts_spool_max_mb * 1024 * 1024)
+        return -1;
+    uint8_t *record = malloc (size + 4);
+    FILE *file = record ? fopen (config->alerts_spool, "ab") : NULL;
+    int rc = -1;
+    if (file) {
+        uint32_t length = (uint32_t) size;
+        memcpy (record, &length, 4);
+        protobuf_c_message_pack (&envelope->base, record + 4);
+        rc = fwrite (record, 1, size + 4, file) == size + 4 ? 0 : -1;
+        rc = fclose (file) == 0 ? rc : -1;
+    }
+    free (record);
+    if (rc == 0) {
+        self->spool_bytes += size + 4;
+        self->stats.spooled++;
+    }
+    return rc;
+}
+
+static void
+xadd (alerts_t *self, uint64_t cookie, const void *envelope, size_t size)
+{
+    const broker_config_t *config = self->broker->config;
+    char max[24];
+    snprintf (max, sizeof max, "%d", config->alerts_stream_max);
+    const char *argv[8];
+    size_t lengths[8];
+    int argc = 0;
+#define ARG(s, n) (argv[argc] = (s), lengths[argc++] = (n))
+    ARG ("XADD", 4);
+    ARG (config->alerts_stream, strlen (config->alerts_stream));
+    if (config->alerts_stream_max > 0) {
+        ARG ("MAXLEN", 6);
+        ARG ("~", 1);
+        ARG (max, strlen (max));
+    }
+    ARG ("*", 1);
+    ARG ("envelope", 8);
+    ARG (envelope, size);
+#undef ARG
+    cache_command (self->broker->cache, ALERTS_COOKIE_BIT | cookie, argc, argv, lengths);
+}
+
+/* Appends what the spool holds to the stream, in order, before anything
+ * newer (Redis runs one connection's commands in order). The file is
+ * removed once every XADD is confirmed. */
+static void
+spool_flush (alerts_t *self)
+{
+    const char *path = self->broker->config->alerts_spool;
+    FILE *file = self->spool_bytes ? fopen (path, "rb") : NULL;
+    if (!file)
+        return;
+    uint32_t length;
+    uint8_t *record = NULL;
+    while (fread (&length, 4, 1, file) == 1) {
+        uint8_t *grown = realloc (record, length ? length : 1);
+        if (!grown || fread (grown, 1, length, file) != length) {
+            record = grown ? grown : record;
+            break;
+        }
+        record = grown;
+        pending_t *pending = pending_new (self, PENDING_FLUSH, NULL, 0);
+        if (!pending)
+            break;
+        xadd (self, pending->id, record, length);
+        self->flushing++;
+    }
+    free (record);
+    fclose (file);
+    onenet_info ("alerts.spool_flush", "alerts=%u", self->flushing);
+}
+
+/* --- publish --- */
+
+void
+alerts_publish (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+                const char *requester, zmq_msg_t *body)
+{
+    alerts_t *self = broker->alerts;
+    char why[256] = "body is not an onenet.alert.Alert";
+    Onenet__Alert__Alert *alert = body ? onenet__alert__alert__unpack (NULL, zmq_msg_size (body),
+                                                                       zmq_msg_data (body))
+                                       : NULL;
+    if (!alert || onenet_cap_validate (alert, why, sizeof why) < 0) {
+        if (alert)
+            onenet__alert__alert__free_unpacked (alert, NULL);
+        self->stats.rejected++;
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST, why, NULL);
+        return;
+    }
+    Onenet__Alert__AlertEnvelope *envelope = calloc (1, sizeof *envelope);
+    char *department = strdup (requester);
+    char *empty = strdup ("");
+    if (!envelope || !department || !empty) {
+        free (envelope);
+        free (department);
+        free (empty);
+        onenet__alert__alert__free_unpacked (alert, NULL);
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_INTERNAL,
+                       "broker out of memory", NULL);
+        return;
+    }
+    /* Built with malloc'd members so free_unpacked releases it whole. */
+    onenet__alert__alert_envelope__init (envelope);
+    envelope->alert = alert;
+    envelope->published_by_department = department;
+    envelope->stream_id = empty;
+    envelope->received_at_ms = onenet_wall_ms ();
+    self->stats.published++;
+
+    if (cache_ready (broker->cache)) {
+        pending_t *pending = pending_new (self, PENDING_PUBLISH, peer, header->correlation_id);
+        if (pending) {
+            pending->envelope = envelope;
+            size_t size = protobuf_c_message_get_packed_size (&envelope->base);
+            uint8_t *packed = malloc (size ? size : 1);
+            if (packed) {
+                protobuf_c_message_pack (&envelope->base, packed);
+                xadd (self, pending->id, packed, size);
+                free (packed);
+                return;
+            }
+            pending->envelope = NULL;
+            pending_done (self, pending);
+        }
+    }
+    /* Redis is down: deliver live now, keep it for the stream. */
+    Onenet__Alert__PublishReply reply = ONENET__ALERT__PUBLISH_REPLY__INIT;
+    if (spool_append (self, envelope) < 0) {
+        onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_RESOURCE_EXHAUSTED,
+                       "alert stream unavailable and the spool is full (alerts.spool_max_mb)", NULL);
+        return;
+    }
+    fan_out (self, envelope);
+    reply.spooled = true;
+    reply_message (broker, peer, header->correlation_id, &reply.base);
+    onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+}
+
+static void
+on_published (alerts_t *self, pending_t *pending, const redisReply *reply)
+{
+    broker_t *broker = self->broker;
+    Onenet__Alert__AlertEnvelope *envelope = pending->envelope;
+    Onenet__Alert__PublishReply out = ONENET__ALERT__PUBLISH_REPLY__INIT;
+    if (reply && reply->type == REDIS_REPLY_STRING) {
+        free (envelope->stream_id);
+        envelope->stream_id = strndup (reply->str, reply->len);
+        if (!envelope->stream_id)
+            envelope->stream_id = strdup ("");
+        snprintf (self->latest, sizeof self->latest, "%s", envelope->stream_id);
+        out.stream_id = envelope->stream_id;
+    }
+    else if (spool_append (self, envelope) == 0)
+        out.spooled = true;   /* Redis failed under us: keep it for later */
+    else {
+        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_UNAVAILABLE,
+                       "alert stream unavailable and the spool is full", NULL);
+        return;
+    }
+    fan_out (self, envelope);
+    reply_message (broker, &pending->peer, pending->correlation, &out.base);
+}
+
+/* --- catch-up --- */
+
+static bool
+listed (const char *value, char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp (value, list[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Does an alert match a subscriber's filter? Empty lists match all. */
+static bool
+matches (const Onenet__Alert__Alert *alert, const Onenet__Alert__AlertFilter *filter)
+{
+    if (!filter)
+        return true;
+    if (filter->n_severities && !listed (severity_of (alert), filter->severities, filter->n_severities))
+        return false;
+    if (filter->n_area_prefixes) {
+        const Onenet__Alert__ValuePair *codes[MAX_TOPICS];
+        size_t count = onenet_cap_geocodes (alert, GEOCODE_SCHEME, codes, MAX_TOPICS);
+        bool hit = false;
+        for (size_t i = 0; i < count && i < MAX_TOPICS && !hit; i++)
+            for (size_t j = 0; j < filter->n_area_prefixes && !hit; j++)
+                hit = strncmp (codes[i]->value, filter->area_prefixes[j],
+                               strlen (filter->area_prefixes[j])) == 0;
+        if (!hit)
+            return false;
+    }
+    if (filter->n_categories) {
+        bool hit = false;
+        for (size_t i = 0; i < alert->n_info && !hit; i++)
+            for (size_t j = 0; j < alert->info[i]->n_category && !hit; j++)
+                hit = listed (alert->info[i]->category[j], filter->categories, filter->n_categories);
+        if (!hit)
+            return false;
+    }
+    return true;
+}
+
+void
+alerts_since (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+              zmq_msg_t *body)
+{
+    alerts_t *self = broker->alerts;
+    Onenet__Alert__SinceRequest *request = body && zmq_msg_size (body)
+                                               ? onenet__alert__since_request__unpack (
+                                                   NULL, zmq_msg_size (body), zmq_msg_data (body))
+                                               : onenet__alert__since_request__unpack (NULL, 0, NULL);
+    if (!request) {
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
+                       "body is not an onenet.alert.SinceRequest", NULL);
+        return;
+    }
+    if (!cache_ready (broker->cache)) {
+        onenet__alert__since_request__free_unpacked (request, NULL);
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_UNAVAILABLE,
+                       "the alert stream is unavailable (Redis down); live alerts still flow", NULL);
+        return;
+    }
+    pending_t *pending = pending_new (self, PENDING_SINCE, peer, header->correlation_id);
+    if (!pending) {
+        onenet__alert__since_request__free_unpacked (request, NULL);
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_INTERNAL,
+                       "broker out of memory", NULL);
+        return;
+    }
+    pending->since = request;
+    const char *stream = broker->config->alerts_stream;
+    char start[64], count[16];
+    snprintf (count, sizeof count, "%d", SCAN_MAX);
+    if (request->last) {
+        const char *argv[] = { "XREVRANGE", stream, "+", "-", "COUNT", count };
+        size_t lengths[] = { 9, strlen (stream), 1, 1, 5, strlen (count) };
+        cache_command (broker->cache, ALERTS_COOKIE_BIT | pending->id, 6, argv, lengths);
+        return;
+    }
+    bool from_start = !*request->after || strcmp (request->after, "0") == 0;
+    snprintf (start, sizeof start, from_start ? "-" : "(%s", request->after);
+    const char *argv[] = { "XRANGE", stream, start, "+", "COUNT", count };
+    size_t lengths[] = { 6, strlen (stream), strlen (start), 1, 5, strlen (count) };
+    cache_command (broker->cache, ALERTS_COOKIE_BIT | pending->id, 6, argv, lengths);
+}
+
+/* One stream entry [id, [field, value, ...]] as an envelope, or NULL. */
+static Onenet__Alert__AlertEnvelope *
+entry_envelope (const redisReply *entry)
+{
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
+        || entry->element[0]->type != REDIS_REPLY_STRING || entry->element[1]->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    const redisReply *fields = entry->element[1];
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (fields->element[i]->type == REDIS_REPLY_STRING
+            && strcmp (fields->element[i]->str, "envelope") == 0) {
+            Onenet__Alert__AlertEnvelope *envelope = onenet__alert__alert_envelope__unpack (
+                NULL, fields->element[i + 1]->len, (const uint8_t *) fields->element[i + 1]->str);
+            if (envelope && envelope->alert) {
+                free (envelope->stream_id);
+                envelope->stream_id = strndup (entry->element[0]->str, entry->element[0]->len);
+                if (envelope->stream_id)
+                    return envelope;
+            }
+            if (envelope)
+                onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+            return NULL;
+        }
+    return NULL;
+}
+
+static void
+on_since (alerts_t *self, pending_t *pending, const redisReply *reply)
+{
+    broker_t *broker = self->broker;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_UNAVAILABLE,
+                       "the alert stream could not be read", NULL);
+        return;
+    }
+    const Onenet__Alert__SinceRequest *request = pending->since;
+    size_t limit = request->last ? request->last : request->limit ? request->limit : BATCH_DEFAULT;
+    if (limit > SCAN_MAX)
+        limit = SCAN_MAX;
+    Onenet__Alert__AlertEnvelope **found = calloc (limit, sizeof *found);
+    size_t count = 0, scanned = 0;
+    const char *cursor = request->after;
+    for (size_t i = 0; found && i < reply->elements && count < limit; i++) {
+        const redisReply *entry = reply->element[i];
+        scanned++;
+        if (entry->type == REDIS_REPLY_ARRAY && entry->elements == 2)
+            cursor = entry->element[0]->str;
+        Onenet__Alert__AlertEnvelope *envelope = entry_envelope (entry);
+        if (envelope && matches (envelope->alert, request->filter))
+            found[count++] = envelope;
+        else if (envelope)
+            onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+    }
+    if (request->last)   /* read newest first: give them oldest first */
+        for (size_t i = 0; i < count / 2; i++) {
+            Onenet__Alert__AlertEnvelope *swap = found[i];
+            found[i] = found[count - 1 - i];
+            found[count - 1 - i] = swap;
+        }
+    Onenet__Alert__AlertBatch batch = ONENET__ALERT__ALERT_BATCH__INIT;
+    batch.alerts = found;
+    batch.n_alerts = count;
+    batch.cursor = (char *) (request->last ? (count ? found[count - 1]->stream_id : "") : cursor);
+    batch.more = !request->last && scanned > 0
+                 && (scanned < reply->elements || reply->elements == SCAN_MAX);
+    batch.latest = self->latest;
+    self->stats.replayed += count;
+    if (!found)
+        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_INTERNAL,
+                       "broker out of memory", NULL);
+    else
+        reply_message (broker, &pending->peer, pending->correlation, &batch.base);
+    for (size_t i = 0; i < count; i++)
+        onenet__alert__alert_envelope__free_unpacked (found[i], NULL);
+    free (found);
+}
+
+void
+alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
+{
+    alerts_t *self = broker->alerts;
+    pending_t *pending = self ? hashmap_get (self->pending, &cookie, sizeof cookie) : NULL;
+    if (!pending)
+        return;
+    switch (pending->kind) {
+    case PENDING_PUBLISH:
+        on_published (self, pending, reply);
+        break;
+    case PENDING_SINCE:
+        on_since (self, pending, reply);
+        break;
+    case PENDING_LATEST:
+        if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1
+            && reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2)
+            snprintf (self->latest, sizeof self->latest, "%s", reply->element[0]->element[0]->str);
+        break;
+    case PENDING_FLUSH:
+        if (self->flushing && reply && reply->type == REDIS_REPLY_STRING && --self->flushing == 0) {
+            unlink (broker->config->alerts_spool);
+            self->stats.spool_flushed += self->stats.spooled;
+            self->spool_bytes = 0;
+            onenet_info ("alerts.spool_flushed", "stream=%s", broker->config->alerts_stream);
+        }
+        else if (!reply || reply->type != REDIS_REPLY_STRING)
+            self->flushing = 0;   /* Redis failed again: the file stays, retried on reconnect */
+        break;
+    }
+    pending_done (self, pending);
+}
+
+/* On (re)connection to Redis: learn the newest stream id, flush the spool. */
+static void
+on_redis_back (alerts_t *self)
+{
+    broker_t *broker = self->broker;
+    const char *stream = broker->config->alerts_stream;
+    if (self->spool_bytes && !self->flushing)
+        spool_flush (self);
+    pending_t *pending = pending_new (self, PENDING_LATEST, NULL, 0);
+    if (pending) {
+        const char *argv[] = { "XREVRANGE", stream, "+", "-", "COUNT", "1" };
+        size_t lengths[] = { 9, strlen (stream), 1, 1, 5, 1 };
+        if (cache_command (broker->cache, ALERTS_COOKIE_BIT | pending->id, 6, argv, lengths) < 0)
+            pending_done (self, pending);
+    }
+}
+
+int
+alerts_tick (broker_t *broker)
+{
+    alerts_t *self = broker->alerts;
+    uint64_t connections = cache_connections (broker->cache);
+    if (connections != self->connections_seen && cache_ready (broker->cache)) {
+        self->connections_seen = connections;
+        on_redis_back (self);
+    }
+    if (broker->now >= self->tick_at) {
+        send_tick (self);
+        self->tick_at = broker->now + TICK_MS;
+    }
+    return (int) (self->tick_at - broker->now);
+}

@@ -1,0 +1,58 @@
+/*
+ * alerts.h - alerts for emergency coordinators, broker side.
+ *
+ *   onenet.alert.publish  Alert -> PublishReply: validate (CAP 1.2), append
+ *                         to the Redis Stream, then fan out on XPUB
+ *   onenet.alert.since    SinceRequest -> AlertBatch: catch up from a
+ *                         stream id, filtered, oldest first
+ *   XPUB endpoint         [topic][AlertEnvelope]; "tick" every second
+ *
+ * An alert is on the stream before any subscriber sees it, so a subscriber
+ * that missed it live (offline, slow, broker restarted) gets it from the
+ * stream. When Redis is down, alerts are still delivered live and kept in
+ * a bounded spool file, appended to the stream when Redis returns.
+ * proto/alert.proto's Distribution section and docs/ALERTS.md say more.
+ */
+#ifndef BROKER_ALERTS_H
+#define BROKER_ALERTS_H
+
+#include <hiredis/hiredis.h>
+#include "broker_internal.h"
+
+/* Cache cookies of the alerts module carry this bit. */
+#define ALERTS_COOKIE_BIT (1ULL << 63)
+
+typedef struct alerts_t alerts_t;
+
+/* Binds the XPUB endpoint. NULL with a reason in err. */
+alerts_t *alerts_new (broker_t *broker, char *err, size_t err_size);
+void alerts_destroy (alerts_t **self_p);
+
+/* The services; body may be NULL. */
+void alerts_publish (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+                     const char *requester, zmq_msg_t *body);
+void alerts_since (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+                   zmq_msg_t *body);
+
+/* A Redis reply for the alerts module (cookie without ALERTS_COOKIE_BIT). */
+void alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply);
+
+/* Ticks, spool flushing. Returns ms until it next needs to run. */
+int alerts_tick (broker_t *broker);
+
+/* The XPUB socket, for the loop to serve subscriptions on. */
+void *alerts_socket (alerts_t *self);
+/* Reads pending subscription messages (keeps XPUB's queue empty). */
+void alerts_handle_subscriptions (alerts_t *self);
+
+typedef struct {
+    uint64_t published;
+    uint64_t delivered;        /* messages sent on XPUB (topics × alerts) */
+    uint64_t replayed;         /* alerts returned by onenet.alert.since */
+    uint64_t spooled;
+    uint64_t spool_flushed;
+    uint64_t rejected;
+} alerts_stats_t;
+const alerts_stats_t *alerts_stats (const alerts_t *self);
+
+#endif
