@@ -42,6 +42,7 @@ broker_config_defaults (void)
     self->path = strdup ("(defaults)");
     self->redis_endpoint = strdup ("127.0.0.1:6379");
     self->alerts_endpoint = strdup ("tcp://127.0.0.1:5571");
+    self->http_endpoint = strdup ("127.0.0.1:9570");
     self->alerts_stream = strdup ("onenet:alerts");
     self->alerts_stream_max = 1000000;
     self->alerts_sndhwm = 100000;
@@ -64,7 +65,7 @@ broker_config_defaults (void)
         complete = complete && self->departments[i].name && self->departments[i].view_service;
     }
     if (!complete || !self->departments || !self->redis_endpoint || !self->alerts_endpoint ||
-        !self->alerts_stream || !self->alerts_spool)
+        !self->http_endpoint || !self->alerts_stream || !self->alerts_spool)
         broker_config_destroy (&self);
     else if (!self->endpoint || !self->log_level || !self->log_format || !self->security ||
              !self->path)
@@ -102,6 +103,7 @@ broker_config_destroy (broker_config_t **self_p)
     s_free_departments (self);
     free (self->redis_endpoint);
     free (self->alerts_endpoint);
+    free (self->http_endpoint);
     free (self->alerts_stream);
     free (self->alerts_spool);
     free (self->path);
@@ -315,6 +317,10 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
                        &self->view_cache_ttl_s);
     onenet_config_int (cfg, "view.stale_ttl_s", self->view_stale_ttl_s, 0, 2592000,
                        &self->view_stale_ttl_s);
+    const char *http_endpoint;
+    if (onenet_config_string (cfg, "http.endpoint", self->http_endpoint, &http_endpoint) == 0 &&
+        s_set_string (&self->http_endpoint, http_endpoint))
+        return -1;
     const char *alerts_endpoint, *alerts_stream, *alerts_spool;
     if (onenet_config_string (cfg, "alerts.endpoint", self->alerts_endpoint, &alerts_endpoint) ==
             0 &&

@@ -43,6 +43,7 @@ typedef struct {
     int view_timeout_ms;         /* view.timeout_ms  2000   [10, 600000]: longest a view waits for departments */
     int view_cache_ttl_s;        /* view.cache_ttl_s 300    [0, 2592000]: merged views; 0 = no caching */
     int view_stale_ttl_s;        /* view.stale_ttl_s 86400  [0, 2592000]: sections kept for stale-if-error */
+    char *http_endpoint;         /* http.endpoint    "127.0.0.1:9570": /healthz /readyz /metrics; "" disables */
     char *alerts_endpoint;       /* alerts.endpoint  "tcp://127.0.0.1:5571": XPUB for subscribers */
     char *alerts_stream;         /* alerts.stream    "onenet:alerts": the Redis Stream */
     int alerts_stream_max;       /* alerts.stream_max 1000000 [0, 2^31): trimmed to about this; 0 = never */

@@ -644,6 +644,13 @@ test_broker_default_file (void **state)
     assert_int_equal (config->view_cache_ttl_s, defaults->view_cache_ttl_s);
     assert_int_equal (config->view_stale_ttl_s, defaults->view_stale_ttl_s);
     assert_int_equal (config->department_count, defaults->department_count);
+    assert_string_equal (config->alerts_endpoint, defaults->alerts_endpoint);
+    assert_string_equal (config->alerts_stream, defaults->alerts_stream);
+    assert_int_equal (config->alerts_stream_max, defaults->alerts_stream_max);
+    assert_int_equal (config->alerts_sndhwm, defaults->alerts_sndhwm);
+    assert_string_equal (config->alerts_spool, defaults->alerts_spool);
+    assert_int_equal (config->alerts_spool_max_mb, defaults->alerts_spool_max_mb);
+    assert_string_equal (config->http_endpoint, defaults->http_endpoint);
     for (size_t i = 0; i < config->department_count; i++) {
         assert_string_equal (config->departments[i].name, defaults->departments[i].name);
         assert_string_equal (config->departments[i].view_service,
@@ -674,6 +681,13 @@ test_broker_default_file (void **state)
         "view.cache_ttl_s",
         "view.stale_ttl_s",
         "departments",
+        "alerts.endpoint",
+        "alerts.stream",
+        "alerts.stream_max",
+        "alerts.sndhwm",
+        "alerts.spool",
+        "alerts.spool_max_mb",
+        "http.endpoint",
     };
     onenet_config_t *cfg = onenet_config_load (path, err, sizeof err);
     assert_non_null (cfg);
