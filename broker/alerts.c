@@ -19,12 +19,102 @@
 #include "onenet/proto/alert.pb-c.h"
 
 #define TICK_MS 1000
+#define ESCALATE_EVERY_TICKS 1     /* look for overdue alerts every tick */
 #define SCAN_MAX 1000          /* stream entries read per catch-up request */
 #define BATCH_DEFAULT 100
 #define MAX_TOPICS 64
 #define GEOCODE_SCHEME "GB/T 2260"
 
-typedef enum { PENDING_PUBLISH, PENDING_SINCE, PENDING_LATEST, PENDING_FLUSH } pending_kind_t;
+typedef enum {
+    PENDING_PUBLISH,
+    PENDING_SINCE,
+    PENDING_LATEST,
+    PENDING_FLUSH,
+    PENDING_ACK,
+    PENDING_UNACKED,
+    PENDING_STATE,
+    PENDING_ESCALATE,
+} pending_kind_t;
+
+/* Redis keys beside the stream S: S:index (hash identifier -> stream id),
+ * S:open (zset of stream ids not acknowledged or cancelled), S:escalate
+ * (zset of those that escalate if left open), S:escalated (set),
+ * S:refs:<identifier> (stream ids of Updates/Cancels referencing it),
+ * S:acks:<identifier> (packed Acks). Each operation is one script, so it
+ * is atomic and one round trip. */
+
+/* KEYS[1] stream; ARGV envelope, identifier, received ms, maxlen, msgType,
+ * escalate (0/1), referenced identifiers... Returns {stream id, duplicate}. */
+static const char s_publish_script[] =
+    "local s = KEYS[1]\n"
+    "local old = redis.call('HGET', s..':index', ARGV[2])\n"
+    "if old then return {old, 1} end\n"
+    "local id\n"
+    "if tonumber(ARGV[4]) > 0 then id = redis.call('XADD', s, 'MAXLEN', '~', ARGV[4], '*', 'envelope', ARGV[1])\n"
+    "else id = redis.call('XADD', s, '*', 'envelope', ARGV[1]) end\n"
+    "redis.call('HSET', s..':index', ARGV[2], id)\n"
+    "local kind = ARGV[5]\n"
+    "if kind ~= 'Cancel' and kind ~= 'Ack' and kind ~= 'Error' then\n"
+    "  redis.call('ZADD', s..':open', ARGV[3], id)\n"
+    "  if ARGV[6] == '1' then redis.call('ZADD', s..':escalate', ARGV[3], id) end\n"
+    "end\n"
+    "for i = 7, #ARGV do\n"
+    "  redis.call('RPUSH', s..':refs:'..ARGV[i], id)\n"
+    "  local ref = redis.call('HGET', s..':index', ARGV[i])\n"
+    "  if ref and (kind == 'Update' or kind == 'Cancel') then\n"
+    "    redis.call('ZREM', s..':open', ref)\n"
+    "    redis.call('ZREM', s..':escalate', ref)\n"
+    "  end\n"
+    "end\n"
+    "return {id, 0}\n";
+
+/* ARGV identifier, packed Ack. Returns 1, or 0 for an unknown identifier. */
+static const char s_ack_script[] =
+    "local s = KEYS[1]\n"
+    "local id = redis.call('HGET', s..':index', ARGV[1])\n"
+    "if not id then return 0 end\n"
+    "redis.call('RPUSH', s..':acks:'..ARGV[1], ARGV[2])\n"
+    "redis.call('ZREM', s..':open', id)\n"
+    "redis.call('ZREM', s..':escalate', id)\n"
+    "return 1\n";
+
+/* Entries of the open alerts, oldest first, like XRANGE. */
+static const char s_unacked_script[] =
+    "local s = KEYS[1]\n"
+    "local out = {}\n"
+    "for _, id in ipairs(redis.call('ZRANGE', s..':open', 0, 999)) do\n"
+    "  local e = redis.call('XRANGE', s, id, id)\n"
+    "  if e[1] then table.insert(out, e[1]) end\n"
+    "end\n"
+    "return out\n";
+
+/* ARGV cutoff ms: entries open since before it that should escalate, taken
+ * off the escalate set (each escalates once) and marked escalated. */
+static const char s_escalate_script[] =
+    "local s = KEYS[1]\n"
+    "local out = {}\n"
+    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', s..':escalate', '-inf', ARGV[1], 'LIMIT', 0, 100)) do\n"
+    "  redis.call('ZREM', s..':escalate', id)\n"
+    "  redis.call('SADD', s..':escalated', id)\n"
+    "  local e = redis.call('XRANGE', s, id, id)\n"
+    "  if e[1] then table.insert(out, e[1]) end\n"
+    "end\n"
+    "return out\n";
+
+/* ARGV identifier. Returns nil, or {entry, {update entries}, {acks}, escalated}. */
+static const char s_state_script[] =
+    "local s = KEYS[1]\n"
+    "local id = redis.call('HGET', s..':index', ARGV[1])\n"
+    "if not id then return nil end\n"
+    "local first = redis.call('XRANGE', s, id, id)\n"
+    "if not first[1] then return nil end\n"
+    "local updates = {}\n"
+    "for _, r in ipairs(redis.call('LRANGE', s..':refs:'..ARGV[1], 0, -1)) do\n"
+    "  local e = redis.call('XRANGE', s, r, r)\n"
+    "  if e[1] then table.insert(updates, e[1]) end\n"
+    "end\n"
+    "return {first[1], updates, redis.call('LRANGE', s..':acks:'..ARGV[1], 0, -1),\n"
+    "        redis.call('SISMEMBER', s..':escalated', id)}\n";
 
 typedef struct {
     uint64_t id;
@@ -32,7 +122,8 @@ typedef struct {
     zmq_msg_t peer;
     uint64_t correlation;
     Onenet__Alert__AlertEnvelope *envelope;   /* PUBLISH: malloc'd, stream id not yet set */
-    Onenet__Alert__SinceRequest *since;       /* SINCE: malloc'd */
+    Onenet__Alert__SinceRequest *since;       /* SINCE, UNACKED: malloc'd */
+    Onenet__Alert__Ack *ack;                  /* ACK: as it will be recorded */
 } pending_t;
 
 struct alerts_t {
@@ -45,6 +136,7 @@ struct alerts_t {
     uint64_t connections_seen; /* cache_connections at the last check */
     size_t spool_bytes;
     unsigned flushing;         /* spooled XADDs not yet confirmed */
+    uint64_t ticks;
     alerts_stats_t stats;
 };
 
@@ -89,6 +181,8 @@ pending_free (pending_t *pending)
         onenet__alert__alert_envelope__free_unpacked (pending->envelope, NULL);
     if (pending->since)
         onenet__alert__since_request__free_unpacked (pending->since, NULL);
+    if (pending->ack)
+        onenet__alert__ack__free_unpacked (pending->ack, NULL);
     free (pending);
 }
 
@@ -172,9 +266,19 @@ severity_of (const Onenet__Alert__Alert *alert)
     return "Unknown";
 }
 
+static void fan_out_on (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope,
+                        const char *prefix);
+
 /* Sends an envelope on every topic of its alert. */
 static void
 fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope)
+{
+    fan_out_on (self, envelope, "alert");
+}
+
+/* The same under another first topic word ("alert", "escalation"). */
+static void
+fan_out_on (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope, const char *prefix)
 {
     const Onenet__Alert__Alert *alert = envelope->alert;
     const Onenet__Alert__ValuePair *codes[MAX_TOPICS];
@@ -187,7 +291,7 @@ fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope)
     const char *severity = severity_of (alert);
     for (size_t i = 0; i < (count ? count : 1); i++) {
         char topic[160];
-        int length = snprintf (topic, sizeof topic, "alert.%s.%s", severity,
+        int length = snprintf (topic, sizeof topic, "%s.%s.%s", prefix, severity,
                                count ? codes[i]->value : "-");
         zmq_msg_t body;
         zmq_msg_init (&body);
@@ -251,28 +355,82 @@ spool_append (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope)
     return rc;
 }
 
-static void
-xadd (alerts_t *self, uint64_t cookie, const void *envelope, size_t size)
+/* Runs a script on the alert stream: EVAL script 1 <stream> args... */
+static int
+eval (alerts_t *self, uint64_t cookie, const char *script, int argc, const char **args,
+      const size_t *lengths)
+{
+    const char *stream = self->broker->config->alerts_stream;
+    const char *argv[argc + 4];
+    size_t argvlen[argc + 4];
+    argv[0] = "EVAL";
+    argvlen[0] = 4;
+    argv[1] = script;
+    argvlen[1] = strlen (script);
+    argv[2] = "1";
+    argvlen[2] = 1;
+    argv[3] = stream;
+    argvlen[3] = strlen (stream);
+    for (int i = 0; i < argc; i++) {
+        argv[i + 4] = args[i];
+        argvlen[i + 4] = lengths ? lengths[i] : strlen (args[i]);
+    }
+    return cache_command (self->broker->cache, ALERTS_COOKIE_BIT | cookie, argc + 4, argv, argvlen);
+}
+
+/* Does an alert escalate when left unacknowledged? */
+static bool
+escalates (const alerts_t *self, const Onenet__Alert__Alert *alert)
 {
     const broker_config_t *config = self->broker->config;
-    char max[24];
-    snprintf (max, sizeof max, "%d", config->alerts_stream_max);
-    const char *argv[8];
-    size_t lengths[8];
+    return config->alerts_escalate_after_s > 0
+           && onenet_cap_severity_rank (severity_of (alert))
+                  >= onenet_cap_severity_rank (config->alerts_escalate_severity);
+}
+
+#define MAX_REFERENCES 32
+
+/* Appends an envelope to the stream with its index entries (the publish
+ * script). References "sender,identifier,sent ..." name earlier alerts. */
+static int
+store (alerts_t *self, uint64_t cookie, const Onenet__Alert__AlertEnvelope *envelope)
+{
+    const Onenet__Alert__Alert *alert = envelope->alert;
+    size_t size = protobuf_c_message_get_packed_size (&envelope->base);
+    uint8_t *packed = malloc (size ? size : 1);
+    if (!packed)
+        return -1;
+    protobuf_c_message_pack (&envelope->base, packed);
+    char received[24], max[24];
+    snprintf (received, sizeof received, "%" PRId64, envelope->received_at_ms);
+    snprintf (max, sizeof max, "%d", self->broker->config->alerts_stream_max);
+    const char *args[6 + MAX_REFERENCES];
+    size_t lengths[6 + MAX_REFERENCES];
     int argc = 0;
-#define ARG(s, n) (argv[argc] = (s), lengths[argc++] = (n))
-    ARG ("XADD", 4);
-    ARG (config->alerts_stream, strlen (config->alerts_stream));
-    if (config->alerts_stream_max > 0) {
-        ARG ("MAXLEN", 6);
-        ARG ("~", 1);
-        ARG (max, strlen (max));
+#define ARG(value, length) (args[argc] = (value), lengths[argc++] = (length))
+    ARG ((const char *) packed, size);
+    ARG (alert->identifier, strlen (alert->identifier));
+    ARG (received, strlen (received));
+    ARG (max, strlen (max));
+    ARG (alert->msg_type, strlen (alert->msg_type));
+    ARG (escalates (self, alert) ? "1" : "0", 1);
+    /* Each reference is sender,identifier,sent: the identifier is between
+     * the first and second comma. */
+    const char *p = alert->references ? alert->references : "";
+    while (*p && argc < 6 + MAX_REFERENCES) {
+        while (*p == ' ')
+            p++;
+        const char *end = p + strcspn (p, " ");
+        const char *comma = memchr (p, ',', (size_t) (end - p));
+        const char *second = comma ? memchr (comma + 1, ',', (size_t) (end - comma - 1)) : NULL;
+        if (comma && second)
+            ARG (comma + 1, (size_t) (second - comma - 1));
+        p = end;
     }
-    ARG ("*", 1);
-    ARG ("envelope", 8);
-    ARG (envelope, size);
 #undef ARG
-    cache_command (self->broker->cache, ALERTS_COOKIE_BIT | cookie, argc, argv, lengths);
+    int rc = eval (self, cookie, s_publish_script, argc, args, lengths);
+    free (packed);
+    return rc;
 }
 
 /* Appends what the spool holds to the stream, in order, before anything
@@ -294,11 +452,16 @@ spool_flush (alerts_t *self)
             break;
         }
         record = grown;
-        pending_t *pending = pending_new (self, PENDING_FLUSH, NULL, 0);
-        if (!pending)
-            break;
-        xadd (self, pending->id, record, length);
-        self->flushing++;
+        Onenet__Alert__AlertEnvelope *envelope
+            = onenet__alert__alert_envelope__unpack (NULL, length, record);
+        pending_t *pending = envelope && envelope->alert
+                                 ? pending_new (self, PENDING_FLUSH, NULL, 0) : NULL;
+        if (pending && store (self, pending->id, envelope) == 0)
+            self->flushing++;
+        else if (pending)
+            pending_done (self, pending);
+        if (envelope)
+            onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
     }
     free (record);
     fclose (file);
@@ -347,14 +510,8 @@ alerts_publish (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHe
         pending_t *pending = pending_new (self, PENDING_PUBLISH, peer, header->correlation_id);
         if (pending) {
             pending->envelope = envelope;
-            size_t size = protobuf_c_message_get_packed_size (&envelope->base);
-            uint8_t *packed = malloc (size ? size : 1);
-            if (packed) {
-                protobuf_c_message_pack (&envelope->base, packed);
-                xadd (self, pending->id, packed, size);
-                free (packed);
+            if (store (self, pending->id, envelope) == 0)
                 return;
-            }
             pending->envelope = NULL;
             pending_done (self, pending);
         }
@@ -379,13 +536,20 @@ on_published (alerts_t *self, pending_t *pending, const redisReply *reply)
     broker_t *broker = self->broker;
     Onenet__Alert__AlertEnvelope *envelope = pending->envelope;
     Onenet__Alert__PublishReply out = ONENET__ALERT__PUBLISH_REPLY__INIT;
-    if (reply && reply->type == REDIS_REPLY_STRING) {
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+        && reply->element[0]->type == REDIS_REPLY_STRING) {
         free (envelope->stream_id);
-        envelope->stream_id = strndup (reply->str, reply->len);
+        envelope->stream_id = strndup (reply->element[0]->str, reply->element[0]->len);
         if (!envelope->stream_id)
             envelope->stream_id = strdup ("");
-        snprintf (self->latest, sizeof self->latest, "%s", envelope->stream_id);
         out.stream_id = envelope->stream_id;
+        out.duplicate = reply->element[1]->integer == 1;
+        if (out.duplicate) {
+            /* Published before (a retry, a spool replay): subscribers have it. */
+            reply_message (broker, &pending->peer, pending->correlation, &out.base);
+            return;
+        }
+        snprintf (self->latest, sizeof self->latest, "%s", envelope->stream_id);
     }
     else if (spool_append (self, envelope) == 0)
         out.spooled = true;   /* Redis failed under us: keep it for later */
@@ -497,7 +661,9 @@ entry_envelope (const redisReply *entry)
             Onenet__Alert__AlertEnvelope *envelope = onenet__alert__alert_envelope__unpack (
                 NULL, fields->element[i + 1]->len, (const uint8_t *) fields->element[i + 1]->str);
             if (envelope && envelope->alert) {
-                free (envelope->stream_id);
+                /* Stored without an id: unpack left protobuf-c's shared empty string. */
+                if (envelope->stream_id != protobuf_c_empty_string)
+                    free (envelope->stream_id);
                 envelope->stream_id = strndup (entry->element[0]->str, entry->element[0]->len);
                 if (envelope->stream_id)
                     return envelope;
@@ -560,6 +726,241 @@ on_since (alerts_t *self, pending_t *pending, const redisReply *reply)
     free (found);
 }
 
+/* --- acknowledgement, open alerts, state, escalation --- */
+
+/* Starts a script for a client; answers UNAVAILABLE when Redis is down. */
+static pending_t *
+start_query (alerts_t *self, pending_kind_t kind, const zmq_msg_t *peer, uint64_t correlation)
+{
+    broker_t *broker = self->broker;
+    if (!cache_ready (broker->cache)) {
+        broker_answer (broker, peer, correlation, NULL, ONENET_UNAVAILABLE,
+                       "the alert stream is unavailable (Redis down); live alerts still flow", NULL);
+        return NULL;
+    }
+    pending_t *pending = pending_new (self, kind, peer, correlation);
+    if (!pending)
+        broker_answer (broker, peer, correlation, NULL, ONENET_INTERNAL, "broker out of memory", NULL);
+    return pending;
+}
+
+void
+alerts_ack (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+            const char *requester, zmq_msg_t *body)
+{
+    alerts_t *self = broker->alerts;
+    Onenet__Alert__Ack *ack = body ? onenet__alert__ack__unpack (NULL, zmq_msg_size (body),
+                                                                 zmq_msg_data (body))
+                                   : NULL;
+    if (!ack || !*ack->identifier) {
+        if (ack)
+            onenet__alert__ack__free_unpacked (ack, NULL);
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
+                       "body must be an onenet.alert.Ack with an identifier", NULL);
+        return;
+    }
+    /* Who acknowledged: the authenticated department, then the name given. */
+    char by[256];
+    snprintf (by, sizeof by, "%s%s%s", requester, *ack->by ? "/" : "", ack->by);
+    Onenet__Alert__Ack recorded = ONENET__ALERT__ACK__INIT;
+    recorded.identifier = ack->identifier;
+    recorded.by = by;
+    recorded.at_ms = onenet_wall_ms ();
+    pending_t *pending = start_query (self, PENDING_ACK, peer, header->correlation_id);
+    if (pending) {
+        /* Kept packed in the pending entry's envelope slot is awkward;
+         * the packed Ack travels in the script and again in the reply. */
+        size_t size = protobuf_c_message_get_packed_size (&recorded.base);
+        uint8_t packed[512 + 256];
+        if (size <= sizeof packed) {
+            protobuf_c_message_pack (&recorded.base, packed);
+            const char *args[] = { ack->identifier, (const char *) packed };
+            size_t lengths[] = { strlen (ack->identifier), size };
+            pending->ack = onenet__alert__ack__unpack (NULL, size, packed);
+            if (eval (self, pending->id, s_ack_script, 2, args, lengths) < 0)
+                pending_done (self, pending);
+        }
+        else {
+            broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
+                           "acknowledgement too long", NULL);
+            pending_done (self, pending);
+        }
+    }
+    onenet__alert__ack__free_unpacked (ack, NULL);
+}
+
+static void
+on_ack (alerts_t *self, pending_t *pending, const redisReply *reply)
+{
+    broker_t *broker = self->broker;
+    if (!reply || reply->type != REDIS_REPLY_INTEGER || !pending->ack) {
+        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_UNAVAILABLE,
+                       "the acknowledgement could not be recorded", NULL);
+        return;
+    }
+    if (reply->integer == 0) {
+        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_NOT_FOUND,
+                       "no alert with this identifier was published", NULL);
+        return;
+    }
+    zmq_msg_t body;
+    zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (&pending->ack->base));
+    protobuf_c_message_pack (&pending->ack->base, zmq_msg_data (&body));
+    /* Subscribers learn of it too. */
+    zmq_msg_t copy;
+    zmq_msg_init (&copy);
+    zmq_msg_copy (&copy, &body);
+    if (zmq_send (self->xpub, "ack", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_msg_send (&copy, self->xpub, ZMQ_DONTWAIT);
+    zmq_msg_close (&copy);
+    broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_OK, NULL, &body);
+    zmq_msg_close (&body);
+    self->stats.acks++;
+}
+
+void
+alerts_unacked (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+                zmq_msg_t *body)
+{
+    alerts_t *self = broker->alerts;
+    Onenet__Alert__AlertFilter *filter = onenet__alert__alert_filter__unpack (
+        NULL, body ? zmq_msg_size (body) : 0, body ? zmq_msg_data (body) : NULL);
+    if (!filter) {
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
+                       "body is not an onenet.alert.AlertFilter", NULL);
+        return;
+    }
+    pending_t *pending = start_query (self, PENDING_UNACKED, peer, header->correlation_id);
+    if (!pending) {
+        onenet__alert__alert_filter__free_unpacked (filter, NULL);
+        return;
+    }
+    /* The catch-up reply code serves this too: a SinceRequest with no
+     * cursor and this filter. */
+    pending->since = calloc (1, sizeof *pending->since);
+    if (!pending->since) {
+        onenet__alert__alert_filter__free_unpacked (filter, NULL);
+        pending_done (self, pending);
+        return;
+    }
+    onenet__alert__since_request__init (pending->since);
+    pending->since->after = strdup ("");
+    pending->since->filter = filter;
+    pending->since->limit = SCAN_MAX;
+    if (!pending->since->after || eval (self, pending->id, s_unacked_script, 0, NULL, NULL) < 0)
+        pending_done (self, pending);
+}
+
+void
+alerts_state (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+              zmq_msg_t *body)
+{
+    alerts_t *self = broker->alerts;
+    Onenet__Alert__StateRequest *request = body ? onenet__alert__state_request__unpack (
+                                                      NULL, zmq_msg_size (body), zmq_msg_data (body))
+                                                : NULL;
+    if (!request || !*request->identifier) {
+        if (request)
+            onenet__alert__state_request__free_unpacked (request, NULL);
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
+                       "body must be an onenet.alert.StateRequest with an identifier", NULL);
+        return;
+    }
+    pending_t *pending = start_query (self, PENDING_STATE, peer, header->correlation_id);
+    if (pending) {
+        const char *args[] = { request->identifier };
+        if (eval (self, pending->id, s_state_script, 1, args, NULL) < 0)
+            pending_done (self, pending);
+    }
+    onenet__alert__state_request__free_unpacked (request, NULL);
+}
+
+static void
+on_state (alerts_t *self, pending_t *pending, const redisReply *reply)
+{
+    broker_t *broker = self->broker;
+    if (reply && reply->type == REDIS_REPLY_NIL) {
+        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_NOT_FOUND,
+                       "no alert with this identifier was published", NULL);
+        return;
+    }
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4
+        || reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[2]->type != REDIS_REPLY_ARRAY) {
+        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_UNAVAILABLE,
+                       "the alert stream could not be read", NULL);
+        return;
+    }
+    const redisReply *updates = reply->element[1], *acks = reply->element[2];
+    Onenet__Alert__AlertState state = ONENET__ALERT__ALERT_STATE__INIT;
+    state.alert = entry_envelope (reply->element[0]);
+    state.updates = calloc (updates->elements + 1, sizeof *state.updates);
+    state.acks = calloc (acks->elements + 1, sizeof *state.acks);
+    for (size_t i = 0; state.updates && i < updates->elements; i++) {
+        Onenet__Alert__AlertEnvelope *update = entry_envelope (updates->element[i]);
+        if (!update)
+            continue;
+        state.cancelled = state.cancelled || strcmp (update->alert->msg_type, "Cancel") == 0;
+        state.updates[state.n_updates++] = update;
+    }
+    for (size_t i = 0; state.acks && i < acks->elements; i++) {
+        const redisReply *item = acks->element[i];
+        Onenet__Alert__Ack *ack = item->type == REDIS_REPLY_STRING
+                                      ? onenet__alert__ack__unpack (NULL, item->len, (const uint8_t *) item->str)
+                                      : NULL;
+        if (ack)
+            state.acks[state.n_acks++] = ack;
+    }
+    state.escalated = reply->element[3]->type == REDIS_REPLY_INTEGER && reply->element[3]->integer == 1;
+    if (state.alert && state.updates && state.acks)
+        reply_message (broker, &pending->peer, pending->correlation, &state.base);
+    else
+        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_INTERNAL,
+                       "the alert's entries could not be read", NULL);
+    if (state.alert)
+        onenet__alert__alert_envelope__free_unpacked (state.alert, NULL);
+    for (size_t i = 0; i < state.n_updates; i++)
+        onenet__alert__alert_envelope__free_unpacked (state.updates[i], NULL);
+    for (size_t i = 0; i < state.n_acks; i++)
+        onenet__alert__ack__free_unpacked (state.acks[i], NULL);
+    free (state.updates);
+    free (state.acks);
+}
+
+/* Sends again, on the escalation topic, the alerts at or above the
+ * configured severity left unacknowledged for too long. */
+static void
+escalate (alerts_t *self)
+{
+    broker_t *broker = self->broker;
+    if (broker->config->alerts_escalate_after_s <= 0 || !cache_ready (broker->cache))
+        return;
+    pending_t *pending = pending_new (self, PENDING_ESCALATE, NULL, 0);
+    if (!pending)
+        return;
+    char cutoff[24];
+    snprintf (cutoff, sizeof cutoff, "%" PRId64,
+              onenet_wall_ms () - (int64_t) broker->config->alerts_escalate_after_s * 1000);
+    const char *args[] = { cutoff };
+    if (eval (self, pending->id, s_escalate_script, 1, args, NULL) < 0)
+        pending_done (self, pending);
+}
+
+static void
+on_escalate (alerts_t *self, const redisReply *reply)
+{
+    for (size_t i = 0; reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+        Onenet__Alert__AlertEnvelope *envelope = entry_envelope (reply->element[i]);
+        if (!envelope)
+            continue;
+        envelope->escalated = true;
+        fan_out_on (self, envelope, "escalation");
+        self->stats.escalated++;
+        onenet_info ("alerts.escalated", "stream_id=%s severity=%s", envelope->stream_id,
+                     severity_of (envelope->alert));
+        onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+    }
+}
+
 void
 alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
 {
@@ -579,14 +980,26 @@ alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
             && reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2)
             snprintf (self->latest, sizeof self->latest, "%s", reply->element[0]->element[0]->str);
         break;
+    case PENDING_ACK:
+        on_ack (self, pending, reply);
+        break;
+    case PENDING_UNACKED:
+        on_since (self, pending, reply);
+        break;
+    case PENDING_STATE:
+        on_state (self, pending, reply);
+        break;
+    case PENDING_ESCALATE:
+        on_escalate (self, reply);
+        break;
     case PENDING_FLUSH:
-        if (self->flushing && reply && reply->type == REDIS_REPLY_STRING && --self->flushing == 0) {
+        if (self->flushing && reply && reply->type == REDIS_REPLY_ARRAY && --self->flushing == 0) {
             unlink (broker->config->alerts_spool);
             self->stats.spool_flushed += self->stats.spooled;
             self->spool_bytes = 0;
             onenet_info ("alerts.spool_flushed", "stream=%s", broker->config->alerts_stream);
         }
-        else if (!reply || reply->type != REDIS_REPLY_STRING)
+        else if (!reply || reply->type != REDIS_REPLY_ARRAY)
             self->flushing = 0;   /* Redis failed again: the file stays, retried on reconnect */
         break;
     }
@@ -621,6 +1034,8 @@ alerts_tick (broker_t *broker)
     }
     if (broker->now >= self->tick_at) {
         send_tick (self);
+        if (++self->ticks % ESCALATE_EVERY_TICKS == 0)
+            escalate (self);
         self->tick_at = broker->now + TICK_MS;
     }
     return (int) (self->tick_at - broker->now);

@@ -33,6 +33,15 @@ void alerts_publish (broker_t *broker, const zmq_msg_t *peer, const Onenet__Requ
                      const char *requester, zmq_msg_t *body);
 void alerts_since (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
                    zmq_msg_t *body);
+/* onenet.alert.ack: Ack -> Ack as recorded; NOT_FOUND for an unknown alert. */
+void alerts_ack (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+                 const char *requester, zmq_msg_t *body);
+/* onenet.alert.unacked: AlertFilter -> AlertBatch of open alerts. */
+void alerts_unacked (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+                     zmq_msg_t *body);
+/* onenet.alert.state: StateRequest -> AlertState. */
+void alerts_state (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+                   zmq_msg_t *body);
 
 /* A Redis reply for the alerts module (cookie without ALERTS_COOKIE_BIT). */
 void alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply);
@@ -52,6 +61,8 @@ typedef struct {
     uint64_t spooled;
     uint64_t spool_flushed;
     uint64_t rejected;
+    uint64_t acks;
+    uint64_t escalated;
 } alerts_stats_t;
 const alerts_stats_t *alerts_stats (const alerts_t *self);
 

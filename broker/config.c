@@ -48,6 +48,8 @@ broker_config_defaults (void)
     self->alerts_sndhwm = 100000;
     self->alerts_spool = strdup ("onenet-alerts.spool");
     self->alerts_spool_max_mb = 64;
+    self->alerts_escalate_severity = strdup ("Severe");
+    self->alerts_escalate_after_s = 600;
     self->view_timeout_ms = 2000;
     self->view_cache_ttl_s = 300;
     self->view_stale_ttl_s = 86400;
@@ -106,6 +108,7 @@ broker_config_destroy (broker_config_t **self_p)
     free (self->http_endpoint);
     free (self->alerts_stream);
     free (self->alerts_spool);
+    free (self->alerts_escalate_severity);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -337,6 +340,15 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
                        &self->alerts_stream_max);
     onenet_config_int (cfg, "alerts.sndhwm", self->alerts_sndhwm, 100, 10000000,
                        &self->alerts_sndhwm);
+    static const char *const severities[] = {"Extreme", "Severe",  "Moderate",
+                                             "Minor",   "Unknown", NULL};
+    const char *escalate_severity;
+    if (onenet_config_choice (cfg, "alerts.escalate_severity", self->alerts_escalate_severity,
+                              severities, &escalate_severity) == 0 &&
+        s_set_string (&self->alerts_escalate_severity, escalate_severity))
+        return -1;
+    onenet_config_int (cfg, "alerts.escalate_after_s", self->alerts_escalate_after_s, 0, 604800,
+                       &self->alerts_escalate_after_s);
     onenet_config_int (cfg, "alerts.spool_max_mb", self->alerts_spool_max_mb, 1, 65536,
                        &self->alerts_spool_max_mb);
     if (s_read_departments (self, cfg))

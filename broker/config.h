@@ -50,6 +50,8 @@ typedef struct {
     int alerts_sndhwm;           /* alerts.sndhwm    100000 [100, 10000000]: per subscriber, then it catches up */
     char *alerts_spool;          /* alerts.spool     "onenet-alerts.spool": kept here while Redis is down */
     int alerts_spool_max_mb;     /* alerts.spool_max_mb 64 [1, 65536]: beyond it, publishing fails */
+    char *alerts_escalate_severity; /* alerts.escalate_severity "Severe": this or worse escalates */
+    int alerts_escalate_after_s; /* alerts.escalate_after_s 600 [0, 604800]: unacked this long; 0 = never */
     /* departments = ( { name = ...; view_service = ...; }, ... ); default: the three reference departments */
     broker_department_t *departments;
     size_t department_count;

@@ -137,9 +137,15 @@ management_handle (broker_t *self, const zmq_msg_t *peer, const Onenet__RequestH
         alerts_publish (self, peer, header, requester, body);
     else if (strcmp (header->service, "onenet.alert.since") == 0)
         alerts_since (self, peer, header, body);
+    else if (strcmp (header->service, "onenet.alert.ack") == 0)
+        alerts_ack (self, peer, header, requester, body);
+    else if (strcmp (header->service, "onenet.alert.unacked") == 0)
+        alerts_unacked (self, peer, header, body);
+    else if (strcmp (header->service, "onenet.alert.state") == 0)
+        alerts_state (self, peer, header, body);
     else {
         broker_answer (self, peer, header->correlation_id, NULL, ONENET_UNKNOWN_SERVICE,
-                       "no such broker service (onenet.ping, onenet.services, onenet.view.person, onenet.alert.publish, onenet.alert.since)", NULL);
+                       "no such broker service (onenet.ping, onenet.services, onenet.view.person, onenet.alert.publish, onenet.alert.since, onenet.alert.ack, onenet.alert.unacked, onenet.alert.state)", NULL);
         return false;
     }
     return true;

@@ -1,0 +1,423 @@
+/*
+ * test_alert_lifecycle.c - the broker's alert services with a real
+ * redis-server: publish (stream first, then live on XPUB, duplicates not
+ * resent), topic filtering by severity and area prefix, catch-up, the
+ * update/cancel chain and an alert's state, acknowledgements, the list of
+ * open alerts, escalation, and the spool while Redis is down.
+ *
+ * Subscribers here are raw ZeroMQ SUB sockets, to check the wire contract
+ * of proto/alert.proto itself; the subscriber SDK has its own tests.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "onenet/cap.h"
+#include "onenet/proto/alert.pb-c.h"
+
+typedef struct {
+    int broker_port, redis_port, alerts_port;
+    pid_t broker, redis;
+    onenet_client_t *client;
+    void *context;
+} fixture_t;
+
+static fixture_t s;
+
+static int
+setup (void **state)
+{
+    (void) state;
+    memset (&s, 0, sizeof s);
+    s.redis_port = harness_free_port ();
+    s.redis = harness_start_redis (s.redis_port, true);
+    s.broker_port = harness_free_port ();
+    s.alerts_port = harness_free_port ();
+    char config[768];
+    snprintf (config, sizeof config,
+              "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
+              "alerts = { endpoint = \"tcp://127.0.0.1:%d\"; spool = \"%s/spool\";\n"
+              "           escalate_severity = \"Extreme\"; escalate_after_s = 2; };\n",
+              s.redis_port, s.alerts_port, harness_tempdir ());
+    s.broker = harness_start_broker (s.broker_port, config);
+    s.client = onenet_client_new (harness_endpoint (s.broker_port), NULL, 0);
+    s.context = zmq_ctx_new ();
+    return s.client && s.context ? 0 : -1;
+}
+
+static int
+teardown (void **state)
+{
+    (void) state;
+    onenet_client_destroy (&s.client);
+    zmq_ctx_term (s.context);
+    harness_cleanup ();
+    return 0;
+}
+
+static Onenet__Alert__Alert *
+sample (const char *name)
+{
+    char path[512];
+    const char *source = getenv ("ONENET_SOURCE_DIR");
+    snprintf (path, sizeof path, "%s/tests/data/cap/%s", source ? source : ".", name);
+    FILE *file = fopen (path, "rb");
+    assert_non_null (file);
+    static char xml[65536];
+    size_t size = fread (xml, 1, sizeof xml, file);
+    fclose (file);
+    char err[256];
+    Onenet__Alert__Alert *alert = onenet_cap_parse (xml, size, err, sizeof err);
+    if (!alert)
+        fail_msg ("%s: %s", name, err);
+    return alert;
+}
+
+static void *
+subscribe (const char *prefix)
+{
+    void *sub = zmq_socket (s.context, ZMQ_SUB);
+    int linger = 0;
+    zmq_setsockopt (sub, ZMQ_LINGER, &linger, sizeof linger);
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s.alerts_port);
+    assert_int_equal (zmq_connect (sub, endpoint), 0);
+    zmq_setsockopt (sub, ZMQ_SUBSCRIBE, prefix, strlen (prefix));
+    usleep (200000);   /* let the subscription reach the broker */
+    return sub;
+}
+
+/* The next [topic][envelope] on sub within timeout_ms, skipping ticks;
+ * NULL if none. The topic goes to topic_out. */
+static Onenet__Alert__AlertEnvelope *
+receive (void *sub, int timeout_ms, char *topic_out, size_t topic_size)
+{
+    int64_t until = onenet_clock_ms () + timeout_ms;
+    while (onenet_clock_ms () < until) {
+        zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) (until - onenet_clock_ms ())) <= 0)
+            return NULL;
+        char topic[160] = "";
+        int n = zmq_recv (sub, topic, sizeof topic - 1, 0);
+        assert_true (n >= 0);
+        topic[n < (int) sizeof topic - 1 ? n : (int) sizeof topic - 1] = '\0';
+        zmq_msg_t body;
+        zmq_msg_init (&body);
+        assert_true (zmq_msg_recv (&body, sub, 0) >= 0);
+        Onenet__Alert__AlertEnvelope *envelope = NULL;
+        if (strcmp (topic, "tick") != 0 && strcmp (topic, "ack") != 0)
+            envelope = onenet__alert__alert_envelope__unpack (NULL, zmq_msg_size (&body),
+                                                              zmq_msg_data (&body));
+        zmq_msg_close (&body);
+        if (envelope) {
+            snprintf (topic_out, topic_size, "%s", topic);
+            return envelope;
+        }
+    }
+    return NULL;
+}
+
+static Onenet__Alert__PublishReply *
+publish (Onenet__Alert__Alert *alert, onenet_status_t expect)
+{
+    onenet_reply_t *reply = onenet_client_call_message (s.client, "onenet.alert.publish", &alert->base, NULL);
+    assert_int_equal (onenet_reply_status (reply), expect);
+    Onenet__Alert__PublishReply *out = expect == ONENET_OK
+                                           ? (Onenet__Alert__PublishReply *) onenet_reply_unpack (
+                                               reply, &onenet__alert__publish_reply__descriptor)
+                                           : NULL;
+    onenet_reply_destroy (&reply);
+    return out;
+}
+
+static void
+test_publish_filter_and_dedupe (void **state)
+{
+    (void) state;
+    void *chengdu = subscribe ("alert.Extreme.5101");
+    void *elsewhere = subscribe ("alert.Extreme.5102");
+    Onenet__Alert__Alert *flood = sample ("onenet-flood-chengdu.xml");
+    Onenet__Alert__PublishReply *reply = publish (flood, ONENET_OK);
+    assert_non_null (reply);
+    assert_true (strlen (reply->stream_id) > 0);
+    assert_false (reply->spooled);
+    assert_false (reply->duplicate);
+    char stream_id[64];
+    snprintf (stream_id, sizeof stream_id, "%s", reply->stream_id);
+    onenet__alert__publish_reply__free_unpacked (reply, NULL);
+
+    char topic[160];
+    Onenet__Alert__AlertEnvelope *got = receive (chengdu, 3000, topic, sizeof topic);
+    assert_non_null (got);
+    assert_string_equal (got->stream_id, stream_id);   /* on the stream before it went out */
+    assert_string_equal (got->alert->identifier, "em.510100.2026.0001");
+    assert_string_equal (got->published_by_department, "anonymous");
+    assert_int_equal (strncmp (topic, "alert.Extreme.5101", 18), 0);
+    onenet__alert__alert_envelope__free_unpacked (got, NULL);
+    /* Two districts: two topics, the subscriber gets both copies (its SDK dedupes). */
+    got = receive (chengdu, 1000, topic, sizeof topic);
+    assert_non_null (got);
+    onenet__alert__alert_envelope__free_unpacked (got, NULL);
+    /* Another city's coordinator gets nothing. */
+    assert_null (receive (elsewhere, 500, topic, sizeof topic));
+
+    /* Published again: recognised, not sent again. */
+    reply = publish (flood, ONENET_OK);
+    assert_true (reply->duplicate);
+    assert_string_equal (reply->stream_id, stream_id);
+    onenet__alert__publish_reply__free_unpacked (reply, NULL);
+    assert_null (receive (chengdu, 500, topic, sizeof topic));
+    onenet__alert__alert__free_unpacked (flood, NULL);
+
+    /* Invalid CAP is refused with the field named. */
+    Onenet__Alert__Alert *bad = sample ("oasis-a2-severe-thunderstorm.xml");
+    free (bad->info[0]->severity);
+    bad->info[0]->severity = strdup ("Dreadful");
+    onenet_reply_t *refused = onenet_client_call_message (s.client, "onenet.alert.publish", &bad->base, NULL);
+    assert_int_equal (onenet_reply_status (refused), ONENET_BAD_REQUEST);
+    assert_non_null (strstr (onenet_reply_message (refused), "severity"));
+    onenet_reply_destroy (&refused);
+    onenet__alert__alert__free_unpacked (bad, NULL);
+    zmq_close (chengdu);
+    zmq_close (elsewhere);
+}
+
+static Onenet__Alert__AlertBatch *
+since (const char *after, const char *area, uint32_t last)
+{
+    Onenet__Alert__AlertFilter filter = ONENET__ALERT__ALERT_FILTER__INIT;
+    char *areas[] = { (char *) area };
+    if (area) {
+        filter.area_prefixes = areas;
+        filter.n_area_prefixes = 1;
+    }
+    Onenet__Alert__SinceRequest request = ONENET__ALERT__SINCE_REQUEST__INIT;
+    request.after = (char *) after;
+    request.filter = &filter;
+    request.last = last;
+    onenet_reply_t *reply = onenet_client_call_message (s.client, "onenet.alert.since", &request.base, NULL);
+    assert_int_equal (onenet_reply_status (reply), ONENET_OK);
+    Onenet__Alert__AlertBatch *batch = (Onenet__Alert__AlertBatch *) onenet_reply_unpack (
+        reply, &onenet__alert__alert_batch__descriptor);
+    onenet_reply_destroy (&reply);
+    assert_non_null (batch);
+    return batch;
+}
+
+static void
+test_catch_up_is_filtered_and_ordered (void **state)
+{
+    (void) state;
+    const char *names[] = { "oasis-a1-homeland-security.xml", "oasis-a2-severe-thunderstorm.xml",
+                            "oasis-a3-earthquake-update.xml" };
+    for (size_t i = 0; i < 3; i++) {
+        Onenet__Alert__Alert *alert = sample (names[i]);
+        onenet__alert__publish_reply__free_unpacked (publish (alert, ONENET_OK), NULL);
+        onenet__alert__alert__free_unpacked (alert, NULL);
+    }
+    Onenet__Alert__AlertBatch *all = since ("", NULL, 0);
+    assert_int_equal (all->n_alerts, 4);   /* the flood alert and these three */
+    for (size_t i = 1; i < all->n_alerts; i++)
+        assert_true (strcmp (all->alerts[i - 1]->stream_id, all->alerts[i]->stream_id) < 0
+                     || strlen (all->alerts[i - 1]->stream_id) < strlen (all->alerts[i]->stream_id));
+    assert_string_equal (all->alerts[0]->alert->identifier, "em.510100.2026.0001");
+    char after_first[64];
+    snprintf (after_first, sizeof after_first, "%s", all->alerts[0]->stream_id);
+    assert_string_equal (all->latest, all->alerts[3]->stream_id);
+    onenet__alert__alert_batch__free_unpacked (all, NULL);
+
+    Onenet__Alert__AlertBatch *later = since (after_first, NULL, 0);
+    assert_int_equal (later->n_alerts, 3);
+    onenet__alert__alert_batch__free_unpacked (later, NULL);
+
+    Onenet__Alert__AlertBatch *chengdu = since ("", "5101", 0);
+    assert_int_equal (chengdu->n_alerts, 1);
+    onenet__alert__alert_batch__free_unpacked (chengdu, NULL);
+
+    Onenet__Alert__AlertBatch *newest = since ("", NULL, 2);
+    assert_int_equal (newest->n_alerts, 2);
+    assert_string_equal (newest->alerts[1]->alert->identifier, "TRI13970876.2");
+    onenet__alert__alert_batch__free_unpacked (newest, NULL);
+}
+
+static Onenet__Alert__AlertState *
+state_of (const char *identifier, onenet_status_t expect)
+{
+    Onenet__Alert__StateRequest request = ONENET__ALERT__STATE_REQUEST__INIT;
+    request.identifier = (char *) identifier;
+    onenet_reply_t *reply = onenet_client_call_message (s.client, "onenet.alert.state", &request.base, NULL);
+    assert_int_equal (onenet_reply_status (reply), expect);
+    Onenet__Alert__AlertState *state = expect == ONENET_OK
+                                           ? (Onenet__Alert__AlertState *) onenet_reply_unpack (
+                                               reply, &onenet__alert__alert_state__descriptor)
+                                           : NULL;
+    onenet_reply_destroy (&reply);
+    return state;
+}
+
+static size_t
+open_alerts (const char *identifier, bool *listed)
+{
+    Onenet__Alert__AlertFilter filter = ONENET__ALERT__ALERT_FILTER__INIT;
+    onenet_reply_t *reply = onenet_client_call_message (s.client, "onenet.alert.unacked", &filter.base, NULL);
+    assert_int_equal (onenet_reply_status (reply), ONENET_OK);
+    Onenet__Alert__AlertBatch *batch = (Onenet__Alert__AlertBatch *) onenet_reply_unpack (
+        reply, &onenet__alert__alert_batch__descriptor);
+    onenet_reply_destroy (&reply);
+    assert_non_null (batch);
+    *listed = false;
+    for (size_t i = 0; i < batch->n_alerts; i++)
+        *listed = *listed || strcmp (batch->alerts[i]->alert->identifier, identifier) == 0;
+    size_t n = batch->n_alerts;
+    onenet__alert__alert_batch__free_unpacked (batch, NULL);
+    return n;
+}
+
+static void
+test_ack_cancel_and_state (void **state)
+{
+    (void) state;
+    bool listed = false;
+    open_alerts ("KSTO1055887203", &listed);
+    assert_true (listed);
+
+    Onenet__Alert__Ack ack = ONENET__ALERT__ACK__INIT;
+    ack.identifier = "KSTO1055887203";
+    ack.by = "duty officer Li";
+    onenet_reply_t *reply = onenet_client_call_message (s.client, "onenet.alert.ack", &ack.base, NULL);
+    assert_int_equal (onenet_reply_status (reply), ONENET_OK);
+    Onenet__Alert__Ack *recorded = (Onenet__Alert__Ack *) onenet_reply_unpack (reply, &onenet__alert__ack__descriptor);
+    assert_string_equal (recorded->by, "anonymous/duty officer Li");
+    assert_true (recorded->at_ms > 0);
+    onenet__alert__ack__free_unpacked (recorded, NULL);
+    onenet_reply_destroy (&reply);
+    open_alerts ("KSTO1055887203", &listed);
+    assert_false (listed);
+
+    ack.identifier = "no.such.alert";
+    reply = onenet_client_call_message (s.client, "onenet.alert.ack", &ack.base, NULL);
+    assert_int_equal (onenet_reply_status (reply), ONENET_NOT_FOUND);
+    onenet_reply_destroy (&reply);
+
+    Onenet__Alert__AlertState *acked = state_of ("KSTO1055887203", ONENET_OK);
+    assert_int_equal (acked->n_acks, 1);
+    assert_false (acked->cancelled);
+    onenet__alert__alert_state__free_unpacked (acked, NULL);
+
+    /* The flood alert is cancelled by its follow-up: no longer open. */
+    Onenet__Alert__Alert *cancel = sample ("onenet-flood-chengdu-cancel.xml");
+    onenet__alert__publish_reply__free_unpacked (publish (cancel, ONENET_OK), NULL);
+    onenet__alert__alert__free_unpacked (cancel, NULL);
+    Onenet__Alert__AlertState *flood = state_of ("em.510100.2026.0001", ONENET_OK);
+    assert_true (flood->cancelled);
+    assert_int_equal (flood->n_updates, 1);
+    assert_string_equal (flood->updates[0]->alert->identifier, "em.510100.2026.0002");
+    assert_string_equal (flood->alert->alert->msg_type, "Alert");
+    onenet__alert__alert_state__free_unpacked (flood, NULL);
+    open_alerts ("em.510100.2026.0001", &listed);
+    assert_false (listed);
+    assert_null (state_of ("never.published", ONENET_NOT_FOUND));
+}
+
+static void
+test_escalation_of_unacknowledged (void **state)
+{
+    (void) state;
+    void *everyone = subscribe ("escalation.");
+    Onenet__Alert__Alert *alert = sample ("onenet-flood-chengdu.xml");
+    free (alert->identifier);
+    alert->identifier = strdup ("em.510100.2026.0099");   /* a new, Extreme, unacknowledged alert */
+    onenet__alert__publish_reply__free_unpacked (publish (alert, ONENET_OK), NULL);
+    onenet__alert__alert__free_unpacked (alert, NULL);
+    char topic[160];
+    /* escalate_after_s = 2: escalated a few seconds later, once. */
+    Onenet__Alert__AlertEnvelope *escalated = receive (everyone, 8000, topic, sizeof topic);
+    assert_non_null (escalated);
+    assert_true (escalated->escalated);
+    assert_string_equal (escalated->alert->identifier, "em.510100.2026.0099");
+    assert_int_equal (strncmp (topic, "escalation.Extreme.", 19), 0);
+    onenet__alert__alert_envelope__free_unpacked (escalated, NULL);
+    Onenet__Alert__AlertEnvelope *again = receive (everyone, 1000, topic, sizeof topic);   /* second geocode */
+    if (again)
+        onenet__alert__alert_envelope__free_unpacked (again, NULL);
+    assert_null (receive (everyone, 2500, topic, sizeof topic));   /* not escalated twice */
+    Onenet__Alert__AlertState *state_now = state_of ("em.510100.2026.0099", ONENET_OK);
+    assert_true (state_now->escalated);
+    onenet__alert__alert_state__free_unpacked (state_now, NULL);
+    zmq_close (everyone);
+}
+
+static void
+test_spool_while_redis_is_down (void **state)
+{
+    (void) state;
+    void *sub = subscribe ("alert.");
+    harness_stop (s.redis, SIGKILL);
+    Onenet__Alert__Alert *alert = sample ("oasis-a4-amber-alert-bilingual.xml");
+    /* The broker may not have noticed yet: retry until it answers spooled. */
+    Onenet__Alert__PublishReply *reply = NULL;
+    for (int i = 0; i < 50 && !(reply && reply->spooled); i++) {
+        if (reply)
+            onenet__alert__publish_reply__free_unpacked (reply, NULL);
+        onenet_reply_t *raw = onenet_client_call_message (s.client, "onenet.alert.publish", &alert->base, NULL);
+        reply = onenet_reply_status (raw) == ONENET_OK
+                    ? (Onenet__Alert__PublishReply *) onenet_reply_unpack (raw, &onenet__alert__publish_reply__descriptor)
+                    : NULL;
+        onenet_reply_destroy (&raw);
+        if (!(reply && reply->spooled))
+            usleep (100000);
+    }
+    assert_non_null (reply);
+    assert_true (reply->spooled);
+    onenet__alert__publish_reply__free_unpacked (reply, NULL);
+    char topic[160];
+    Onenet__Alert__AlertEnvelope *live = receive (sub, 3000, topic, sizeof topic);
+    assert_non_null (live);   /* delivered live all the same */
+    assert_string_equal (live->alert->identifier, "KAR0-0306112239-SW");
+    assert_string_equal (live->stream_id, "");
+    onenet__alert__alert_envelope__free_unpacked (live, NULL);
+
+    s.redis = harness_start_redis (s.redis_port, true);   /* AOF: the stream survived */
+    bool flushed = false;
+    for (int i = 0; i < 100 && !flushed; i++) {
+        Onenet__Alert__AlertBatch *batch = NULL;
+        Onenet__Alert__SinceRequest request = ONENET__ALERT__SINCE_REQUEST__INIT;
+        request.last = 1;
+        onenet_reply_t *raw = onenet_client_call_message (s.client, "onenet.alert.since", &request.base, NULL);
+        if (onenet_reply_status (raw) == ONENET_OK)
+            batch = (Onenet__Alert__AlertBatch *) onenet_reply_unpack (raw, &onenet__alert__alert_batch__descriptor);
+        onenet_reply_destroy (&raw);
+        flushed = batch && batch->n_alerts == 1
+                  && strcmp (batch->alerts[0]->alert->identifier, "KAR0-0306112239-SW") == 0;
+        if (batch)
+            onenet__alert__alert_batch__free_unpacked (batch, NULL);
+        if (!flushed)
+            usleep (100000);
+    }
+    assert_true (flushed);
+    /* Everything published before Redis died is still there. */
+    Onenet__Alert__AlertState *old = state_of ("KSTO1055887203", ONENET_OK);
+    assert_int_equal (old->n_acks, 1);
+    onenet__alert__alert_state__free_unpacked (old, NULL);
+    onenet__alert__alert__free_unpacked (alert, NULL);
+    zmq_close (sub);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_publish_filter_and_dedupe),
+        cmocka_unit_test (test_catch_up_is_filtered_and_ordered),
+        cmocka_unit_test (test_ack_cancel_and_state),
+        cmocka_unit_test (test_escalation_of_unacknowledged),
+        cmocka_unit_test (test_spool_while_redis_is_down),
+    };
+    return cmocka_run_group_tests_name ("integration_alert_lifecycle", tests, setup, teardown);
+}
