@@ -474,40 +474,64 @@ void
 alerts_publish (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
                 const char *requester, zmq_msg_t *body)
 {
-    alerts_t *self = broker->alerts;
-    char why[256] = "body is not an onenet.alert.Alert";
     Onenet__Alert__Alert *alert = body ? onenet__alert__alert__unpack (NULL, zmq_msg_size (body),
                                                                        zmq_msg_data (body))
                                        : NULL;
-    if (!alert || onenet_cap_validate (alert, why, sizeof why) < 0) {
-        if (alert)
-            onenet__alert__alert__free_unpacked (alert, NULL);
+    if (!alert) {
+        broker->alerts->stats.rejected++;
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
+                       "body is not an onenet.alert.Alert", NULL);
+        return;
+    }
+    alerts_submit (broker, peer, header->correlation_id, alert, requester);
+}
+
+/* Answers the publisher, unless the broker itself published (no peer). */
+static void
+answer_publisher (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
+                  onenet_status_t status, const char *message, const ProtobufCMessage *reply)
+{
+    if (!peer || zmq_msg_size ((zmq_msg_t *) peer) == 0)
+        return;
+    if (status == ONENET_OK)
+        reply_message (broker, peer, correlation, reply);
+    else
+        broker_answer (broker, peer, correlation, NULL, status, message, NULL);
+}
+
+void
+alerts_submit (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
+               Onenet__Alert__Alert *alert, const char *department)
+{
+    alerts_t *self = broker->alerts;
+    char why[256];
+    if (onenet_cap_validate (alert, why, sizeof why) < 0) {
+        onenet__alert__alert__free_unpacked (alert, NULL);
         self->stats.rejected++;
-        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST, why, NULL);
+        answer_publisher (broker, peer, correlation, ONENET_BAD_REQUEST, why, NULL);
         return;
     }
     Onenet__Alert__AlertEnvelope *envelope = calloc (1, sizeof *envelope);
-    char *department = strdup (requester);
+    char *published_by = strdup (department);
     char *empty = strdup ("");
-    if (!envelope || !department || !empty) {
+    if (!envelope || !published_by || !empty) {
         free (envelope);
-        free (department);
+        free (published_by);
         free (empty);
         onenet__alert__alert__free_unpacked (alert, NULL);
-        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_INTERNAL,
-                       "broker out of memory", NULL);
+        answer_publisher (broker, peer, correlation, ONENET_INTERNAL, "broker out of memory", NULL);
         return;
     }
     /* Built with malloc'd members so free_unpacked releases it whole. */
     onenet__alert__alert_envelope__init (envelope);
     envelope->alert = alert;
-    envelope->published_by_department = department;
+    envelope->published_by_department = published_by;
     envelope->stream_id = empty;
     envelope->received_at_ms = onenet_wall_ms ();
     self->stats.published++;
 
     if (cache_ready (broker->cache)) {
-        pending_t *pending = pending_new (self, PENDING_PUBLISH, peer, header->correlation_id);
+        pending_t *pending = pending_new (self, PENDING_PUBLISH, peer, correlation);
         if (pending) {
             pending->envelope = envelope;
             if (store (self, pending->id, envelope) == 0)
@@ -520,13 +544,14 @@ alerts_publish (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHe
     Onenet__Alert__PublishReply reply = ONENET__ALERT__PUBLISH_REPLY__INIT;
     if (spool_append (self, envelope) < 0) {
         onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
-        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_RESOURCE_EXHAUSTED,
-                       "alert stream unavailable and the spool is full (alerts.spool_max_mb)", NULL);
+        answer_publisher (broker, peer, correlation, ONENET_RESOURCE_EXHAUSTED,
+                          "alert stream unavailable and the spool is full (alerts.spool_max_mb)",
+                          NULL);
         return;
     }
     fan_out (self, envelope);
     reply.spooled = true;
-    reply_message (broker, peer, header->correlation_id, &reply.base);
+    answer_publisher (broker, peer, correlation, ONENET_OK, NULL, &reply.base);
     onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
 }
 
@@ -546,7 +571,7 @@ on_published (alerts_t *self, pending_t *pending, const redisReply *reply)
         out.duplicate = reply->element[1]->integer == 1;
         if (out.duplicate) {
             /* Published before (a retry, a spool replay): subscribers have it. */
-            reply_message (broker, &pending->peer, pending->correlation, &out.base);
+            answer_publisher (broker, &pending->peer, pending->correlation, ONENET_OK, NULL, &out.base);
             return;
         }
         snprintf (self->latest, sizeof self->latest, "%s", envelope->stream_id);
@@ -554,12 +579,12 @@ on_published (alerts_t *self, pending_t *pending, const redisReply *reply)
     else if (spool_append (self, envelope) == 0)
         out.spooled = true;   /* Redis failed under us: keep it for later */
     else {
-        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_UNAVAILABLE,
-                       "alert stream unavailable and the spool is full", NULL);
+        answer_publisher (broker, &pending->peer, pending->correlation, ONENET_UNAVAILABLE,
+                          "alert stream unavailable and the spool is full", NULL);
         return;
     }
     fan_out (self, envelope);
-    reply_message (broker, &pending->peer, pending->correlation, &out.base);
+    answer_publisher (broker, &pending->peer, pending->correlation, ONENET_OK, NULL, &out.base);
 }
 
 /* --- catch-up --- */
@@ -1039,4 +1064,15 @@ alerts_tick (broker_t *broker)
         self->tick_at = broker->now + TICK_MS;
     }
     return (int) (self->tick_at - broker->now);
+}
+
+bool
+alerts_idle (const alerts_t *self)
+{
+    size_t cursor = 0;
+    pending_t *pending;
+    while ((pending = hashmap_next (self->pending, &cursor)))
+        if (pending->kind == PENDING_PUBLISH || pending->kind == PENDING_FLUSH)
+            return false;
+    return true;
 }

@@ -18,6 +18,7 @@
 
 #include <hiredis/hiredis.h>
 #include "broker_internal.h"
+#include "onenet/proto/alert.pb-c.h"
 
 /* Cache cookies of the alerts module carry this bit. */
 #define ALERTS_COOKIE_BIT (1ULL << 63)
@@ -31,6 +32,11 @@ void alerts_destroy (alerts_t **self_p);
 /* The services; body may be NULL. */
 void alerts_publish (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
                      const char *requester, zmq_msg_t *body);
+/* Publishes an alert the broker holds (owned: freed here), for peer's
+ * request `correlation`, or for the broker itself when peer is NULL (no
+ * answer then). department is recorded as the publisher. */
+void alerts_submit (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
+                    Onenet__Alert__Alert *alert, const char *department);
 void alerts_since (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
                    zmq_msg_t *body);
 /* onenet.alert.ack: Ack -> Ack as recorded; NOT_FOUND for an unknown alert. */
@@ -48,6 +54,9 @@ void alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply
 
 /* Ticks, spool flushing. Returns ms until it next needs to run. */
 int alerts_tick (broker_t *broker);
+
+/* True when no alert is waiting for Redis (publishes, spool flush). */
+bool alerts_idle (const alerts_t *self);
 
 /* The XPUB socket, for the loop to serve subscriptions on. */
 void *alerts_socket (alerts_t *self);

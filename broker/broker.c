@@ -10,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include "broker_internal.h"
 #include "alerts.h"
 #include "cache.h"
+#include "http.h"
 #include "view.h"
 
 /* Hands each Redis reply to the module whose request it answers. */
@@ -27,20 +30,67 @@ on_cache_reply (void *owner, uint64_t cookie, const redisReply *reply)
         view_on_cache (self, cookie, reply);
 }
 
+static volatile sig_atomic_t s_reload_requested = 0;
+
+static void
+on_sighup (int signum)
+{
+    (void) signum;
+    s_reload_requested = 1;
+}
+
+void
+broker_catch_signals (void)
+{
+    onenet_signals_catch ();
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = on_sighup;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGHUP, &action, NULL);
+}
+
+/* Registers the configured services as known (idempotent). */
+static int
+register_known_services (broker_t *self)
+{
+    const broker_config_t *config = self->config;
+    for (size_t i = 0; i < config->service_count; i++) {
+        service_t *service = registry_ensure_service (self->registry, config->services[i].name);
+        if (!service)
+            return -1;
+        service->known = true;
+        if (!service->department)
+            service->department = strdup (config->services[i].department);
+    }
+    return 0;
+}
+
 broker_t *
-broker_new (const broker_config_t *config, char *err, size_t err_size)
+broker_new (broker_config_t *config, char *err, size_t err_size)
 {
     broker_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, err_size, "out of memory");
+        broker_config_destroy (&config);
         return NULL;
     }
     self->config = config;
+    /* libzmq's I/O threads start with the context's first sockets: they
+     * inherit a mask without our signals, so SIGTERM and SIGHUP reach the
+     * loop thread and interrupt its zmq_poll at once. */
+    sigset_t ours, previous;
+    sigemptyset (&ours);
+    sigaddset (&ours, SIGINT);
+    sigaddset (&ours, SIGTERM);
+    sigaddset (&ours, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &ours, &previous);
     self->context = zmq_ctx_new ();
     self->registry = registry_new ();
     self->requests = requests_new ((size_t) config->max_pending);
     onenet_arena_init (&self->arena, self->arena_buffer, sizeof self->arena_buffer);
     self->socket = self->context ? zmq_socket (self->context, ZMQ_ROUTER) : NULL;
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
     if (!self->registry || !self->requests || !self->socket) {
         snprintf (err, err_size, "cannot create the broker: %s", zmq_strerror (errno));
         broker_destroy (&self);
@@ -62,16 +112,10 @@ broker_new (const broker_config_t *config, char *err, size_t err_size)
     }
     /* Configured services are known before any adapter offers them, so
      * their requests wait for an adapter instead of failing at once. */
-    for (size_t i = 0; i < config->service_count; i++) {
-        service_t *service = registry_ensure_service (self->registry, config->services[i].name);
-        if (!service) {
-            snprintf (err, err_size, "out of memory");
-            broker_destroy (&self);
-            return NULL;
-        }
-        service->known = true;
-        if (!service->department)
-            service->department = strdup (config->services[i].department);
+    if (register_known_services (self) < 0) {
+        snprintf (err, err_size, "out of memory");
+        broker_destroy (&self);
+        return NULL;
     }
     self->views = views_new (self);
     self->cache = self->views ? cache_new (config->redis_endpoint, on_cache_reply, self, err, err_size)
@@ -83,7 +127,8 @@ broker_new (const broker_config_t *config, char *err, size_t err_size)
         return NULL;
     }
     self->alerts = alerts_new (self, err, err_size);
-    if (!self->alerts) {
+    self->http = self->alerts ? http_new (self, config->http_endpoint, err, err_size) : NULL;
+    if (!self->alerts || !self->http) {
         broker_destroy (&self);
         return NULL;
     }
@@ -100,6 +145,7 @@ broker_destroy (broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     broker_t *self = *self_p;
+    http_destroy (&self->http);   /* no more requests reading broker state */
     /* Views first: finishing them may still use the cache and socket. */
     views_destroy (&self->views);
     cache_destroy (&self->cache);
@@ -110,8 +156,45 @@ broker_destroy (broker_t **self_p)
         zmq_close (self->socket);
     if (self->context)
         zmq_ctx_term (self->context);
+    broker_config_destroy (&self->config);
     free (self);
     *self_p = NULL;
+}
+
+static void
+on_fixed_setting_changed (const char *setting)
+{
+    onenet_warn ("config.needs_restart", "setting=%s effect=\"kept its running value until a restart\"",
+                 setting);
+}
+
+int
+broker_reload (broker_t *self)
+{
+    const char *path = self->config->path;
+    if (strcmp (path, "(defaults)") == 0) {
+        onenet_warn ("config.reload_skipped", "reason=\"running on embedded defaults: no file to read\"");
+        return -1;
+    }
+    char err[512];
+    broker_config_t *next = broker_config_load (path, err, sizeof err);
+    if (!next) {
+        char quoted[600];
+        onenet_error ("config.reload_refused", "file=%s reason=%s effect=\"the running config is kept\"",
+                      path, onenet_log_quote (err, quoted, sizeof quoted));
+        return -1;
+    }
+    broker_config_keep_fixed (self->config, next, on_fixed_setting_changed);
+    broker_config_t *previous = self->config;
+    self->config = next;
+    register_known_services (self);
+    int level = onenet_log_level_from_name (next->log_level);
+    onenet_log_configure ((onenet_log_level_t) (level < 0 ? ONENET_LOG_INFO : level),
+                          strcmp (next->log_format, "json") == 0, "broker");
+    broker_config_destroy (&previous);
+    onenet_info ("config.reloaded", "file=%s departments=%zu alert_rules=%zu log_level=%s",
+                 next->path, next->department_count, next->alert_rule_count, next->log_level);
+    return 0;
 }
 
 void
@@ -277,6 +360,13 @@ heartbeat (broker_t *self)
         broker_drop_adapter (self, dead[i], "missed heartbeats");
 }
 
+/* Nothing left to wait for: no request pending, no alert waiting for Redis. */
+static bool
+drained (const broker_t *self)
+{
+    return requests_count (self->requests) == 0 && alerts_idle (self->alerts);
+}
+
 /* Runs every timer; returns how long the loop may sleep. */
 static int
 run_timers (broker_t *self)
@@ -294,10 +384,21 @@ run_timers (broker_t *self)
     int alerts = alerts_tick (self);
     if (self->now + alerts < next)
         next = self->now + alerts;
+    int http = http_timeout_ms (self->http);
+    if (http == 0) {   /* libmicrohttpd's own timers are due even if its fd stays quiet */
+        http_handle (self->http);
+        http = http_timeout_ms (self->http);
+    }
+    if (http >= 0 && self->now + http < next)
+        next = self->now + http;
     int cache = cache_tick (self->cache, self->now);
     if (cache >= 0 && self->now + cache < next)
         next = self->now + cache;
+    if (self->draining && self->drain_until < next)
+        next = self->drain_until;
     int64_t wait = next - self->now;
+    if (self->draining && wait > 50)
+        wait = 50;   /* look again soon: draining ends when the work does */
     return wait < 0 ? 0 : (int) wait;
 }
 
@@ -310,21 +411,45 @@ broker_run (broker_t *self)
     if (strcmp (self->config->security, "none") == 0)
         onenet_warn ("broker.insecure", "reason=\"security = none: connections are neither authenticated nor encrypted\"");
     int wait = 0;
-    while (!self->stopped && !onenet_interrupted ()) {
-        zmq_pollitem_t items[3] = { { self->socket, 0, ZMQ_POLLIN, 0 },
-                                    { alerts_socket (self->alerts), 0, ZMQ_POLLIN, 0 },
-                                    { NULL, cache_fd (self->cache), cache_events (self->cache), 0 } };
-        int count = items[2].fd >= 0 && items[2].events ? 3 : 2;
-        int ready = zmq_poll (items, count, wait);
+    while (!self->stopped) {
+        if (s_reload_requested) {
+            s_reload_requested = 0;
+            broker_reload (self);
+        }
+        if (onenet_interrupted () && !self->draining) {
+            self->draining = true;
+            self->drain_until = onenet_clock_ms () + self->config->drain_ms;
+            onenet_info ("broker.draining", "pending=%zu drain_ms=%d", requests_count (self->requests),
+                         self->config->drain_ms);
+        }
+        if (self->draining && (drained (self) || onenet_clock_ms () >= self->drain_until
+                               || onenet_interrupt_count () > 1))
+            break;
+        /* The ROUTER, the XPUB (subscriptions), HTTP and Redis when they
+         * have an fd: everything the broker waits on, in one poll. */
+        enum { ROUTER, XPUB, HTTP, REDIS };
+        zmq_pollitem_t items[4] = {
+            [ROUTER] = { self->socket, 0, ZMQ_POLLIN, 0 },
+            [XPUB] = { alerts_socket (self->alerts), 0, ZMQ_POLLIN, 0 },
+            [HTTP] = { NULL, http_fd (self->http), ZMQ_POLLIN, 0 },
+            [REDIS] = { NULL, cache_fd (self->cache), cache_events (self->cache), 0 },
+        };
+        if (items[HTTP].fd < 0)
+            items[HTTP].events = 0;
+        if (items[REDIS].fd < 0)
+            items[REDIS].events = 0;
+        int ready = zmq_poll (items, 4, wait);
         if (ready < 0 && errno != EINTR) {
             onenet_error ("broker.poll_failed", "reason=\"%s\"", zmq_strerror (errno));
             break;
         }
-        if (ready > 0 && count == 3 && items[2].revents)
-            cache_handle (self->cache, items[2].revents);
-        if (ready > 0 && items[1].revents)
+        if (ready > 0 && items[REDIS].revents)
+            cache_handle (self->cache, items[REDIS].revents);
+        if (ready > 0 && items[XPUB].revents)
             alerts_handle_subscriptions (self->alerts);
-        for (int i = 0; ready > 0 && (items[0].revents & ZMQ_POLLIN) && i < BROKER_RECV_BATCH; i++) {
+        if (ready > 0 && items[HTTP].revents)
+            http_handle (self->http);
+        for (int i = 0; ready > 0 && (items[ROUTER].revents & ZMQ_POLLIN) && i < BROKER_RECV_BATCH; i++) {
             onenet_wire_msg_t msg;
             if (onenet_wire_recv (self->socket, &msg, ZMQ_DONTWAIT) < 0)
                 break;
@@ -335,8 +460,8 @@ broker_run (broker_t *self)
         }
         wait = run_timers (self);
     }
-    /* Nobody is left to answer what is pending: say so rather than let
-     * clients wait out their deadlines. */
+    /* What is still pending will not be answered by anyone: say so rather
+     * than let clients wait out their deadlines. */
     request_t *request;
     while ((request = requests_expired (self->requests, INT64_MAX)))
         broker_fail (self, request, ONENET_UNAVAILABLE, "broker shutting down");

@@ -24,7 +24,7 @@ typedef struct http_t http_t;
 #define MAX_SERVICE_NAME 255
 
 struct broker_t {
-    const broker_config_t *config;
+    broker_config_t *config;      /* owned; replaced by broker_reload */
     void *context;
     void *socket;                 /* ROUTER: adapters and clients */
     registry_t *registry;
@@ -40,6 +40,8 @@ struct broker_t {
     int64_t heartbeat_at;
     uint64_t trace_state;         /* xorshift state for trace ids */
     bool stopped;
+    bool draining;                /* stop signal seen: no new requests */
+    int64_t drain_until;
     int64_t bad_logged_at;        /* rate limit of bad-message warnings */
     uint64_t bad_suppressed;
     /* Counters, for onenet.services and (later) /metrics. */

@@ -6,11 +6,13 @@
  * The defaults below and config/broker.cfg must agree (a unit test checks
  * it); the ranges are those documented in config.h.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "onenet/config.h"
 #include "config.h"
+#include "http.h"
 
 #define DEFAULT_ENDPOINT "tcp://127.0.0.1:5570"
 #define PATH_SIZE 64 /* "services[N].department" */
@@ -32,6 +34,7 @@ broker_config_defaults (void)
     self->default_timeout_ms = 5000;
     self->max_timeout_ms = 60000;
     self->registration_grace_ms = 3000;
+    self->drain_ms = 5000;
     self->max_message_size = 1048576;
     self->max_frames = 4;
     self->max_pending = 100000;
@@ -87,6 +90,41 @@ s_free_departments (broker_config_t *self)
     self->department_count = 0;
 }
 
+/* The settings of an alert rule: all strings, required or with a default
+ * (NULL: required). Reading and freeing both walk this table. */
+static const struct {
+    const char *name;
+    size_t offset;
+    const char *fallback;
+} s_rule_fields[] = {
+    {"name", offsetof (broker_alert_rule_t, name), NULL},
+    {"department", offsetof (broker_alert_rule_t, department), NULL},
+    {"topic", offsetof (broker_alert_rule_t, topic), NULL},
+    {"event", offsetof (broker_alert_rule_t, event), NULL},
+    {"headline", offsetof (broker_alert_rule_t, headline), NULL},
+    {"match_field", offsetof (broker_alert_rule_t, match_field), ""},
+    {"match_value", offsetof (broker_alert_rule_t, match_value), ""},
+    {"id_field", offsetof (broker_alert_rule_t, id_field), ""},
+    {"area_field", offsetof (broker_alert_rule_t, area_field), ""},
+    {"status", offsetof (broker_alert_rule_t, status), "Actual"},
+    {"category", offsetof (broker_alert_rule_t, category), "Other"},
+    {"urgency", offsetof (broker_alert_rule_t, urgency), "Expected"},
+    {"severity", offsetof (broker_alert_rule_t, severity), "Moderate"},
+    {"certainty", offsetof (broker_alert_rule_t, certainty), "Likely"},
+    {"description", offsetof (broker_alert_rule_t, description), ""},
+    {"area_desc", offsetof (broker_alert_rule_t, area_desc), ""},
+};
+#define RULE_FIELD(rule, i) ((char **)((char *)(rule) + s_rule_fields[i].offset))
+
+static void
+s_free_rules (broker_config_t *self)
+{
+    for (size_t index = 0; index < self->alert_rule_count; index++)
+        for (size_t i = 0; i < sizeof s_rule_fields / sizeof s_rule_fields[0]; i++)
+            free (*RULE_FIELD (&self->alert_rules[index], i));
+    free (self->alert_rules);
+}
+
 void
 broker_config_destroy (broker_config_t **self_p)
 {
@@ -103,6 +141,7 @@ broker_config_destroy (broker_config_t **self_p)
     }
     free (self->services);
     s_free_departments (self);
+    s_free_rules (self);
     free (self->redis_endpoint);
     free (self->alerts_endpoint);
     free (self->http_endpoint);
@@ -265,6 +304,41 @@ s_read_departments (broker_config_t *self, onenet_config_t *cfg)
     return 0;
 }
 
+/* alert_rules = ( { name; department; topic; ... } ). CAP values are
+ * checked when an alert is built (onenet_cap_validate names the field),
+ * except severity, which escalation compares and is checked here. */
+static int
+s_read_rules (broker_config_t *self, onenet_config_t *cfg)
+{
+    size_t count;
+    if (onenet_config_count (cfg, "alert_rules", &count) || count == 0)
+        return 0;
+    self->alert_rules = calloc (count, sizeof *self->alert_rules);
+    if (!self->alert_rules)
+        return -1;
+    static const char *const severities[] = {"Extreme", "Severe",  "Moderate",
+                                             "Minor",   "Unknown", NULL};
+    for (size_t index = 0; index < count; index++) {
+        broker_alert_rule_t *rule = &self->alert_rules[index];
+        self->alert_rule_count++; /* counted now, so destroy frees a half-read rule */
+        for (size_t i = 0; i < sizeof s_rule_fields / sizeof s_rule_fields[0]; i++) {
+            char path[PATH_SIZE];
+            const char *value = NULL;
+            snprintf (path, sizeof path, "alert_rules[%zu].%s", index, s_rule_fields[i].name);
+            if (!s_rule_fields[i].fallback && onenet_config_require (cfg, path))
+                return 0; /* the error is kept and reported by finish */
+            if (strcmp (s_rule_fields[i].name, "severity") == 0)
+                onenet_config_choice (cfg, path, s_rule_fields[i].fallback, severities, &value);
+            else
+                onenet_config_string (cfg, path, s_rule_fields[i].fallback, &value);
+            *RULE_FIELD (rule, i) = strdup (value ? value : "");
+            if (!*RULE_FIELD (rule, i))
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 s_read (broker_config_t *self, onenet_config_t *cfg)
 {
@@ -292,6 +366,7 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
                                 "must be at most broker.max_timeout_ms (%d), not %d",
                                 self->max_timeout_ms, self->default_timeout_ms);
     }
+    onenet_config_int (cfg, "broker.drain_ms", self->drain_ms, 0, 600000, &self->drain_ms);
     onenet_config_int (cfg, "broker.registration_grace_ms", self->registration_grace_ms, 0, 600000,
                        &self->registration_grace_ms);
 
@@ -321,9 +396,13 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
     onenet_config_int (cfg, "view.stale_ttl_s", self->view_stale_ttl_s, 0, 2592000,
                        &self->view_stale_ttl_s);
     const char *http_endpoint;
-    if (onenet_config_string (cfg, "http.endpoint", self->http_endpoint, &http_endpoint) == 0 &&
-        s_set_string (&self->http_endpoint, http_endpoint))
-        return -1;
+    if (onenet_config_string (cfg, "http.endpoint", self->http_endpoint, &http_endpoint) == 0) {
+        char why[200];
+        if (http_check_endpoint (http_endpoint, why, sizeof why) < 0)
+            onenet_config_fail (cfg, "http.endpoint", "%s", why);
+        else if (s_set_string (&self->http_endpoint, http_endpoint))
+            return -1;
+    }
     const char *alerts_endpoint, *alerts_stream, *alerts_spool;
     if (onenet_config_string (cfg, "alerts.endpoint", self->alerts_endpoint, &alerts_endpoint) ==
             0 &&
@@ -351,7 +430,7 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
                        &self->alerts_escalate_after_s);
     onenet_config_int (cfg, "alerts.spool_max_mb", self->alerts_spool_max_mb, 1, 65536,
                        &self->alerts_spool_max_mb);
-    if (s_read_departments (self, cfg))
+    if (s_read_departments (self, cfg) || s_read_rules (self, cfg))
         return -1;
     return s_read_services (self, cfg);
 }
@@ -373,4 +452,37 @@ broker_config_load (const char *path, char *err, size_t err_size)
     if (rc)
         broker_config_destroy (&self);
     return self;
+}
+
+void
+broker_config_keep_fixed (const broker_config_t *current, broker_config_t *next,
+                          void (*changed) (const char *setting))
+{
+    struct {
+        const char *setting;
+        char *const *from;
+        char **to;
+    } strings[] = {
+        { "broker.endpoint", &current->endpoint, &next->endpoint },
+        { "redis.endpoint", &current->redis_endpoint, &next->redis_endpoint },
+        { "alerts.endpoint", &current->alerts_endpoint, &next->alerts_endpoint },
+        { "alerts.stream", &current->alerts_stream, &next->alerts_stream },
+        { "alerts.spool", &current->alerts_spool, &next->alerts_spool },
+        { "http.endpoint", &current->http_endpoint, &next->http_endpoint },
+        { "security", &current->security, &next->security },
+    };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        if (strcmp (*strings[i].from, *strings[i].to) == 0)
+            continue;
+        char *kept = strdup (*strings[i].from);
+        if (!kept)
+            continue;   /* out of memory: the new value stays, harmlessly unused */
+        changed (strings[i].setting);
+        free (*strings[i].to);
+        *strings[i].to = kept;
+    }
+    if (current->max_pending != next->max_pending) {
+        changed ("limits.max_pending");
+        next->max_pending = current->max_pending;
+    }
 }

@@ -25,6 +25,25 @@ typedef struct {
     char *view_service;  /* "ps.view.person" */
 } broker_department_t;
 
+/* A rule turning a department's event into an alert (alert_rules). Text
+ * fields may hold {field} to insert a field of the event's body. */
+typedef struct {
+    char *name;          /* "missing_person" */
+    char *department;    /* whose events: "public_security" */
+    char *topic;         /* EVENT topic: "incident.reported" */
+    char *match_field;   /* fire only when this field ... ("" = always) */
+    char *match_value;   /* ... has this value */
+    char *id_field;      /* field making the alert's identifier unique ("" = time) */
+    char *area_field;    /* field holding the GB/T 2260 code of the area */
+    char *status;        /* CAP status: "Actual", "Exercise", ... */
+    char *category;      /* CAP category */
+    char *event;         /* CAP event (template) */
+    char *urgency, *severity, *certainty;
+    char *headline;      /* template */
+    char *description;   /* template */
+    char *area_desc;     /* template */
+} broker_alert_rule_t;
+
 typedef struct {
     char *endpoint;              /* broker.endpoint        "tcp://127.0.0.1:5570" */
     int heartbeat_ms;            /* broker.heartbeat_ms    1000     [50, 60000] */
@@ -32,6 +51,7 @@ typedef struct {
     int default_timeout_ms;      /* broker.default_timeout_ms 5000  [1, 3600000] */
     int max_timeout_ms;          /* broker.max_timeout_ms  60000    [1, 3600000], >= default */
     int registration_grace_ms;   /* broker.registration_grace_ms 3000 [0, 600000] */
+    int drain_ms;                /* broker.drain_ms 5000 [0, 600000]: on SIGTERM, grace for work in flight */
     long max_message_size;       /* limits.max_message_size 1048576 [1024, 268435456] */
     int max_frames;              /* limits.max_frames      4        [3, 8] */
     int max_pending;             /* limits.max_pending     100000   [1, 10000000] */
@@ -57,11 +77,19 @@ typedef struct {
     size_t department_count;
     broker_known_service_t *services;  /* services = ( { name = ...; department = ...; }, ... ) */
     size_t service_count;
+    broker_alert_rule_t *alert_rules;  /* alert_rules = ( { ... }, ... ) */
+    size_t alert_rule_count;
     char *path;                  /* file it came from, or "(defaults)" */
 } broker_config_t;
 
 /* Returns a config holding the embedded defaults. NULL when out of memory. */
 broker_config_t *broker_config_defaults (void);
+
+/* Copies into next the settings that only a restart can change (endpoints,
+ * Redis, the alert stream and spool, max_pending, security), calling
+ * changed(setting) for each that differs. Used by the SIGHUP reload. */
+void broker_config_keep_fixed (const broker_config_t *current, broker_config_t *next,
+                               void (*changed) (const char *setting));
 
 /* Loads and validates a file; settings it leaves out keep their default.
  * Returns NULL on any error, with one line in err such as

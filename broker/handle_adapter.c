@@ -8,6 +8,7 @@
 #include <string.h>
 #include "broker_internal.h"
 #include "onenet/proto/view.pb-c.h"
+#include "rules.h"
 #include "view.h"
 
 static bool
@@ -149,6 +150,7 @@ on_adapter_reply (broker_t *self, inbound_t *in)
         forward_reply (self, request, adapter, status, header->message, in->body);
     if (status != ONENET_OK)
         request->service->errors++;
+    service_record (request->service, status, registry_clock_us () - request->received_us);
     adapter->served++;
     adapter_untrack (adapter, request);
     requests_remove (self->requests, request);
@@ -207,6 +209,7 @@ on_adapter_event (broker_t *self, inbound_t *in)
     }
     onenet_debug ("event.received", "department=%s topic=%s type=%s", in->adapter->department,
                   header->topic, header->type);
+    rules_on_event (self, in->adapter->department, header, in->body);
     if (strcmp (header->topic, "record.changed") == 0 && in->body) {
         Onenet__View__RecordChanged *changed = (Onenet__View__RecordChanged *) onenet_wire_unpack (
             &onenet__view__record_changed__descriptor, in->body, &self->arena);

@@ -68,6 +68,7 @@ void
 broker_fail (broker_t *self, request_t *request, onenet_status_t status, const char *message)
 {
     request->service->errors++;
+    service_record (request->service, status, registry_clock_us () - request->received_us);
     if (request->parent)
         view_on_part (self, request, status, message, NULL, NULL);
     else
@@ -181,6 +182,7 @@ admit (broker_t *self, service_t *service, int64_t deadline)
         return NULL;
     request->service = service;
     request->received_at = self->now;
+    request->received_us = registry_clock_us ();
     request->idempotent = service->idempotent;
     make_trace_id (self, request->trace_id);
     service->requests++;
@@ -220,6 +222,11 @@ on_client_request (broker_t *self, inbound_t *in)
         return;
     char requester[64];
     requester_of (in, requester, sizeof requester);
+    if (self->draining && strcmp (header->service, "onenet.ping") != 0) {
+        broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_UNAVAILABLE,
+                       "broker is shutting down: try again in a moment", NULL);
+        return;
+    }
     if (strncmp (header->service, "onenet.", 7) == 0) {
         management_handle (self, in->peer, header, requester, in->body);
         return;

@@ -18,10 +18,15 @@ usage (FILE *out)
              "Runs the OneNet broker: adapters register their services with it and\n"
              "clients call those services through it.\n"
              "\n"
+             "Signals: SIGHUP reloads the config file (an invalid one is refused and the\n"
+             "running config kept); SIGTERM or SIGINT drains (no new requests, waits up\n"
+             "to broker.drain_ms for those in flight) and exits 0; a second one exits now.\n"
+             "\n"
              "  -c, --config FILE      libconfig file (default: embedded defaults)\n"
              "      --check-config     validate the configuration and exit\n"
              "  -e, --endpoint EP      bind here instead of broker.endpoint\n"
              "  -a, --alerts-endpoint EP  bind alert subscribers here instead of alerts.endpoint\n"
+             "      --http-endpoint H:P   serve /healthz /readyz /metrics here instead of http.endpoint\n"
              "  -v, --verbose          log at debug level\n"
              "  -h, --help             this help\n"
              "  -V, --version          print the version\n"
@@ -38,10 +43,11 @@ main (int argc, char **argv)
         { "config", required_argument, NULL, 'c' }, { "check-config", no_argument, NULL, 'k' },
         { "endpoint", required_argument, NULL, 'e' }, { "verbose", no_argument, NULL, 'v' },
         { "alerts-endpoint", required_argument, NULL, 'a' },
+        { "http-endpoint", required_argument, NULL, 'H' },
         { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    const char *path = NULL, *endpoint = NULL, *alerts_endpoint = NULL;
+    const char *path = NULL, *endpoint = NULL, *alerts_endpoint = NULL, *http_endpoint = NULL;
     bool check_only = false, verbose = false;
     int opt;
     while ((opt = getopt_long (argc, argv, "c:e:a:vhV", options, NULL)) != -1) {
@@ -50,6 +56,7 @@ main (int argc, char **argv)
         case 'k': check_only = true; break;
         case 'e': endpoint = optarg; break;
         case 'a': alerts_endpoint = optarg; break;
+        case 'H': http_endpoint = optarg; break;
         case 'v': verbose = true; break;
         case 'h': usage (stdout); return 0;
         case 'V': printf ("onenet-broker %s\n", onenet_version ()); return 0;
@@ -75,6 +82,10 @@ main (int argc, char **argv)
         free (config->alerts_endpoint);
         config->alerts_endpoint = strdup (alerts_endpoint);
     }
+    if (http_endpoint) {
+        free (config->http_endpoint);
+        config->http_endpoint = strdup (http_endpoint);
+    }
     if (check_only) {
         printf ("%s: configuration is valid\n", config->path);
         broker_config_destroy (&config);
@@ -83,15 +94,13 @@ main (int argc, char **argv)
     int level = verbose ? ONENET_LOG_DEBUG : onenet_log_level_from_name (config->log_level);
     onenet_log_configure ((onenet_log_level_t) (level < 0 ? ONENET_LOG_INFO : level),
                           strcmp (config->log_format, "json") == 0, "broker");
-    onenet_signals_catch ();
-    broker_t *broker = broker_new (config, err, sizeof err);
+    broker_catch_signals ();
+    broker_t *broker = broker_new (config, err, sizeof err);   /* takes the config */
     if (!broker) {
         fprintf (stderr, "onenet-broker: %s\n", err);
-        broker_config_destroy (&config);
         return 1;
     }
     broker_run (broker);
     broker_destroy (&broker);
-    broker_config_destroy (&config);
     return 0;
 }

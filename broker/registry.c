@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "hashmap.h"
 #include "registry.h"
 
@@ -315,4 +316,27 @@ adapter_untrack (adapter_t *adapter, request_t *request)
     request->prev = request->next = NULL;
     request->adapter = NULL;
     adapter->in_flight--;
+}
+
+int64_t
+registry_clock_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+service_record (service_t *service, onenet_status_t status, int64_t latency_us)
+{
+    static const double bounds_s[REGISTRY_LATENCY_BUCKETS] = { REGISTRY_LATENCY_BOUNDS };
+    if (latency_us < 0)
+        latency_us = 0;
+    size_t bucket = 0;
+    double latency_s = (double) latency_us / 1e6;
+    while (bucket < REGISTRY_LATENCY_BUCKETS && latency_s > bounds_s[bucket])
+        bucket++;
+    service->latency_buckets[bucket]++;
+    service->latency_sum_s += latency_s;
+    service->status_counts[(unsigned) status < ONENET_STATUS_COUNT ? status : ONENET_INTERNAL]++;
 }

@@ -11,7 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
+#include "onenet/status.h"
 #include "requests.h"
+
+/* Request latency histogram of a service, for /metrics: the upper bounds
+ * of the REGISTRY_LATENCY_BUCKETS finite buckets in seconds (Prometheus
+ * "le"); a service keeps one count more, for the +Inf bucket. */
+#define REGISTRY_LATENCY_BOUNDS \
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
+#define REGISTRY_LATENCY_BUCKETS 13
 
 struct adapter_t {
     zmq_msg_t routing_id;
@@ -45,6 +53,11 @@ struct service_t {
     size_t waiting;
     uint64_t requests;
     uint64_t errors;
+    /* Finished requests, for /metrics (service_record). Buckets are not
+     * cumulative here: [i] counts latencies in (bound[i-1], bound[i]]. */
+    uint64_t status_counts[ONENET_STATUS_COUNT];
+    uint64_t latency_buckets[REGISTRY_LATENCY_BUCKETS + 1];
+    double latency_sum_s;
 };
 
 /* What an adapter offers, as read from its READY. */
@@ -96,6 +109,14 @@ void service_enqueue (service_t *service, request_t *request);
 void service_enqueue_front (service_t *service, request_t *request);
 request_t *service_dequeue (service_t *service);
 void service_unlink (service_t *service, request_t *request);
+
+/* Counts a finished request of the service: its status and its latency
+ * from admission to answer, in microseconds (registry_clock_us). */
+void service_record (service_t *service, onenet_status_t status, int64_t latency_us);
+
+/* Monotonic clock in microseconds, finer than the loop's ms clock so the
+ * sub-millisecond latency buckets mean something. */
+int64_t registry_clock_us (void);
 
 /* In-flight list of an adapter; tracking takes one credit. */
 void adapter_track (adapter_t *adapter, request_t *request);

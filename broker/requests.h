@@ -29,6 +29,7 @@ struct request_t {
     service_t *service;
     adapter_t *adapter;            /* serving instance, when in flight */
     int64_t received_at;           /* monotonic ms */
+    int64_t received_us;           /* monotonic µs (registry_clock_us), for latency metrics */
     int64_t deadline;              /* monotonic ms */
     uint8_t trace_id[16];
     bool idempotent;

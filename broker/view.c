@@ -27,6 +27,8 @@ enum { ASK_VIEW = 0, ASK_SECTIONS = 1 };
 typedef enum { VIEW_LOOKUP, VIEW_FETCHING } view_state_t;
 
 typedef struct {
+    char *department;      /* copied: a config reload must not change a view in flight */
+    char *view_service;
     bool done;
     onenet_status_t status;
     char message[160];
@@ -56,7 +58,8 @@ struct view_t {
     bool waiting_cache;    /* a Redis reply is outstanding */
     bool changed;          /* a record.changed arrived meanwhile: do not cache */
     size_t outstanding;    /* parts not answered yet */
-    part_t *parts;         /* one per configured department */
+    size_t n;              /* departments asked (the config's, when the view began) */
+    part_t *parts;         /* one per department */
     view_t *prev, *next;
 };
 
@@ -91,12 +94,6 @@ views_stats (const views_t *self)
     return &self->stats;
 }
 
-static size_t
-department_count (const broker_t *broker)
-{
-    return broker->config->department_count;
-}
-
 static void
 view_free (views_t *self, view_t *view)
 {
@@ -107,7 +104,9 @@ view_free (views_t *self, view_t *view)
         self->active = view->next;
     if (view->next)
         view->next->prev = view->prev;
-    for (size_t i = 0; view->parts && i < department_count (self->broker); i++) {
+    for (size_t i = 0; view->parts && i < view->n; i++) {
+        free (view->parts[i].department);
+        free (view->parts[i].view_service);
         if (view->parts[i].contribution)
             protobuf_c_message_free_unpacked (&view->parts[i].contribution->base, NULL);
         if (view->parts[i].stale)
@@ -153,7 +152,7 @@ static void
 finish (views_t *self, view_t *view)
 {
     broker_t *broker = self->broker;
-    size_t n = department_count (broker);
+    size_t n = view->n;
     size_t fields = MERGE_CANONICAL_COUNT;
     int64_t now_ms = onenet_wall_ms ();
     Onenet__View__Section sections[n ? n : 1];
@@ -170,7 +169,7 @@ finish (views_t *self, view_t *view)
             snprintf (part->message, sizeof part->message, "no answer within the view's deadline");
         }
         merge_part_t merged = as_merge_part (part);
-        merge_section (&sections[i], broker->config->departments[i].name, &merged, now_ms);
+        merge_section (&sections[i], part->department, &merged, now_ms);
         section_ptrs[i] = &sections[i];
         partial = partial || (sections[i].status != ONENET__VIEW__SECTION_STATUS__SECTION_OK
                               && sections[i].status != ONENET__VIEW__SECTION_STATUS__SECTION_NOT_FOUND);
@@ -201,7 +200,7 @@ finish (views_t *self, view_t *view)
             if (!packed)
                 continue;
             protobuf_c_message_pack (&sections[i].base, packed);
-            section_key (key, sizeof key, broker->config->departments[i].name, view->resident_id);
+            section_key (key, sizeof key, view->parts[i].department, view->resident_id);
             cache_set (broker, key, packed, size, broker->config->view_stale_ttl_s);
             free (packed);
         }
@@ -247,7 +246,7 @@ static void
 fetch (views_t *self, view_t *view)
 {
     broker_t *broker = self->broker;
-    size_t n = department_count (broker);
+    size_t n = view->n;
     view->state = VIEW_FETCHING;
     view->outstanding = n;
     Onenet__View__ContributionRequest request = ONENET__VIEW__CONTRIBUTION_REQUEST__INIT;
@@ -264,8 +263,7 @@ fetch (views_t *self, view_t *view)
         argv[0] = "MGET";
         lengths[0] = 4;
         for (size_t i = 0; i < n; i++) {
-            lengths[i + 1] = (size_t) section_key (keys[i], sizeof keys[i],
-                                                   broker->config->departments[i].name,
+            lengths[i + 1] = (size_t) section_key (keys[i], sizeof keys[i], view->parts[i].department,
                                                    view->resident_id);
             argv[i + 1] = keys[i];
         }
@@ -273,7 +271,7 @@ fetch (views_t *self, view_t *view)
             = cache_command (broker->cache, COOKIE (view, ASK_SECTIONS), (int) n + 1, argv, lengths) == 0;
     }
     for (size_t i = 0; i < n; i++) {
-        const char *name = broker->config->departments[i].view_service;
+        const char *name = view->parts[i].view_service;
         service_t *service = registry_service (broker->registry, name);
         if (!service || service->instance_count == 0) {
             /* Do not wait for a department that is down: the view is
@@ -307,10 +305,23 @@ view_start (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader
         return;
     }
     view_t *view = calloc (1, sizeof *view);
-    size_t n = department_count (broker);
+    size_t n = broker->config->department_count;
     if (view)
         view->parts = calloc (n ? n : 1, sizeof *view->parts);
-    if (!view || !view->parts) {
+    bool copied = view && view->parts;
+    for (size_t i = 0; copied && i < n; i++) {
+        view->parts[i].department = strdup (broker->config->departments[i].name);
+        view->parts[i].view_service = strdup (broker->config->departments[i].view_service);
+        view->n = i + 1;
+        copied = view->parts[i].department && view->parts[i].view_service;
+    }
+    if (!copied) {
+        for (size_t i = 0; view && view->parts && i < view->n; i++) {
+            free (view->parts[i].department);
+            free (view->parts[i].view_service);
+        }
+        if (view)
+            free (view->parts);
         free (view);
         broker_answer (broker, peer, header->correlation_id, NULL, ONENET_INTERNAL, "broker out of memory",
                        NULL);
@@ -358,7 +369,7 @@ view_on_part (broker_t *broker, request_t *request, onenet_status_t status, cons
 {
     views_t *self = broker->views;
     view_t *view = find_view (self, request->parent);
-    if (!view || request->part >= department_count (broker) || view->parts[request->part].done)
+    if (!view || request->part >= view->n || view->parts[request->part].done)
         return;
     part_t *part = &view->parts[request->part];
     if (status == ONENET_OK) {
@@ -402,7 +413,7 @@ on_lookup (views_t *self, view_t *view, const redisReply *reply)
 static void
 on_stale_sections (views_t *self, view_t *view, const redisReply *reply)
 {
-    size_t n = department_count (self->broker);
+    size_t n = view->n;
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == n)
         for (size_t i = 0; i < n; i++) {
             const redisReply *item = reply->element[i];

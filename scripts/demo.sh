@@ -51,9 +51,13 @@ person=$(sed -n 's/.*example (address differs between departments): //p' "$work/
 
 port=$(free_port)
 export ONENET_BROKER="tcp://127.0.0.1:$port"
+export ONENET_ALERTS="tcp://127.0.0.1:$(free_port)"
+http_port=$(free_port)
 cat >"$work/broker.cfg" <<CFG
 broker = { endpoint = "$ONENET_BROKER"; };
 redis = { endpoint = "127.0.0.1:$redis_port"; };
+alerts = { endpoint = "$ONENET_ALERTS"; spool = "$work/alerts.spool"; };
+http = { endpoint = "127.0.0.1:$http_port"; };
 CFG
 "$bin/onenet-broker" -c "$work/broker.cfg" >"$work/broker.log" 2>&1 &
 pids+=($!)

@@ -14,6 +14,8 @@ packages=(
   libhiredis-dev redis-server           # Redis: cache, alert stream, audit
   libsqlite3-dev                        # department stores (onenet-seed, reference adapters)
   libxml2-dev                           # CAP 1.2 alert XML (lib/src/cap.c)
+  libmicrohttpd-dev                     # /healthz, /readyz, /metrics (broker/http.c)
+  docker-compose                        # validates docker-compose.yml (tests/integration/compose_check.sh)
 )
 
 missing=()

@@ -157,5 +157,8 @@ extern const cli_command_t cli_cmd_call;
 
 /* cmd_view.c */
 extern const cli_command_t cli_cmd_view;
+extern const cli_command_t cli_cmd_alerts; /* cmd_alerts.c */
+extern const cli_command_t cli_cmd_alert;  /* cmd_alerts.c */
+extern const cli_command_t cli_cmd_bench; /* cmd_bench.c */
 
 #endif

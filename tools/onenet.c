@@ -18,6 +18,9 @@ static const cli_command_t *const s_commands[] = {
     &cli_cmd_services,
     &cli_cmd_call,
     &cli_cmd_view,
+    &cli_cmd_alerts,
+    &cli_cmd_alert,
+    &cli_cmd_bench,
     NULL,
 };
 

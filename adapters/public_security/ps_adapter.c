@@ -8,6 +8,10 @@
  *                     publishes EVENT record.changed {resident_id, "person"})
  *   ps.household.get  HouseholdGetRequest    -> Household     (idempotent)
  *   ps.view.person    view.ContributionRequest -> view.Contribution (idempotent)
+ *   ps.incident.report IncidentReportRequest -> IncidentReport (not idempotent;
+ *                     publishes EVENT incident.reported {the IncidentReport},
+ *                     and record.changed {resident_id, "incident_report"}
+ *                     when a resident is named)
  *
  * Built like adapters/example/: the SDK does registration, heartbeats and
  * reconnection; this file checks requests and maps them onto ps_store.c.
@@ -64,6 +68,31 @@ date_shaped (const char *date)
         return false;
     for (int i = 0; i < 10; i++)
         if (i != 4 && i != 7 && (date[i] < '0' || date[i] > '9'))
+            return false;
+    return true;
+}
+
+/* The kinds of incident report the register knows (proto/public_security.proto). */
+static const char *const s_report_kinds[]
+    = { "theft", "dispute", "traffic", "missing_person", "fraud", "noise" };
+
+static bool
+report_kind_known (const char *kind)
+{
+    for (size_t i = 0; i < sizeof s_report_kinds / sizeof s_report_kinds[0]; i++)
+        if (strcmp (s_report_kinds[i], kind) == 0)
+            return true;
+    return false;
+}
+
+/* A GB/T 2260 division code: exactly 6 digits. */
+static bool
+district_code_valid (const char *code)
+{
+    if (strlen (code) != 6)
+        return false;
+    for (int i = 0; i < 6; i++)
+        if (code[i] < '0' || code[i] > '9')
             return false;
     return true;
 }
@@ -225,6 +254,60 @@ on_household_get (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
         protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
+/* A new incident report. Like ps.person.update, the events go out before
+ * the reply on the same connection: by the time the caller has its
+ * report, the broker has seen incident.reported (and may have raised an
+ * alert from it) and dropped cached views of the resident. */
+static void
+on_incident_report (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
+{
+    ps_store_t *store = arg;
+    Onenet__Ps__IncidentReportRequest *in
+        = (Onenet__Ps__IncidentReportRequest *) onenet_request_unpack (
+            request, &onenet__ps__incident_report_request__descriptor);
+    Onenet__Ps__IncidentReport *report = NULL;
+    char why[128];
+    if (!in)
+        onenet_adapter_reply (adapter, &request, ONENET_BAD_REQUEST,
+                              "body is not a onenet.ps.IncidentReportRequest", NULL, 0);
+    else if (!report_kind_known (in->kind))
+        onenet_adapter_reply (adapter, &request, ONENET_BAD_REQUEST,
+                              "kind must be one of theft, dispute, traffic, missing_person,"
+                              " fraud, noise",
+                              NULL, 0);
+    else if (!district_code_valid (in->district_code))
+        onenet_adapter_reply (adapter, &request, ONENET_BAD_REQUEST,
+                              "district_code must be a 6-digit GB/T 2260 code", NULL, 0);
+    else if (*in->resident_id && !onenet_resident_id_valid (in->resident_id, why, sizeof why))
+        onenet_adapter_reply (adapter, &request, ONENET_BAD_REQUEST, why, NULL, 0);
+    else if (!plain_text (in->summary, 200))
+        onenet_adapter_reply (adapter, &request, ONENET_BAD_REQUEST,
+                              "summary is required (1..200 bytes without control characters)",
+                              NULL, 0);
+    else if (ps_store_report_add (store, in->resident_id, in->kind, in->district_code,
+                                  in->summary, onenet_wall_ms (), &report)
+             < 0)
+        reply_store_error (adapter, &request, store);
+    else {
+        if (onenet_adapter_publish (adapter, "incident.reported", &report->base) < 0)
+            onenet_warn ("event.lost", "topic=incident.reported reason=not_connected");
+        if (*report->resident_id) {
+            Onenet__View__RecordChanged changed = ONENET__VIEW__RECORD_CHANGED__INIT;
+            changed.resident_id = report->resident_id;
+            changed.record = "incident_report";
+            if (onenet_adapter_publish (adapter, "record.changed", &changed.base) < 0)
+                onenet_warn ("event.lost", "topic=record.changed reason=not_connected");
+        }
+        onenet_info ("incident.reported", "report=%s kind=%s district=%s", report->report_id,
+                     report->kind, report->district_code);
+        onenet_adapter_reply_message (adapter, &request, &report->base);
+    }
+    if (report)
+        protobuf_c_message_free_unpacked (&report->base, NULL);
+    if (in)
+        protobuf_c_message_free_unpacked (&in->base, NULL);
+}
+
 /* The register's part of the one network view. The detail is the Person
  * without incident reports: those stay with the police; the view only
  * says how many there are. */
@@ -289,7 +372,8 @@ usage (FILE *out, const char *program)
     fprintf (out,
              "Usage: %s --db PATH [--broker ENDPOINT] [--instance NAME] [--credit N]\n"
              "Offers the public security population register (ps.person.get, ps.person.search,\n"
-             "ps.person.update, ps.household.get, ps.view.person) from an SQLite store.\n"
+             "ps.person.update, ps.household.get, ps.view.person, ps.incident.report) from an\n"
+             "SQLite store.\n"
              "  --broker ENDPOINT  broker to connect to (default $ONENET_BROKER or %s)\n"
              "  --db PATH          the store, e.g. made by onenet-seed\n"
              "  --instance NAME    instance name (default host-pid)\n"
@@ -370,6 +454,11 @@ main (int argc, char **argv)
                               &onenet__view__contribution_request__descriptor,
                               &onenet__view__contribution__descriptor, true,
                               "Public security's part of the one network view of a person" });
+    onenet_adapter_offer (adapter, "ps.incident.report", on_incident_report, store,
+                          &(onenet_offer_options_t) {
+                              &onenet__ps__incident_report_request__descriptor,
+                              &onenet__ps__incident_report__descriptor, false,
+                              "Files an incident report; publishes incident.reported" });
     onenet_info ("store.open", "department=%s instance=%s persons=%ld", DEPARTMENT,
                  onenet_adapter_instance (adapter), ps_store_count_persons (store));
     onenet_signals_catch ();

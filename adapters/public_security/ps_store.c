@@ -1,7 +1,8 @@
 /*
  * ps_store.c - SQLite access of the public security adapter: prepared
  * statements over the tables persons, households and incident_reports
- * (schema in tools/seed/seed.c), turned into onenet.ps messages.
+ * (schema in tools/seed/seed.c), turned into onenet.ps messages. New
+ * incident reports (ps.incident.report) are the only rows it inserts.
  *
  * Every statement is prepared once at open and reset after use; the
  * adapter is single-threaded, so one connection serves all requests.
@@ -20,6 +21,8 @@ enum {
     STMT_HOUSEHOLD,
     STMT_MEMBERS,
     STMT_COUNT_PERSONS,
+    STMT_NEXT_REPORT,
+    STMT_ADD_REPORT,
     STMT_TOTAL
 };
 
@@ -43,6 +46,11 @@ static const char *const s_sql[STMT_TOTAL] = {
                      " FROM persons WHERE household_id = ?1 ORDER BY birth_date, resident_id"
                      " LIMIT 200",
     [STMT_COUNT_PERSONS] = "SELECT count(*) FROM persons",
+    /* onenet-seed numbers reports 1, 2, ... in rowid order. */
+    [STMT_NEXT_REPORT] = "SELECT COALESCE(MAX(rowid), 0) + 1 FROM incident_reports",
+    [STMT_ADD_REPORT] = "INSERT INTO incident_reports (report_id, resident_id, kind, status,"
+                        " district_code, reported_at_ms, summary)"
+                        " VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6)",
 };
 
 struct ps_store_t {
@@ -262,6 +270,57 @@ ps_store_update (ps_store_t *self, const char *resident_id, const char *address,
         return fail (self, stmt);
     sqlite3_reset (stmt);
     return sqlite3_changes (self->db) > 0 ? 1 : 0;
+}
+
+/* --- incident reports --- */
+
+static char *
+copy_text (const char *text)
+{
+    size_t size = strlen (text) + 1;
+    return memcpy (xcalloc (size, 1), text, size);
+}
+
+int
+ps_store_report_add (ps_store_t *self, const char *resident_id, const char *kind,
+                     const char *district_code, const char *summary, int64_t reported_at_ms,
+                     Onenet__Ps__IncidentReport **report_p)
+{
+    sqlite3_stmt *stmt = self->stmt[STMT_NEXT_REPORT];
+    if (sqlite3_step (stmt) != SQLITE_ROW)
+        return fail (self, stmt);
+    sqlite3_int64 serial = sqlite3_column_int64 (stmt, 0);
+    sqlite3_reset (stmt);
+    /* The department's own systems may have used the next number: try on. */
+    char report_id[40];
+    stmt = self->stmt[STMT_ADD_REPORT];
+    for (int attempt = 0;; attempt++, serial++) {
+        snprintf (report_id, sizeof report_id, "R%s%07lld", district_code, (long long) serial);
+        sqlite3_bind_text (stmt, 1, report_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 2, resident_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 3, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 4, district_code, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (stmt, 5, reported_at_ms);
+        sqlite3_bind_text (stmt, 6, summary, -1, SQLITE_STATIC);
+        int rc = sqlite3_step (stmt);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_CONSTRAINT || attempt == 9)
+            return fail (self, stmt);
+        sqlite3_reset (stmt);
+    }
+    sqlite3_reset (stmt);
+    Onenet__Ps__IncidentReport *report = xcalloc (1, sizeof *report);
+    onenet__ps__incident_report__init (report);
+    report->report_id = copy_text (report_id);
+    report->resident_id = copy_text (resident_id);
+    report->kind = copy_text (kind);
+    report->status = copy_text ("open");
+    report->district_code = copy_text (district_code);
+    report->reported_at_ms = reported_at_ms;
+    report->summary = copy_text (summary);
+    *report_p = report;
+    return 1;
 }
 
 /* --- households --- */

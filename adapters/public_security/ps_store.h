@@ -48,6 +48,14 @@ int ps_store_search (ps_store_t *self, const char *name, const char *birth_date,
 int ps_store_update (ps_store_t *self, const char *resident_id, const char *address,
                      const char *phone, int64_t updated_at_ms);
 
+/* Files a new incident report: report_id "R<district_code><serial>"
+ * (serial continuing the store's numbering), status "open", reported at
+ * reported_at_ms. resident_id may be "". The caller has checked the
+ * values. Returns 1 with the stored report in *report_p, or -1. */
+int ps_store_report_add (ps_store_t *self, const char *resident_id, const char *kind,
+                         const char *district_code, const char *summary, int64_t reported_at_ms,
+                         Onenet__Ps__IncidentReport **report_p);
+
 /* Loads a household and its members. */
 int ps_store_household (ps_store_t *self, const char *household_id,
                         Onenet__Ps__Household **household_p);

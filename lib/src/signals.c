@@ -12,7 +12,8 @@ static void
 on_signal (int signum)
 {
     (void) signum;
-    s_interrupted = 1;
+    if (s_interrupted < 100)
+        s_interrupted++;
 }
 
 void
@@ -30,6 +31,12 @@ bool
 onenet_interrupted (void)
 {
     return s_interrupted != 0;
+}
+
+int
+onenet_interrupt_count (void)
+{
+    return s_interrupted;
 }
 
 const char *

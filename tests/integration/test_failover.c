@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,35 +450,70 @@ test_call_in_flight_when_broker_dies_times_out (void **state)
     assert_int_equal (onenet_client_pending (fixture->client), 0);
 }
 
-/* A broker told to stop (SIGTERM) answers what it still holds rather than
- * let clients wait out their deadlines (broker_run, docs/PROTOCOL.md:
- * UNAVAILABLE "the broker is shutting down"). */
+/* A broker told to stop (SIGTERM) drains: it refuses new requests, lets
+ * those in flight finish within broker.drain_ms, answers what is left
+ * UNAVAILABLE rather than let clients wait out their deadlines, and exits 0. */
+static int
+setup_short_drain (void **state)
+{
+    static fixture_t fixture;
+    memset (&fixture, 0, sizeof fixture);
+    fixture.port = harness_free_port ();
+    fixture.broker = harness_start_broker (
+        fixture.port, "broker: { registration_grace_ms = 0; drain_ms = 1500; };\n");
+    fixture.client = onenet_client_new (harness_endpoint (fixture.port), NULL, 0);
+    fixture.observer = onenet_client_new (harness_endpoint (fixture.port), NULL, 0);
+    assert_non_null (fixture.client);
+    assert_non_null (fixture.observer);
+    *state = &fixture;
+    return 0;
+}
+
 static void
-test_stopping_broker_answers_calls_in_flight (void **state)
+test_stopping_broker_drains (void **state)
 {
     fixture_t *fixture = *state;
     harness_start_adapter (fixture->port, "a1", NULL);
     assert_true (harness_wait_instances (fixture->port, "test.echo", 1, 5000));
-    enum { CALLS = 5 };
-    for (int i = 0; i < CALLS; i++)
-        send_echo (fixture->client, "test.echo", "held", 4000, 5000);
-    assert_true (wait_dispatched (fixture, "test.echo", "a1", CALLS, 0, 2000));
+    enum { QUICK = 3, SLOW = 2 };
+    for (int i = 0; i < QUICK; i++)
+        send_echo (fixture->client, "test.echo", "quick", 300, 5000);
+    for (int i = 0; i < SLOW; i++)
+        send_echo (fixture->client, "test.echo", "slow", 4000, 5000);
+    assert_true (wait_dispatched (fixture, "test.echo", "a1", QUICK + SLOW, 0, 2000));
     int64_t stopped_at = onenet_clock_ms ();
-    harness_stop (fixture->broker, SIGTERM);
-    fixture->broker = 0;
-    for (int n = 0; n < CALLS; n++) {
-        /* Well before the calls' own deadlines (5 s) and the local ones. */
-        onenet_reply_t *reply = onenet_client_recv (fixture->client, 2000);
+    kill (fixture->broker, SIGTERM);
+    usleep (100000);   /* the signal is asynchronous: let it land first */
+
+    /* A request arriving while it drains is refused at once. */
+    onenet_call_options_t options = { .timeout_ms = 2000 };
+    onenet_reply_t *late = onenet_client_call (fixture->observer, "test.echo", NULL, 0, &options);
+    assert_int_equal (onenet_reply_status (late), ONENET_UNAVAILABLE);
+    assert_string_equal (onenet_reply_message (late), "broker is shutting down: try again in a moment");
+    onenet_reply_destroy (&late);
+
+    int ok = 0, unavailable = 0;
+    for (int n = 0; n < QUICK + SLOW; n++) {
+        /* All answered around the end of drain_ms (1.5 s), well before the
+         * calls' own deadlines (5 s). */
+        onenet_reply_t *reply = onenet_client_recv (fixture->client, 3000);
         if (!reply)
-            fail_msg ("%d of %d calls answered within 2 s of the broker stopping", n, CALLS);
+            fail_msg ("%d of %d calls answered within 3 s of SIGTERM", n, QUICK + SLOW);
         onenet_status_t status = onenet_reply_status (reply);
-        char message[256];
-        snprintf (message, sizeof message, "%s", onenet_reply_message (reply));
+        ok += status == ONENET_OK;
+        if (status == ONENET_UNAVAILABLE) {
+            assert_string_equal (onenet_reply_message (reply), "broker shutting down");
+            unavailable++;
+        }
         onenet_reply_destroy (&reply);
-        assert_int_equal (status, ONENET_UNAVAILABLE);
-        assert_string_equal (message, "broker shutting down");
     }
+    assert_int_equal (ok, QUICK);          /* finished during the drain */
+    assert_int_equal (unavailable, SLOW);  /* would outlast it */
     assert_true (onenet_clock_ms () - stopped_at < 4000);
+    int status = harness_stop (fixture->broker, SIGTERM);
+    fixture->broker = 0;
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
 }
 
 /* A reply the adapter finishes after the broker restarted belongs to a
@@ -535,7 +571,7 @@ main (void)
                                          teardown),
         cmocka_unit_test_setup_teardown (test_call_in_flight_when_broker_dies_times_out, setup,
                                          teardown),
-        cmocka_unit_test_setup_teardown (test_stopping_broker_answers_calls_in_flight, setup,
+        cmocka_unit_test_setup_teardown (test_stopping_broker_drains, setup_short_drain,
                                          teardown),
         cmocka_unit_test_setup_teardown (test_reply_from_before_broker_restart_is_not_misrouted,
                                          setup, teardown),

@@ -176,7 +176,7 @@ harness_start_broker (int port, const char *config_text)
     char endpoint[64], config_path[512], log_name[64];
     snprintf (endpoint, sizeof endpoint, "%s", harness_endpoint (port));
     snprintf (log_name, sizeof log_name, "broker-%d.log", port);
-    const char *argv[10] = { NULL };
+    const char *argv[12] = { NULL };
     char bin[512];
     snprintf (bin, sizeof bin, "%s", harness_bin ("onenet-broker"));
     size_t n = 0;
@@ -200,6 +200,13 @@ harness_start_broker (int port, const char *config_text)
                   harness_alerts_port (port));
         argv[n++] = "--alerts-endpoint";
         argv[n++] = alerts_endpoint;
+    }
+    /* And HTTP (health, metrics) on a free port, unless the test chose one. */
+    char http_endpoint[64];
+    if (!config_text || !strstr (config_text, "http")) {
+        snprintf (http_endpoint, sizeof http_endpoint, "127.0.0.1:%d", harness_free_port ());
+        argv[n++] = "--http-endpoint";
+        argv[n++] = http_endpoint;
     }
     pid_t pid = harness_spawn (log_name, argv);
     for (int i = 0; i < 100; i++)

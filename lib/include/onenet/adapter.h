@@ -139,6 +139,8 @@ uint32_t onenet_request_attempt (const onenet_request_t *self);
 void onenet_signals_catch (void);
 /* True after such a signal arrived. */
 bool onenet_interrupted (void);
+/* How many such signals arrived: a second one can mean "stop now". */
+int onenet_interrupt_count (void);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,1304 @@
+/*
+ * subscriber.c - the alert subscriber (onenet/subscriber.h): a SUB socket
+ * on the broker's alert stream, a client for onenet.alert.since, and the
+ * bookkeeping that makes delivery exactly-once across both.
+ *
+ * Two cursors, because an alert can be received long before the caller
+ * takes it:
+ *   received  every matching alert up to here is in the queue or was
+ *             returned; `above` holds the IDs received beyond it (live
+ *             alerts ahead of the last catch-up). Incoming alerts at or
+ *             below it, or in `above`, are duplicates.
+ *   cursor    (state.cursor) every matching alert up to here was returned;
+ *             state.delivered holds the IDs returned beyond it. This is
+ *             what the state file keeps.
+ * A catch-up batch moves `received` at once and queues a mark after its
+ * alerts; `cursor` moves when the caller has taken everything before the
+ * mark. The queue is first in, first out, so the state file never claims
+ * an alert the caller has not had.
+ *
+ * Phases: WAIT_LIVE until the live subscription is known to work (the
+ * first message on the SUB socket: the broker ticks every second) or a
+ * short wait passed, so that nothing published after the replay's last
+ * read can be missed live; REPLAY while onenet.alert.since catches up
+ * from the cursor (live alerts are held back); LIVE afterwards.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include "onenet/onenet.h"
+#include "onenet/subscriber.h"
+#include "sdk_internal.h"
+#include "subscriber_internal.h"
+
+#define SERVICE_SINCE "onenet.alert.since"
+#define SINCE_LIMIT 1000      /* alerts per catch-up request (the broker's cap) */
+#define SINCE_TIMEOUT_MS 3000 /* one catch-up request */
+#define RETRY_MS 1000         /* after a failed catch-up */
+#define LIVE_WAIT_MS 2000     /* most we wait for the live subscription */
+#define QUEUE_LOW 1000        /* ask for more history only below this many queued */
+#define QUEUE_HIGH 10000      /* stop reading live beyond this; catch-up recovers */
+#define SAVE_INTERVAL_MS 1000 /* state file at least this often while busy */
+#define SAVE_MIN_MS 100       /* and at most this often */
+#define MAX_SPOOLED 10000     /* spooled alerts remembered */
+#define MAX_AREA_DIGITS 12
+
+static const char *const s_severities[] = {"Extreme", "Severe", "Moderate", "Minor", "Unknown"};
+static const char *const s_categories[] = {"Geo",       "Met",   "Safety", "Security",
+                                           "Rescue",    "Fire",  "Health", "Env",
+                                           "Transport", "Infra", "CBRNE",  "Other"};
+#define N_SEVERITIES (sizeof s_severities / sizeof s_severities[0])
+#define N_CATEGORIES (sizeof s_categories / sizeof s_categories[0])
+
+/* ======================================================================
+ * Stream IDs
+ * ====================================================================== */
+
+//  Reads a run of decimal digits into *out. Returns 0, or -1 if there are
+//  none or the number does not fit 64 bits.
+static int
+s_parse_u64 (const char **text, uint64_t *out)
+{
+    const char *p = *text;
+    uint64_t value = 0;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        uint64_t digit = (uint64_t)(*p - '0');
+        if (value > (UINT64_MAX - digit) / 10)
+            return -1;
+        value = value * 10 + digit;
+    }
+    *out = value;
+    *text = p;
+    return 0;
+}
+
+int
+subscriber_id_parse (const char *text, stream_id_t *id)
+{
+    stream_id_t parsed = {0, 0};
+    if (!text)
+        return -1;
+    if (*text && s_parse_u64 (&text, &parsed.ms))
+        return -1;
+    if (*text == '-') {
+        text++;
+        if (s_parse_u64 (&text, &parsed.seq))
+            return -1;
+    }
+    if (*text)
+        return -1;
+    *id = parsed;
+    return 0;
+}
+
+int
+subscriber_id_cmp (stream_id_t a, stream_id_t b)
+{
+    if (a.ms != b.ms)
+        return a.ms < b.ms ? -1 : 1;
+    if (a.seq != b.seq)
+        return a.seq < b.seq ? -1 : 1;
+    return 0;
+}
+
+int
+subscriber_id_compare (const char *a, const char *b)
+{
+    stream_id_t ia = {0, 0}, ib = {0, 0};
+    if (subscriber_id_parse (a, &ia))
+        ia = (stream_id_t){0, 0};
+    if (subscriber_id_parse (b, &ib))
+        ib = (stream_id_t){0, 0};
+    return subscriber_id_cmp (ia, ib);
+}
+
+char *
+subscriber_id_format (stream_id_t id, char *out)
+{
+    if (id.ms == 0 && id.seq == 0)
+        snprintf (out, STREAM_ID_TEXT, "0");
+    else
+        snprintf (out, STREAM_ID_TEXT, "%" PRIu64 "-%" PRIu64, id.ms, id.seq);
+    return out;
+}
+
+/* --- a sorted set of IDs ---------------------------------------------- */
+
+//  Index of the first ID not below id.
+static size_t
+s_set_lower (const id_set_t *set, stream_id_t id)
+{
+    size_t low = 0, high = set->count;
+    while (low < high) {
+        size_t mid = low + (high - low) / 2;
+        if (subscriber_id_cmp (set->ids[mid], id) < 0)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low;
+}
+
+int
+subscriber_set_add (id_set_t *set, stream_id_t id)
+{
+    size_t at = s_set_lower (set, id);
+    if (at < set->count && subscriber_id_cmp (set->ids[at], id) == 0)
+        return 0;
+    if (set->count == set->capacity) {
+        size_t capacity = set->capacity ? set->capacity * 2 : 64;
+        stream_id_t *grown = realloc (set->ids, capacity * sizeof *grown);
+        if (!grown)
+            return -1;
+        set->ids = grown;
+        set->capacity = capacity;
+    }
+    memmove (&set->ids[at + 1], &set->ids[at], (set->count - at) * sizeof *set->ids);
+    set->ids[at] = id;
+    set->count++;
+    return 0;
+}
+
+bool
+subscriber_set_has (const id_set_t *set, stream_id_t id)
+{
+    size_t at = s_set_lower (set, id);
+    return at < set->count && subscriber_id_cmp (set->ids[at], id) == 0;
+}
+
+void
+subscriber_set_prune (id_set_t *set, stream_id_t limit)
+{
+    //  everything at or below limit is the prefix before the first ID past it
+    size_t keep_from = s_set_lower (set, (stream_id_t){limit.ms, limit.seq + 1});
+    if (limit.seq == UINT64_MAX)
+        keep_from = s_set_lower (set, (stream_id_t){limit.ms + 1, 0});
+    if (keep_from == 0)
+        return;
+    memmove (set->ids, &set->ids[keep_from], (set->count - keep_from) * sizeof *set->ids);
+    set->count -= keep_from;
+}
+
+void
+subscriber_set_free (id_set_t *set)
+{
+    free (set->ids);
+    memset (set, 0, sizeof *set);
+}
+
+/* ======================================================================
+ * Filters and topics
+ * ====================================================================== */
+
+static bool
+s_in_list (const char *word, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp (word, list[i]) == 0)
+            return true;
+    return false;
+}
+
+static int
+s_check_area (const char *area, char *err, size_t err_size)
+{
+    size_t length = strlen (area);
+    bool digits = length > 0 && length <= MAX_AREA_DIGITS;
+    for (size_t i = 0; digits && i < length; i++)
+        digits = area[i] >= '0' && area[i] <= '9';
+    if (!digits) {
+        sdk_set_error (err, err_size, "area '%s' is not a GB/T 2260 code prefix (1 to %d digits)",
+                       area, MAX_AREA_DIGITS);
+        return -1;
+    }
+    return 0;
+}
+
+int
+onenet_alert_filter_check (const onenet_alert_filter_t *filter, char *err, size_t err_size)
+{
+    if (!filter)
+        return 0;
+    if ((filter->n_severities && !filter->severities) || (filter->n_areas && !filter->areas) ||
+        (filter->n_categories && !filter->categories)) {
+        sdk_set_error (err, err_size, "filter: a list with a count but no array");
+        return -1;
+    }
+    for (size_t i = 0; i < filter->n_severities; i++)
+        if (!filter->severities[i] ||
+            !s_in_list (filter->severities[i], s_severities, N_SEVERITIES)) {
+            sdk_set_error (err, err_size,
+                           "unknown severity '%s' (CAP 1.2: Extreme, Severe, Moderate, Minor, "
+                           "Unknown)",
+                           filter->severities[i] ? filter->severities[i] : "(null)");
+            return -1;
+        }
+    for (size_t i = 0; i < filter->n_categories; i++)
+        if (!filter->categories[i] ||
+            !s_in_list (filter->categories[i], s_categories, N_CATEGORIES)) {
+            sdk_set_error (err, err_size,
+                           "unknown category '%s' (CAP 1.2: Geo, Met, Safety, Security, Rescue, "
+                           "Fire, Health, Env, Transport, Infra, CBRNE, Other)",
+                           filter->categories[i] ? filter->categories[i] : "(null)");
+            return -1;
+        }
+    for (size_t i = 0; i < filter->n_areas; i++)
+        if (s_check_area (filter->areas[i] ? filter->areas[i] : "(null)", err, err_size))
+            return -1;
+    return 0;
+}
+
+void
+subscriber_topics_free (char **topics, int count)
+{
+    for (int i = 0; topics && i < count; i++)
+        free (topics[i]);
+    free (topics);
+}
+
+//  Appends a copy of topic unless it is there already. Returns 0 or -1.
+static int
+s_topic_add (char **topics, int *count, const char *topic)
+{
+    for (int i = 0; i < *count; i++)
+        if (strcmp (topics[i], topic) == 0)
+            return 0;
+    topics[*count] = strdup (topic);
+    if (!topics[*count])
+        return -1;
+    (*count)++;
+    return 0;
+}
+
+int
+subscriber_topics (const onenet_alert_filter_t *filter, char ***topics_p)
+{
+    static const onenet_alert_filter_t everything = {NULL, 0, NULL, 0, NULL, 0};
+    if (!filter)
+        filter = &everything;
+    const char *const *severities = filter->n_severities ? filter->severities : s_severities;
+    size_t n_severities = filter->n_severities ? filter->n_severities : N_SEVERITIES;
+    size_t n_areas = filter->n_areas ? filter->n_areas : 1;
+    char **topics = calloc (n_severities * n_areas + 1, sizeof *topics);
+    int count = 0;
+    for (size_t s = 0; topics && s < n_severities; s++)
+        for (size_t a = 0; a < n_areas; a++) {
+            char topic[256];
+            snprintf (topic, sizeof topic, "alert.%s.%s", severities[s],
+                      filter->n_areas ? filter->areas[a] : "");
+            if (s_topic_add (topics, &count, topic)) {
+                subscriber_topics_free (topics, count);
+                return -1;
+            }
+        }
+    if (!topics || s_topic_add (topics, &count, "tick")) {
+        subscriber_topics_free (topics, count);
+        return -1;
+    }
+    *topics_p = topics;
+    return count;
+}
+
+bool
+subscriber_category_match (const onenet_alert_filter_t *filter, const Onenet__Alert__Alert *alert)
+{
+    if (!filter || filter->n_categories == 0)
+        return true;
+    for (size_t i = 0; alert && i < alert->n_info; i++)
+        for (size_t c = 0; c < alert->info[i]->n_category; c++)
+            if (s_in_list (alert->info[i]->category[c], (const char *const *)filter->categories,
+                           filter->n_categories))
+                return true;
+    return false;
+}
+
+static int
+s_strcmp_p (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *)a, *(const char *const *)b);
+}
+
+//  Appends "name=" and the sorted, deduplicated list to key.
+static void
+s_key_list (char *key, size_t size, const char *name, const char *const *list, size_t count,
+            const char **sorted)
+{
+    if (count) {
+        memcpy (sorted, list, count * sizeof *sorted);
+        qsort (sorted, count, sizeof *sorted, s_strcmp_p);
+    }
+    size_t used = strlen (key);
+    used += (size_t)snprintf (key + used, size - used, "%s%s=", used ? " " : "", name);
+    for (size_t i = 0; i < count && used < size; i++)
+        if (i == 0 || strcmp (sorted[i], sorted[i - 1]) != 0)
+            used += (size_t)snprintf (key + used, size - used, "%s%s",
+                                      key[used - 1] == '=' ? "" : ",", sorted[i]);
+}
+
+char *
+subscriber_filter_key (const onenet_alert_filter_t *filter)
+{
+    static const onenet_alert_filter_t everything = {NULL, 0, NULL, 0, NULL, 0};
+    if (!filter)
+        filter = &everything;
+    size_t size = 64, most = 1;
+    const size_t counts[] = {filter->n_severities, filter->n_areas, filter->n_categories};
+    const char *const *lists[] = {filter->severities, filter->areas, filter->categories};
+    for (size_t l = 0; l < 3; l++) {
+        most = counts[l] > most ? counts[l] : most;
+        for (size_t i = 0; i < counts[l]; i++)
+            size += strlen (lists[l][i]) + 1;
+    }
+    char *key = calloc (1, size);
+    const char **sorted = calloc (most, sizeof *sorted);
+    if (key && sorted) {
+        s_key_list (key, size, "severity", filter->severities, filter->n_severities, sorted);
+        s_key_list (key, size, "area", filter->areas, filter->n_areas, sorted);
+        s_key_list (key, size, "category", filter->categories, filter->n_categories, sorted);
+    } else {
+        free (key);
+        key = NULL;
+    }
+    free (sorted);
+    return key;
+}
+
+/* ======================================================================
+ * State: spooled alerts and the state file
+ * ====================================================================== */
+
+int
+subscriber_spooled_add (subscriber_state_t *state, const char *sender, const char *identifier)
+{
+    if (state->n_spooled == MAX_SPOOLED)
+        subscriber_spooled_remove (state, 0); // the oldest
+    if (state->n_spooled == state->spooled_capacity) {
+        size_t capacity = state->spooled_capacity ? state->spooled_capacity * 2 : 16;
+        spooled_t *grown = realloc (state->spooled, capacity * sizeof *grown);
+        if (!grown)
+            return -1;
+        state->spooled = grown;
+        state->spooled_capacity = capacity;
+    }
+    spooled_t *entry = &state->spooled[state->n_spooled];
+    memset (entry, 0, sizeof *entry);
+    entry->sender = strdup (sender);
+    entry->identifier = strdup (identifier);
+    if (!entry->sender || !entry->identifier) {
+        free (entry->sender);
+        free (entry->identifier);
+        return -1;
+    }
+    state->n_spooled++;
+    return 0;
+}
+
+int
+subscriber_spooled_find (const subscriber_state_t *state, const char *sender,
+                         const char *identifier)
+{
+    for (size_t i = 0; i < state->n_spooled; i++)
+        if (strcmp (state->spooled[i].sender, sender) == 0 &&
+            strcmp (state->spooled[i].identifier, identifier) == 0)
+            return (int)i;
+    return -1;
+}
+
+void
+subscriber_spooled_remove (subscriber_state_t *state, size_t index)
+{
+    if (index >= state->n_spooled)
+        return;
+    free (state->spooled[index].sender);
+    free (state->spooled[index].identifier);
+    memmove (&state->spooled[index], &state->spooled[index + 1],
+             (state->n_spooled - index - 1) * sizeof *state->spooled);
+    state->n_spooled--;
+}
+
+void
+subscriber_state_clear (subscriber_state_t *state)
+{
+    while (state->n_spooled)
+        subscriber_spooled_remove (state, state->n_spooled - 1);
+    free (state->spooled);
+    subscriber_set_free (&state->delivered);
+    memset (state, 0, sizeof *state);
+}
+
+#define STATE_MAGIC "onenet-subscriber-state 1"
+
+//  What one line of a state file was.
+enum { LINE_OK, LINE_FILTER_SAME, LINE_FILTER_OTHER, LINE_BAD };
+
+static int
+s_state_spooled (subscriber_state_t *state, char *value)
+{
+    char *identifier = value ? strchr (value, ' ') : NULL;
+    if (!identifier)
+        return LINE_BAD;
+    *identifier++ = '\0';
+    if (subscriber_spooled_add (state, value, identifier))
+        return LINE_BAD;
+    state->spooled[state->n_spooled - 1].taken = true;
+    return LINE_OK;
+}
+
+//  Reads one line (after the first) of a state file into state.
+static int
+s_state_line (char *line, const char *filter_key, subscriber_state_t *state)
+{
+    char *value = strchr (line, ' ');
+    if (value)
+        *value++ = '\0';
+    stream_id_t id;
+    if (strcmp (line, "filter") == 0)
+        return strcmp (value ? value : "", filter_key) == 0 ? LINE_FILTER_SAME : LINE_FILTER_OTHER;
+    if (strcmp (line, "spooled") == 0)
+        return s_state_spooled (state, value);
+    if (!value || subscriber_id_parse (value, &id))
+        return LINE_BAD;
+    if (strcmp (line, "cursor") == 0) {
+        state->cursor = id;
+        return LINE_OK;
+    }
+    if (strcmp (line, "delivered") == 0)
+        return subscriber_set_add (&state->delivered, id) ? LINE_BAD : LINE_OK;
+    return LINE_BAD;
+}
+
+//  Reads a state file. Returns as subscriber_state_load.
+static int
+s_state_read (FILE *file, const char *filter_key, subscriber_state_t *state, char *err,
+              size_t err_size)
+{
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t length;
+    int number = 0, kind = LINE_OK;
+    bool magic = false, filter = false;
+    while (kind != LINE_BAD && kind != LINE_FILTER_OTHER &&
+           (length = getline (&line, &capacity, file)) >= 0) {
+        number++;
+        while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r'))
+            line[--length] = '\0';
+        if (length == 0 || line[0] == '#')
+            continue;
+        if (!magic) {
+            magic = strcmp (line, STATE_MAGIC) == 0;
+            kind = magic ? LINE_OK : LINE_BAD;
+            continue;
+        }
+        char copy[120];
+        snprintf (copy, sizeof copy, "%s", line);
+        kind = s_state_line (line, filter_key, state);
+        filter = filter || kind == LINE_FILTER_SAME;
+        if (kind == LINE_BAD)
+            sdk_set_error (err, err_size, "line %d: unexpected '%s'", number, copy);
+    }
+    free (line);
+    if (!magic) {
+        sdk_set_error (err, err_size, "line %d: not a subscriber state file (expected '%s')",
+                       number ? number : 1, STATE_MAGIC);
+        return -1;
+    }
+    if (kind == LINE_BAD)
+        return -1;
+    //  another filter, or none recorded: the cursor means nothing for this one
+    return kind == LINE_FILTER_OTHER || !filter ? 0 : 1;
+}
+
+int
+subscriber_state_load (const char *path, const char *filter_key, subscriber_state_t *state,
+                       char *err, size_t err_size)
+{
+    memset (state, 0, sizeof *state);
+    FILE *file = fopen (path, "r");
+    if (!file && errno == ENOENT)
+        return 0;
+    if (!file) {
+        sdk_set_error (err, err_size, "state file %s: %s", path, strerror (errno));
+        return -1;
+    }
+    char why[300] = "";
+    int rc = s_state_read (file, filter_key, state, why, sizeof why);
+    fclose (file);
+    if (rc < 0)
+        sdk_set_error (err, err_size, "state file %s: %s", path, why);
+    if (rc != 1)
+        subscriber_state_clear (state);
+    return rc;
+}
+
+static void
+s_state_write (FILE *file, const char *filter_key, const subscriber_state_t *state)
+{
+    char id[STREAM_ID_TEXT];
+    fprintf (file,
+             "# OneNet alert subscriber state (onenet/subscriber.h): rewritten as alerts are\n"
+             "# taken. Delete the file to start again from the beginning of the alert log.\n"
+             "%s\nfilter %s\ncursor %s\n",
+             STATE_MAGIC, filter_key, subscriber_id_format (state->cursor, id));
+    for (size_t i = 0; i < state->delivered.count; i++)
+        fprintf (file, "delivered %s\n", subscriber_id_format (state->delivered.ids[i], id));
+    for (size_t i = 0; i < state->n_spooled; i++)
+        if (state->spooled[i].taken && !strpbrk (state->spooled[i].sender, " \r\n") &&
+            !strpbrk (state->spooled[i].identifier, "\r\n"))
+            fprintf (file, "spooled %s %s\n", state->spooled[i].sender,
+                     state->spooled[i].identifier);
+}
+
+int
+subscriber_state_save (const char *path, const char *filter_key, const subscriber_state_t *state,
+                       char *err, size_t err_size)
+{
+    size_t size = strlen (path) + 32;
+    char *temp = malloc (size);
+    if (!temp) {
+        sdk_set_error (err, err_size, "out of memory");
+        return -1;
+    }
+    snprintf (temp, size, "%s.tmp.%ld", path, (long)getpid ());
+    FILE *file = fopen (temp, "w");
+    int rc = file ? 0 : -1;
+    if (file) {
+        s_state_write (file, filter_key, state);
+        rc = fflush (file) || ferror (file) || fsync (fileno (file)) ? -1 : 0;
+        rc = fclose (file) || rc ? -1 : 0;
+    }
+    if (rc == 0)
+        rc = rename (temp, path);
+    if (rc) {
+        sdk_set_error (err, err_size, "state file %s: cannot write: %s", path, strerror (errno));
+        unlink (temp);
+    }
+    free (temp);
+    return rc;
+}
+
+/* ======================================================================
+ * The subscriber
+ * ====================================================================== */
+
+//  One queued item: an alert to hand out, or (envelope NULL) a mark: the
+//  cursor moves to `mark` once everything before it was handed out.
+typedef struct entry_t {
+    Onenet__Alert__AlertEnvelope *envelope;
+    stream_id_t mark;
+    struct entry_t *next;
+} entry_t;
+
+typedef struct {
+    entry_t *head;
+    entry_t *tail;
+    size_t count;
+} fifo_t;
+
+typedef enum { PHASE_WAIT_LIVE, PHASE_REPLAY, PHASE_LIVE } phase_t;
+
+//  A copied list of the filter: the strings and the array of them.
+typedef struct {
+    char **items;
+    size_t count;
+} list_t;
+
+struct onenet_subscriber_t {
+    void *context;
+    void *sub;
+    onenet_client_t *client;
+    list_t severities, areas, categories;
+    onenet_alert_filter_t filter;              // over the copies
+    Onenet__Alert__AlertFilter request_filter; // the same, for onenet.alert.since
+    char *state_path;                          // NULL: no state file
+    char *filter_key;
+    subscriber_state_t state; // cursor, delivered above it, spooled (taken and not yet)
+    stream_id_t received;     // every matching alert up to here was queued or returned
+    id_set_t above;           // IDs queued or returned beyond `received`
+    stream_id_t latest;       // newest stream ID a tick announced
+    fifo_t queue;             // to hand out, with marks
+    fifo_t held;              // live alerts held back during the replay
+    phase_t phase;
+    int64_t started_ms;  // when WAIT_LIVE began
+    bool live_seen;      // a message came on the SUB socket
+    uint64_t since_id;   // onenet.alert.since in flight, 0 when none
+    bool catch_up;       // ask onenet.alert.since as soon as allowed
+    int64_t retry_at_ms; // not before this (after a failure)
+    uint32_t start_last; // the first request asks for the newest N
+    bool failing;        // catch-up failed last time (logged once)
+    bool dirty;          // state changed since it was saved
+    int64_t saved_ms;
+    char cursor_text[STREAM_ID_TEXT];
+    char error[256];
+};
+
+/* --- queue ------------------------------------------------------------ */
+
+static int
+s_fifo_push (fifo_t *fifo, Onenet__Alert__AlertEnvelope *envelope, stream_id_t mark)
+{
+    entry_t *entry = calloc (1, sizeof *entry);
+    if (!entry)
+        return -1;
+    entry->envelope = envelope;
+    entry->mark = mark;
+    if (fifo->tail)
+        fifo->tail->next = entry;
+    else
+        fifo->head = entry;
+    fifo->tail = entry;
+    fifo->count++;
+    return 0;
+}
+
+//  Takes the first entry (the caller frees it), or NULL.
+static entry_t *
+s_fifo_pop (fifo_t *fifo)
+{
+    entry_t *entry = fifo->head;
+    if (!entry)
+        return NULL;
+    fifo->head = entry->next;
+    if (!fifo->head)
+        fifo->tail = NULL;
+    fifo->count--;
+    return entry;
+}
+
+static void
+s_fifo_free (fifo_t *fifo)
+{
+    entry_t *entry;
+    while ((entry = s_fifo_pop (fifo))) {
+        if (entry->envelope)
+            onenet__alert__alert_envelope__free_unpacked (entry->envelope, NULL);
+        free (entry);
+    }
+}
+
+/* --- setup ------------------------------------------------------------ */
+
+const char *
+onenet_alerts_default_endpoint (void)
+{
+    const char *env = getenv ("ONENET_ALERTS");
+    return env && *env ? env : "tcp://127.0.0.1:5571";
+}
+
+static int
+s_list_copy (list_t *list, const char *const *items, size_t count)
+{
+    list->items = calloc (count + 1, sizeof *list->items);
+    if (!list->items)
+        return -1;
+    for (list->count = 0; list->count < count; list->count++)
+        if (!(list->items[list->count] = strdup (items[list->count])))
+            return -1;
+    return 0;
+}
+
+static void
+s_list_free (list_t *list)
+{
+    for (size_t i = 0; list->items && i < list->count; i++)
+        free (list->items[i]);
+    free (list->items);
+    memset (list, 0, sizeof *list);
+}
+
+static int
+s_copy_filter (onenet_subscriber_t *self, const onenet_alert_filter_t *filter)
+{
+    static const onenet_alert_filter_t everything = {NULL, 0, NULL, 0, NULL, 0};
+    if (!filter)
+        filter = &everything;
+    if (s_list_copy (&self->severities, filter->severities, filter->n_severities) ||
+        s_list_copy (&self->areas, filter->areas, filter->n_areas) ||
+        s_list_copy (&self->categories, filter->categories, filter->n_categories))
+        return -1;
+    self->filter = (onenet_alert_filter_t){
+        (const char *const *)self->severities.items, self->severities.count,
+        (const char *const *)self->areas.items,      self->areas.count,
+        (const char *const *)self->categories.items, self->categories.count};
+    Onenet__Alert__AlertFilter init = ONENET__ALERT__ALERT_FILTER__INIT;
+    self->request_filter = init;
+    self->request_filter.severities = self->severities.items;
+    self->request_filter.n_severities = self->severities.count;
+    self->request_filter.area_prefixes = self->areas.items;
+    self->request_filter.n_area_prefixes = self->areas.count;
+    self->request_filter.categories = self->categories.items;
+    self->request_filter.n_categories = self->categories.count;
+    self->filter_key = subscriber_filter_key (&self->filter);
+    return self->filter_key ? 0 : -1;
+}
+
+//  Creates the SUB socket, subscribed to the filter's topics and connected.
+static int
+s_connect_live (onenet_subscriber_t *self, const char *endpoint, char *err, size_t err_size)
+{
+    self->context = zmq_ctx_new ();
+    self->sub = self->context ? zmq_socket (self->context, ZMQ_SUB) : NULL;
+    if (!self->sub) {
+        sdk_set_error (err, err_size, "cannot create a ZeroMQ socket: %s", zmq_strerror (errno));
+        return -1;
+    }
+    int linger = 0, reconnect_ivl = 100, reconnect_max = 2000, hwm = QUEUE_HIGH;
+    zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (self->sub, ZMQ_RECONNECT_IVL, &reconnect_ivl, sizeof reconnect_ivl);
+    zmq_setsockopt (self->sub, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
+    zmq_setsockopt (self->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    char **topics = NULL;
+    int count = subscriber_topics (&self->filter, &topics);
+    if (count < 0) {
+        sdk_set_error (err, err_size, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < count; i++)
+        zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, topics[i], strlen (topics[i]));
+    subscriber_topics_free (topics, count);
+    if (zmq_connect (self->sub, endpoint) < 0) {
+        sdk_set_error (err, err_size, "cannot connect to %s: %s", endpoint, zmq_strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+//  Reads the state file into the subscriber. Returns 0 or -1.
+static int
+s_load_state (onenet_subscriber_t *self, char *err, size_t err_size)
+{
+    if (!self->state_path)
+        return 0;
+    int rc =
+        subscriber_state_load (self->state_path, self->filter_key, &self->state, err, err_size);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 && access (self->state_path, F_OK) == 0)
+        onenet_warn ("subscriber.state_reset",
+                     "reason=\"state file is for another filter: starting from the beginning\"");
+    self->received = self->state.cursor;
+    for (size_t i = 0; i < self->state.delivered.count; i++)
+        if (subscriber_set_add (&self->above, self->state.delivered.ids[i])) {
+            sdk_set_error (err, err_size, "out of memory");
+            return -1;
+        }
+    return 0;
+}
+
+onenet_subscriber_t *
+onenet_subscriber_new (const char *broker_endpoint, const char *alerts_endpoint,
+                       const onenet_alert_filter_t *filter, const char *state_file, char *err,
+                       size_t err_size)
+{
+    if (onenet_alert_filter_check (filter, err, err_size))
+        return NULL;
+    onenet_subscriber_t *self = calloc (1, sizeof *self);
+    if (!self || s_copy_filter (self, filter) ||
+        (state_file && !(self->state_path = strdup (state_file)))) {
+        sdk_set_error (err, err_size, "out of memory");
+        onenet_subscriber_destroy (&self);
+        return NULL;
+    }
+    self->phase = PHASE_WAIT_LIVE;
+    self->started_ms = onenet_clock_ms ();
+    if (s_load_state (self, err, err_size) ||
+        !(self->client = onenet_client_new (broker_endpoint, err, err_size)) ||
+        s_connect_live (self, alerts_endpoint ? alerts_endpoint : onenet_alerts_default_endpoint (),
+                        err, err_size)) {
+        onenet_subscriber_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_save (onenet_subscriber_t *self)
+{
+    self->dirty = false;
+    self->saved_ms = onenet_clock_ms ();
+    if (!self->state_path)
+        return;
+    char why[sizeof self->error];
+    if (subscriber_state_save (self->state_path, self->filter_key, &self->state, why, sizeof why)) {
+        if (strcmp (why, self->error) != 0)
+            onenet_warn ("subscriber.state_not_saved", "reason=\"%s\"", why);
+        snprintf (self->error, sizeof self->error, "%s", why);
+    }
+}
+
+void
+onenet_subscriber_destroy (onenet_subscriber_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    onenet_subscriber_t *self = *self_p;
+    if (self->dirty && self->filter_key)
+        s_save (self);
+    s_fifo_free (&self->queue);
+    s_fifo_free (&self->held);
+    subscriber_state_clear (&self->state);
+    subscriber_set_free (&self->above);
+    onenet_client_destroy (&self->client);
+    if (self->sub)
+        zmq_close (self->sub);
+    if (self->context)
+        zmq_ctx_term (self->context);
+    s_list_free (&self->severities);
+    s_list_free (&self->areas);
+    s_list_free (&self->categories);
+    free (self->filter_key);
+    free (self->state_path);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Forgets where the state file said to start.
+static void
+s_restart_at (onenet_subscriber_t *self, stream_id_t cursor)
+{
+    subscriber_state_clear (&self->state);
+    subscriber_set_free (&self->above);
+    self->state.cursor = cursor;
+    self->received = cursor;
+    self->dirty = true;
+}
+
+int
+onenet_subscriber_start_after (onenet_subscriber_t *self, const char *stream_id)
+{
+    stream_id_t id;
+    if (self->phase != PHASE_WAIT_LIVE || subscriber_id_parse (stream_id, &id))
+        return -1;
+    s_restart_at (self, id);
+    self->start_last = 0;
+    return 0;
+}
+
+int
+onenet_subscriber_start_last (onenet_subscriber_t *self, uint32_t n)
+{
+    if (self->phase != PHASE_WAIT_LIVE || n == 0)
+        return -1;
+    s_restart_at (self, (stream_id_t){0, 0});
+    self->start_last = n;
+    return 0;
+}
+
+const char *
+onenet_subscriber_cursor (onenet_subscriber_t *self)
+{
+    return subscriber_id_format (self->state.cursor, self->cursor_text);
+}
+
+const char *
+onenet_subscriber_error (const onenet_subscriber_t *self)
+{
+    return self->error;
+}
+
+/* --- receiving -------------------------------------------------------- */
+
+//  A spooled alert (no stream ID yet): handed out once per CAP sender and
+//  identifier. Takes the envelope. Returns true if it was queued.
+static bool
+s_accept_spooled (onenet_subscriber_t *self, Onenet__Alert__AlertEnvelope *envelope)
+{
+    const Onenet__Alert__Alert *alert = envelope->alert;
+    if (subscriber_spooled_find (&self->state, alert->sender, alert->identifier) >= 0 ||
+        subscriber_spooled_add (&self->state, alert->sender, alert->identifier) ||
+        s_fifo_push (&self->queue, envelope, (stream_id_t){0, 0})) {
+        onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+        return false;
+    }
+    return true;
+}
+
+//  An alert with a stream ID that was handed out (or is queued) as a
+//  spooled alert: its ID now stands for it. Returns true if it was one.
+static bool
+s_was_spooled (onenet_subscriber_t *self, const Onenet__Alert__Alert *alert, stream_id_t id)
+{
+    int index = subscriber_spooled_find (&self->state, alert->sender, alert->identifier);
+    if (index < 0)
+        return false;
+    spooled_t *entry = &self->state.spooled[index];
+    if (subscriber_id_cmp (id, self->received) > 0)
+        subscriber_set_add (&self->above, id);
+    if (entry->taken) {
+        if (subscriber_id_cmp (id, self->state.cursor) > 0)
+            subscriber_set_add (&self->state.delivered, id);
+        subscriber_spooled_remove (&self->state, (size_t)index);
+    } else {
+        entry->logged = id;
+        entry->has_logged = true;
+    }
+    self->dirty = true;
+    return true;
+}
+
+//  One alert, live or from a catch-up: queued unless it is a duplicate or
+//  does not match. Takes the envelope.
+static void
+s_accept (onenet_subscriber_t *self, Onenet__Alert__AlertEnvelope *envelope)
+{
+    const Onenet__Alert__Alert *alert = envelope->alert;
+    stream_id_t id;
+    bool keep = alert && subscriber_category_match (&self->filter, alert);
+    if (keep && !*envelope->stream_id) {
+        s_accept_spooled (self, envelope);
+        return;
+    }
+    keep = keep && subscriber_id_parse (envelope->stream_id, &id) == 0 &&
+           subscriber_id_cmp (id, self->received) > 0 && !subscriber_set_has (&self->above, id) &&
+           !s_was_spooled (self, alert, id) && subscriber_set_add (&self->above, id) == 0 &&
+           s_fifo_push (&self->queue, envelope, (stream_id_t){0, 0}) == 0;
+    if (!keep)
+        onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+}
+
+//  Into the live phase: the held-back live alerts go through the usual
+//  checks, in the order they came.
+static void
+s_go_live (onenet_subscriber_t *self)
+{
+    self->phase = PHASE_LIVE;
+    onenet_debug ("subscriber.live", "held=%zu", self->held.count);
+    entry_t *entry;
+    while ((entry = s_fifo_pop (&self->held))) {
+        s_accept (self, entry->envelope);
+        free (entry);
+    }
+}
+
+//  A tick: frame 2 is the newest stream ID of the log.
+static void
+s_on_tick (onenet_subscriber_t *self, zmq_msg_t *frame)
+{
+    char text[STREAM_ID_TEXT];
+    size_t size = zmq_msg_size (frame);
+    stream_id_t latest;
+    if (size >= sizeof text)
+        return;
+    memcpy (text, zmq_msg_data (frame), size);
+    text[size] = '\0';
+    if (subscriber_id_parse (text, &latest) == 0 && subscriber_id_cmp (latest, self->latest) > 0)
+        self->latest = latest;
+    if (subscriber_id_cmp (self->latest, self->received) > 0)
+        self->catch_up = true;
+}
+
+//  A live alert, [topic][AlertEnvelope].
+static void
+s_on_live_alert (onenet_subscriber_t *self, zmq_msg_t *frame)
+{
+    Onenet__Alert__AlertEnvelope *envelope =
+        onenet__alert__alert_envelope__unpack (NULL, zmq_msg_size (frame), zmq_msg_data (frame));
+    if (!envelope || !envelope->alert) {
+        onenet_warn ("subscriber.bad_alert", "reason=\"live message is not an AlertEnvelope\"");
+        if (envelope)
+            onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+        return;
+    }
+    if (self->phase == PHASE_LIVE) {
+        s_accept (self, envelope);
+        return;
+    }
+    if (self->held.count >= QUEUE_HIGH ||
+        s_fifo_push (&self->held, envelope, (stream_id_t){0, 0}) < 0) {
+        //  a catch-up finds it again (a spooled one would be lost: rare)
+        onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+        self->catch_up = true;
+    }
+}
+
+//  Reads and drops the rest of a multipart message.
+static void
+s_skip_parts (void *socket)
+{
+    int more = 1;
+    size_t size = sizeof more;
+    while (zmq_getsockopt (socket, ZMQ_RCVMORE, &more, &size) == 0 && more) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        int rc = zmq_msg_recv (&part, socket, 0);
+        zmq_msg_close (&part);
+        if (rc < 0)
+            return;
+    }
+}
+
+//  Reads one message from the SUB socket: [topic][body], anything else is
+//  dropped. Returns 0, or -1 when there is none (or the socket failed).
+static int
+s_read_live_one (onenet_subscriber_t *self)
+{
+    zmq_msg_t topic, body;
+    zmq_msg_init (&topic);
+    zmq_msg_init (&body);
+    int rc = zmq_msg_recv (&topic, self->sub, ZMQ_DONTWAIT);
+    bool two = rc >= 0 && zmq_msg_more (&topic) && zmq_msg_recv (&body, self->sub, 0) >= 0 &&
+               !zmq_msg_more (&body);
+    if (rc >= 0)
+        s_skip_parts (self->sub);
+    if (two) {
+        size_t size = zmq_msg_size (&topic);
+        const char *data = zmq_msg_data (&topic);
+        if (size == 4 && memcmp (data, "tick", 4) == 0)
+            s_on_tick (self, &body);
+        else if (size > 6 && memcmp (data, "alert.", 6) == 0)
+            s_on_live_alert (self, &body);
+    }
+    self->live_seen = self->live_seen || rc >= 0;
+    zmq_msg_close (&topic);
+    zmq_msg_close (&body);
+    return rc >= 0 ? 0 : -1;
+}
+
+/* --- catch-up --------------------------------------------------------- */
+
+static void
+s_since_failed (onenet_subscriber_t *self, const char *why)
+{
+    self->catch_up = true;
+    self->retry_at_ms = onenet_clock_ms () + RETRY_MS;
+    if (!self->failing)
+        onenet_warn ("subscriber.catchup_failed", "service=%s reason=\"%s\"", SERVICE_SINCE, why);
+    self->failing = true;
+    snprintf (self->error, sizeof self->error, "%s: %s", SERVICE_SINCE, why);
+    //  live alerts must not wait for the log: hand them out, catch up later
+    if (self->phase == PHASE_REPLAY)
+        s_go_live (self);
+}
+
+static void
+s_send_since (onenet_subscriber_t *self)
+{
+    Onenet__Alert__SinceRequest request = ONENET__ALERT__SINCE_REQUEST__INIT;
+    char after[STREAM_ID_TEXT];
+    request.after = self->start_last ? "" : subscriber_id_format (self->received, after);
+    request.last = self->start_last;
+    request.limit = SINCE_LIMIT;
+    request.filter = &self->request_filter;
+    size_t size = protobuf_c_message_get_packed_size (&request.base);
+    uint8_t *body = malloc (size ? size : 1);
+    if (!body) {
+        s_since_failed (self, "out of memory");
+        return;
+    }
+    protobuf_c_message_pack (&request.base, body);
+    onenet_call_options_t options = {.timeout_ms = SINCE_TIMEOUT_MS, .idempotent = true};
+    self->catch_up = false;
+    self->since_id = onenet_client_send (self->client, SERVICE_SINCE, body, size, &options);
+    free (body);
+    if (!self->since_id)
+        s_since_failed (self, onenet_client_error (self->client));
+}
+
+//  The alerts of a batch, oldest first, then the mark that moves the
+//  cursor once they are handed out.
+static void
+s_on_batch (onenet_subscriber_t *self, Onenet__Alert__AlertBatch *batch, stream_id_t cursor)
+{
+    size_t queued = self->queue.count;
+    onenet_debug ("subscriber.batch", "alerts=%zu cursor=%s more=%d", batch->n_alerts,
+                  batch->cursor, batch->more);
+    for (size_t i = 0; i < batch->n_alerts; i++) {
+        s_accept (self, batch->alerts[i]);
+        batch->alerts[i] = NULL;
+    }
+    if (self->queue.count > queued)
+        onenet_debug ("subscriber.recovered", "alerts=%zu phase=%s", self->queue.count - queued,
+                      self->phase == PHASE_LIVE ? "live" : "replay");
+    batch->n_alerts = 0;
+    stream_id_t latest;
+    if (subscriber_id_parse (batch->latest, &latest) == 0 &&
+        subscriber_id_cmp (latest, self->latest) > 0)
+        self->latest = latest;
+    //  the newest N: nothing up to the newest ID when they were read is
+    //  wanted any more (the broker's cursor is the newest match, or "")
+    if (self->start_last && subscriber_id_cmp (self->latest, cursor) > 0)
+        cursor = self->latest;
+    if (subscriber_id_cmp (cursor, self->received) > 0) {
+        self->received = cursor;
+        subscriber_set_prune (&self->above, cursor);
+        s_fifo_push (&self->queue, NULL, cursor);
+    }
+    self->start_last = 0;
+    //  more: ask again now; otherwise the next tick past the cursor does
+    self->catch_up = batch->more;
+    if (self->failing)
+        onenet_info ("subscriber.catchup_recovered", "service=%s", SERVICE_SINCE);
+    self->failing = false;
+    if (self->phase == PHASE_REPLAY && !batch->more)
+        s_go_live (self);
+}
+
+static void
+s_on_reply (onenet_subscriber_t *self, onenet_reply_t *reply)
+{
+    if (onenet_reply_correlation_id (reply) != self->since_id)
+        return; // a late answer to a call that timed out locally
+    self->since_id = 0;
+    char why[300];
+    if (onenet_reply_status (reply) != ONENET_OK) {
+        const char *message = onenet_reply_message (reply);
+        snprintf (why, sizeof why, "%s%s%s", onenet_status_name (onenet_reply_status (reply)),
+                  *message ? ": " : "", message);
+        s_since_failed (self, why);
+        return;
+    }
+    Onenet__Alert__AlertBatch *batch = (Onenet__Alert__AlertBatch *)onenet_reply_unpack (
+        reply, &onenet__alert__alert_batch__descriptor);
+    stream_id_t cursor;
+    if (!batch || subscriber_id_parse (batch->cursor, &cursor)) {
+        s_since_failed (self, batch ? "reply has an invalid cursor" : "reply is not an AlertBatch");
+        if (batch)
+            onenet__alert__alert_batch__free_unpacked (batch, NULL);
+        return;
+    }
+    s_on_batch (self, batch, cursor);
+    onenet__alert__alert_batch__free_unpacked (batch, NULL);
+}
+
+/* --- the loop --------------------------------------------------------- */
+
+//  Reads what is waiting on both sockets without blocking, then starts a
+//  catch-up if one is due.
+static void
+s_pump (onenet_subscriber_t *self)
+{
+    while (self->queue.count < QUEUE_HIGH && s_read_live_one (self) == 0)
+        ;
+    onenet_reply_t *reply;
+    while ((reply = onenet_client_recv (self->client, 0))) {
+        s_on_reply (self, reply);
+        onenet_reply_destroy (&reply);
+    }
+    int64_t now = onenet_clock_ms ();
+    if (self->phase == PHASE_WAIT_LIVE &&
+        (self->live_seen || now - self->started_ms >= LIVE_WAIT_MS)) {
+        self->phase = PHASE_REPLAY;
+        self->catch_up = true;
+    }
+    if (self->phase != PHASE_WAIT_LIVE && self->catch_up && !self->since_id &&
+        now >= self->retry_at_ms && self->queue.count < QUEUE_LOW)
+        s_send_since (self);
+}
+
+//  The caller takes an alert with this stream ID.
+static void
+s_taken (onenet_subscriber_t *self, const char *stream_id)
+{
+    stream_id_t id;
+    if (subscriber_id_parse (stream_id, &id) == 0 && subscriber_id_cmp (id, self->state.cursor) > 0)
+        subscriber_set_add (&self->state.delivered, id);
+}
+
+//  The caller takes a spooled alert; if the log already gave it an ID
+//  while it was queued, that ID now stands for it.
+static void
+s_taken_spooled (onenet_subscriber_t *self, const Onenet__Alert__Alert *alert)
+{
+    int index = subscriber_spooled_find (&self->state, alert->sender, alert->identifier);
+    if (index < 0)
+        return;
+    spooled_t *spooled = &self->state.spooled[index];
+    spooled->taken = true;
+    if (!spooled->has_logged)
+        return;
+    stream_id_t id = spooled->logged;
+    subscriber_spooled_remove (&self->state, (size_t)index);
+    if (subscriber_id_cmp (id, self->state.cursor) > 0)
+        subscriber_set_add (&self->state.delivered, id);
+}
+
+//  Moves the cursor over the marks at the head of the queue: everything
+//  before them was handed out.
+static void
+s_apply_marks (onenet_subscriber_t *self)
+{
+    while (self->queue.head && !self->queue.head->envelope) {
+        entry_t *entry = s_fifo_pop (&self->queue);
+        if (subscriber_id_cmp (entry->mark, self->state.cursor) > 0) {
+            self->state.cursor = entry->mark;
+            subscriber_set_prune (&self->state.delivered, entry->mark);
+            self->dirty = true;
+        }
+        free (entry);
+    }
+}
+
+//  Hands out the first queued alert, moving the cursor over the marks
+//  around it. NULL when none is queued.
+static Onenet__Alert__AlertEnvelope *
+s_take (onenet_subscriber_t *self)
+{
+    s_apply_marks (self);
+    entry_t *entry = s_fifo_pop (&self->queue);
+    if (!entry)
+        return NULL;
+    Onenet__Alert__AlertEnvelope *envelope = entry->envelope;
+    free (entry);
+    if (*envelope->stream_id)
+        s_taken (self, envelope->stream_id);
+    else
+        s_taken_spooled (self, envelope->alert);
+    self->dirty = true;
+    s_apply_marks (self);
+    return envelope;
+}
+
+//  How long to wait in zmq_poll: until the deadline, the end of the wait
+//  for the live subscription, a catch-up retry or a call's local timeout.
+static int
+s_wait_ms (onenet_subscriber_t *self, int64_t deadline)
+{
+    int64_t now = onenet_clock_ms ();
+    int64_t wait = deadline < 0 ? -1 : (deadline > now ? deadline - now : 0);
+    int64_t timers[4] = {-1, -1, onenet_client_next_timeout_ms (self->client), -1};
+    if (self->phase == PHASE_WAIT_LIVE)
+        timers[0] = self->started_ms + LIVE_WAIT_MS - now;
+    if (self->catch_up && !self->since_id)
+        timers[1] = self->retry_at_ms - now;
+    if (self->dirty)
+        timers[3] = self->saved_ms + SAVE_MIN_MS - now;
+    for (size_t i = 0; i < 4; i++) {
+        int64_t timer = timers[i] == -1 ? -1 : (timers[i] < 0 ? 0 : timers[i]);
+        if (timer >= 0 && (wait < 0 || timer < wait))
+            wait = timer;
+    }
+    return wait > INT32_MAX ? INT32_MAX : (int)wait;
+}
+
+Onenet__Alert__AlertEnvelope *
+onenet_subscriber_next (onenet_subscriber_t *self, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : onenet_clock_ms () + timeout_ms;
+    for (;;) {
+        s_pump (self);
+        Onenet__Alert__AlertEnvelope *envelope = s_take (self);
+        //  saved once the caller comes back for more and nothing is queued
+        //  (the end of a batch), or every second while alerts keep coming
+        int64_t since_saved = onenet_clock_ms () - self->saved_ms;
+        if (self->dirty &&
+            (since_saved >= SAVE_INTERVAL_MS || (!envelope && since_saved >= SAVE_MIN_MS)))
+            s_save (self);
+        if (envelope)
+            return envelope;
+        if (onenet_interrupted ())
+            return NULL;
+        if (deadline >= 0 && onenet_clock_ms () >= deadline)
+            return NULL;
+        zmq_pollitem_t items[] = {{self->sub, 0, ZMQ_POLLIN, 0},
+                                  {onenet_client_socket (self->client), 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll (items, 2, s_wait_ms (self, deadline)) < 0 && errno != EINTR) {
+            snprintf (self->error, sizeof self->error, "poll: %s", zmq_strerror (errno));
+            return NULL;
+        }
+    }
+}

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# compose_check.sh - docker-compose.yml checked without a Docker engine.
+#
+#   (a) the file is valid Compose: `docker-compose config -q` (Debian's
+#       docker-compose, from scripts/deps.sh), and names the services we
+#       expect; without docker-compose, python3-yaml checks the structure.
+#   (b) every service's command and healthcheck, read from the compose file
+#       itself, run natively on 127.0.0.1: redis-server, the seed (twice:
+#       the second run must keep the stores), the broker on
+#       config/compose/broker.cfg, the three department adapters. Only host
+#       names, ports and paths are rewritten (sed, into a temp dir); every
+#       healthcheck must pass. Everything is stopped by PID.
+#
+# What this cannot check: images, volumes, networks, published ports and
+# restart policies, which need a real `docker compose up` (see
+# docs/OPERATIONS.md). Reads ONENET_SOURCE_DIR and ONENET_BINARY_DIR.
+set -euo pipefail
+
+src=${ONENET_SOURCE_DIR:?ONENET_SOURCE_DIR must name the source tree}
+bin=${ONENET_BINARY_DIR:?ONENET_BINARY_DIR must name the build tree}
+compose="$src/docker-compose.yml"
+export PATH="$bin:$PATH"
+work=$(mktemp -d /tmp/onenet-compose.XXXXXX)
+pids=()
+names=()
+
+fail() { keep_logs=1; echo "compose_check: FAIL: $*" >&2; exit 1; }
+step() { echo "compose_check: $*"; }
+
+cleanup() {
+    local i pid
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        pid=${pids[i]}
+        kill -TERM "$pid" 2>/dev/null || continue
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ "${keep_logs:-0}" = 1 ] || [ -n "${ONENET_KEEP_TEMP:-}" ]; then
+        echo "compose_check: logs kept in $work" >&2
+    else
+        rm -rf "$work"
+    fi
+}
+trap 'keep_logs=1' ERR
+trap cleanup EXIT
+keep_logs=0
+
+# A free loopback port, away from the compose defaults (nothing answers it).
+free_port() {
+    local port
+    for _ in $(seq 200); do
+        port=$((20000 + RANDOM % 20000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+    done
+    fail "no free port"
+}
+
+# --- reading the compose file (our own, written to be read this way) ---
+
+# Service names, in file order: two-space keys under `services:`.
+services() {
+    awk '/^services:/ { on = 1; next } /^[^ #]/ { on = 0 }
+         on && /^  [a-z_]+:$/ { sub(/^  /, ""); sub(/:$/, ""); print }' "$compose"
+}
+
+# The lines of one service's block.
+block() {
+    awk -v name="$1" '$0 == "  " name ":" { on = 1; next }
+                      on && (/^  [a-z_]+:$/ || /^[^ #]/) { exit }
+                      on { print }' "$compose"
+}
+
+# A service's one-line `command:`.
+command_of() {
+    block "$1" | sed -n 's/^    command: //p'
+}
+
+# A service's healthcheck script: the literal block after `- |` of [CMD, bash, -c, |].
+health_of() {
+    block "$1" | awk '/^      test:$/ { t = 1; next }
+                      t && /^        - \|$/ { s = 1; next }
+                      s && /^          / { sub(/^          /, ""); print; next }
+                      s { exit }'
+}
+
+# --- native rewriting: host names, ports, paths; nothing else ---
+
+redis_port=$(free_port)
+broker_port=$(free_port)
+alerts_port=$(free_port)
+http_port=$(free_port)
+
+native() {
+    sed -e "s#tcp://broker:5570#tcp://127.0.0.1:$broker_port#g" \
+        -e "s#tcp://127\.0\.0\.1:5570#tcp://127.0.0.1:$broker_port#g" \
+        -e "s#/dev/tcp/127\.0\.0\.1/9570#/dev/tcp/127.0.0.1/$http_port#g" \
+        -e "s#/data/stores#$work/stores#g" \
+        -e "s#/etc/onenet/broker\.cfg#$work/broker.cfg#g" \
+        -e "s#--dir /data\$#--dir $work/redis#" \
+        -e "s#--dir /data #--dir $work/redis #" \
+        -e "s#^redis-server #redis-server --port $redis_port --bind 127.0.0.1 --save '' #" \
+        -e "s#redis-cli #redis-cli -p $redis_port #g" \
+        -e 's#\$\$#$#g'
+}
+
+# Fails when a rewritten text still names a container host, port or path.
+check_rewritten() {
+    local what=$1 text=$2
+    if grep -Eq '(broker|redis):[0-9]|127\.0\.0\.1[:/](5570|5571|9570)\b| /data\b|/etc/onenet' <<<"$text"; then
+        fail "$what: the native rewrite missed something: $text"
+    fi
+}
+
+# Starts a service's command in the background, its PID recorded.
+start() {
+    local name=$1 cmd
+    cmd=$(command_of "$name" | native)
+    check_rewritten "$name command" "$cmd"
+    step "start $name: $cmd"
+    (eval "exec $cmd") >"$work/$name.log" 2>&1 &
+    pids+=($!)
+    names+=("$name")
+}
+
+# Runs a service's healthcheck until it passes (bounded, like retries).
+healthy() {
+    local name=$1 tries=${2:-150} check
+    check=$(health_of "$name" | native)
+    [ -n "$check" ] || fail "$name has no healthcheck in the form [CMD, bash, -c, |]"
+    check_rewritten "$name healthcheck" "$check"
+    for _ in $(seq "$tries"); do
+        # bash sets HOSTNAME itself; in a container it is the container's name.
+        if HOSTNAME=$(uname -n) timeout 5 bash -c "$check" >>"$work/$name.health.log" 2>&1; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# --- (a) validation ---
+
+expected="redis seed broker public_security social_security emergency"
+[ "$(services | tr '\n' ' ' | sed 's/ $//')" = "$expected" ] \
+    || fail "services are '$(services | tr '\n' ' ')', expected '$expected'"
+if command -v docker-compose >/dev/null; then
+    (cd "$src" && docker-compose -f docker-compose.yml config -q) \
+        || fail "docker-compose config -q rejected docker-compose.yml"
+    listed=$(cd "$src" && docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')
+    [ "$listed" = "$(tr ' ' '\n' <<<"$expected" | sort | tr '\n' ' ')" ] \
+        || fail "docker-compose lists services '$listed'"
+    step "docker-compose $(docker-compose version --short 2>/dev/null || echo '?'): config valid"
+elif python3 -c 'import yaml' 2>/dev/null; then
+    python3 - "$compose" <<'PY' || fail "docker-compose.yml structure"
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+for name, service in doc["services"].items():
+    assert "image" in service and "command" in service, name
+    assert name == "seed" or "healthcheck" in service, name
+PY
+    step "docker-compose not installed (scripts/deps.sh installs it): YAML structure checked with python3-yaml"
+else
+    fail "neither docker-compose nor python3-yaml to validate docker-compose.yml (run scripts/deps.sh)"
+fi
+grep -q '^      - \./config/compose/broker\.cfg:/etc/onenet/broker\.cfg:ro$' "$compose" \
+    || fail "the broker no longer mounts ./config/compose/broker.cfg read-only"
+
+# --- (b) every service natively ---
+
+mkdir -p "$work/redis" "$work/stores" "$work/spool"
+
+start redis
+healthy redis || fail "redis healthcheck never passed (see $work/redis.log)"
+step "redis healthy"
+
+seed_cmd=$(command_of seed | native)
+check_rewritten "seed command" "$seed_cmd"
+step "run seed: $seed_cmd"
+(eval "$seed_cmd") >"$work/seed.log" 2>&1 || fail "seed failed (see $work/seed.log)"
+for db in public_security social_security emergency; do
+    [ -s "$work/stores/$db.db" ] || fail "seed wrote no $db.db"
+done
+before=$(stat -c %Y.%s "$work/stores/emergency.db")
+(eval "$seed_cmd") >"$work/seed-again.log" 2>&1 || fail "second seed run failed"
+[ "$(stat -c %Y.%s "$work/stores/emergency.db")" = "$before" ] \
+    || fail "the second seed run rewrote the stores (departments' updates would be lost)"
+step "seed wrote the stores, a second run kept them"
+
+sed -e "s#tcp://0\.0\.0\.0:5570#tcp://127.0.0.1:$broker_port#" \
+    -e "s#tcp://0\.0\.0\.0:5571#tcp://127.0.0.1:$alerts_port#" \
+    -e "s#\"0\.0\.0\.0:9570\"#\"127.0.0.1:$http_port\"#" \
+    -e "s#\"redis:6379\"#\"127.0.0.1:$redis_port\"#" \
+    -e "s#/var/lib/onenet#$work/spool#" \
+    "$src/config/compose/broker.cfg" >"$work/broker.cfg"
+if grep -v '^[[:space:]]*#' "$work/broker.cfg" | grep -Eq '0\.0\.0\.0|redis:6379|/var/lib/onenet'; then
+    fail "config/compose/broker.cfg: the native rewrite missed something"
+fi
+onenet-broker --check-config -c "$work/broker.cfg" >/dev/null \
+    || fail "config/compose/broker.cfg does not pass --check-config"
+start broker
+healthy broker || fail "broker healthcheck never passed (see $work/broker.log)"
+step "broker healthy (onenet ping and /readyz)"
+
+for adapter in public_security social_security emergency; do
+    start "$adapter"
+done
+for adapter in public_security social_security emergency; do
+    healthy "$adapter" || fail "$adapter healthcheck never passed (see $work/$adapter.log)"
+    step "$adapter healthy"
+done
+
+# Every healthcheck, once more, all at the same time of the system's life.
+for name in $(services); do
+    [ "$name" = seed ] && continue
+    healthy "$name" 1 || fail "$name healthcheck failed on the final pass"
+done
+
+# Every long-running service is still running.
+for i in "${!pids[@]}"; do
+    kill -0 "${pids[i]}" 2>/dev/null || fail "${names[i]} exited (see $work/${names[i]}.log)"
+done
+
+# The metrics agree: Redis up, each department's view service has its instance.
+exec 3<>"/dev/tcp/127.0.0.1/$http_port"
+printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
+metrics=$(cat <&3)
+exec 3<&-
+grep -q '^onenet_redis_up 1$' <<<"$metrics" || fail "/metrics: onenet_redis_up is not 1"
+for service in ps.view.person ss.view.person em.view.person; do
+    grep -q "^onenet_instances{service=\"$service\"} 1\$" <<<"$metrics" \
+        || fail "/metrics: onenet_instances{service=\"$service\"} is not 1"
+done
+step "all $(services | grep -vc '^seed$') long-running services healthy; seed completed"

@@ -1,0 +1,142 @@
+/*
+ * test_rules.c - cross-department routing: a rule in the broker's config
+ * turns public security's "incident.reported" event for a missing person
+ * into an alert for everyone; other kinds of incident raise nothing.
+ * Real redis-server, broker and public security adapter on a seeded store.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "onenet/proto/alert.pb-c.h"
+#include "onenet/proto/public_security.pb-c.h"
+
+static onenet_client_t *s_client;
+
+static int
+setup (void **state)
+{
+    (void) state;
+    char seed[512], stores[400];
+    snprintf (seed, sizeof seed, "%s", harness_bin ("onenet-seed"));
+    snprintf (stores, sizeof stores, "%s/stores", harness_tempdir ());
+    const char *seed_argv[] = { seed, "--out", stores, "--people", "200", "--quiet", NULL };
+    if (harness_run ("seed.log", seed_argv) != 0)
+        return -1;
+    int redis_port = harness_free_port (), port = harness_free_port ();
+    harness_start_redis (redis_port, false);
+    char config[2048];
+    snprintf (config, sizeof config,
+              "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
+              "alert_rules = (\n"
+              "  { name = \"missing_person\"; department = \"public_security\"; topic = \"incident.reported\";\n"
+              "    match_field = \"kind\"; match_value = \"missing_person\"; id_field = \"report_id\";\n"
+              "    area_field = \"district_code\"; area_desc = \"District {district_code}\";\n"
+              "    status = \"Exercise\"; category = \"Rescue\"; severity = \"Severe\"; urgency = \"Immediate\";\n"
+              "    certainty = \"Likely\"; event = \"Missing person\";\n"
+              "    headline = \"Missing person reported in {district_code}\"; description = \"{summary}\"; }\n"
+              ");\n",
+              redis_port);
+    harness_start_broker (port, config);
+    char bin[512], db[512], endpoint[64];
+    snprintf (bin, sizeof bin, "%s", harness_bin ("onenet-adapter-public-security"));
+    snprintf (db, sizeof db, "%s/public_security.db", stores);
+    snprintf (endpoint, sizeof endpoint, "%s", harness_endpoint (port));
+    const char *argv[] = { bin, "--broker", endpoint, "--db", db, NULL };
+    harness_spawn ("public_security.log", argv);
+    if (!harness_wait_instances (port, "ps.incident.report", 1, 10000))
+        return -1;
+    s_client = onenet_client_new (endpoint, NULL, 0);
+    return s_client ? 0 : -1;
+}
+
+static int
+teardown (void **state)
+{
+    (void) state;
+    onenet_client_destroy (&s_client);
+    harness_cleanup ();
+    return 0;
+}
+
+static Onenet__Ps__IncidentReport *
+report (const char *kind, const char *summary)
+{
+    Onenet__Ps__IncidentReportRequest request = ONENET__PS__INCIDENT_REPORT_REQUEST__INIT;
+    request.kind = (char *) kind;
+    request.district_code = "510104";
+    request.summary = (char *) summary;
+    onenet_reply_t *reply = onenet_client_call_message (s_client, "ps.incident.report", &request.base, NULL);
+    assert_int_equal (onenet_reply_status (reply), ONENET_OK);
+    Onenet__Ps__IncidentReport *stored = (Onenet__Ps__IncidentReport *) onenet_reply_unpack (
+        reply, &onenet__ps__incident_report__descriptor);
+    onenet_reply_destroy (&reply);
+    assert_non_null (stored);
+    return stored;
+}
+
+/* The newest alerts on the stream (up to 10). */
+static Onenet__Alert__AlertBatch *
+newest (void)
+{
+    Onenet__Alert__SinceRequest request = ONENET__ALERT__SINCE_REQUEST__INIT;
+    request.last = 10;
+    onenet_reply_t *reply = onenet_client_call_message (s_client, "onenet.alert.since", &request.base, NULL);
+    assert_int_equal (onenet_reply_status (reply), ONENET_OK);
+    Onenet__Alert__AlertBatch *batch = (Onenet__Alert__AlertBatch *) onenet_reply_unpack (
+        reply, &onenet__alert__alert_batch__descriptor);
+    onenet_reply_destroy (&reply);
+    assert_non_null (batch);
+    return batch;
+}
+
+static void
+test_missing_person_becomes_alert (void **state)
+{
+    (void) state;
+    Onenet__Ps__IncidentReport *noise = report ("noise", "Loud construction at night");
+    Onenet__Ps__IncidentReport *missing = report ("missing_person", "Child missing near Jinjiang market");
+    char expected[128];
+    snprintf (expected, sizeof expected, "rule.missing_person.%s", missing->report_id);
+
+    const Onenet__Alert__AlertEnvelope *found = NULL;
+    Onenet__Alert__AlertBatch *batch = NULL;
+    for (int i = 0; i < 50 && !found; i++) {
+        if (batch)
+            onenet__alert__alert_batch__free_unpacked (batch, NULL);
+        batch = newest ();
+        for (size_t j = 0; j < batch->n_alerts; j++)
+            if (strcmp (batch->alerts[j]->alert->identifier, expected) == 0)
+                found = batch->alerts[j];
+        if (!found)
+            usleep (100000);
+    }
+    assert_non_null (found);
+    /* Only the missing person raised an alert, not the noise complaint. */
+    assert_int_equal (batch->n_alerts, 1);
+    const Onenet__Alert__Alert *alert = found->alert;
+    assert_string_equal (found->published_by_department, "public_security");
+    assert_string_equal (alert->status, "Exercise");
+    assert_string_equal (alert->info[0]->severity, "Severe");
+    assert_string_equal (alert->info[0]->category[0], "Rescue");
+    assert_string_equal (alert->info[0]->headline, "Missing person reported in 510104");
+    assert_string_equal (alert->info[0]->description, "Child missing near Jinjiang market");
+    assert_string_equal (alert->info[0]->area[0]->area_desc, "District 510104");
+    assert_string_equal (alert->info[0]->area[0]->geocode[0]->value, "510104");
+    onenet__alert__alert_batch__free_unpacked (batch, NULL);
+    onenet__ps__incident_report__free_unpacked (noise, NULL);
+    onenet__ps__incident_report__free_unpacked (missing, NULL);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_missing_person_becomes_alert),
+    };
+    return cmocka_run_group_tests_name ("integration_rules", tests, setup, teardown);
+}

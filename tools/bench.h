@@ -1,0 +1,215 @@
+/*
+ * tools/bench.h - what the files of `onenet bench` share.
+ *
+ *   cmd_bench.c   the command: options, subcommands, printing the figures
+ *   bench_core.c  figures, latency percentiles, the closed-loop load driver
+ *                 over the SDK client (N calls kept in flight)
+ *   bench_proc.c  the processes a run needs: temp dir, free ports, finding
+ *                 binaries, starting and stopping them by PID
+ *   bench_rr.c    `bench rr`: request/reply against a bare ZeroMQ baseline
+ *   bench_view.c  `bench view`: the one network view against Redis and a
+ *                 single round trip
+ *
+ * A benchmark measures and reports; it never judges. Targets are printed
+ * beside the figures they concern, never asserted.
+ */
+#ifndef ONENET_BENCH_H
+#define ONENET_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "cli.h"
+
+/* Warm-up before every measured phase: connections, caches, allocators. */
+#define BENCH_WARMUP_S 0.5
+/* Room for every figure of one run. */
+#define BENCH_MAX_FIGURES 64
+
+/* --- figures ----------------------------------------------------------- */
+
+/* A figure's place in the output: measurements first, then ratios. */
+typedef enum { BENCH_MEASURED = 0, BENCH_RATIO = 1 } bench_group_t;
+
+typedef struct {
+    char name[96];
+    char unit[16];
+    double value;
+    int decimals; /* printed precision */
+    bench_group_t group;
+} bench_figure_t;
+
+/* What a run prints: figures in the order they were added, by group. */
+typedef struct {
+    const char *benchmark; /* "rr", "view" */
+    double duration_s;
+    bench_figure_t figures[BENCH_MAX_FIGURES];
+    size_t count;
+} bench_report_t;
+
+/* Adds a figure named printf-style. Extra figures past BENCH_MAX_FIGURES
+ * are dropped (a programming error, caught by the smoke test's names). */
+void bench_add (bench_report_t *report, bench_group_t group, const char *unit, int decimals,
+                double value, const char *format, ...) __attribute__ ((format (printf, 6, 7)));
+
+/* Looks a figure up by exact name; NULL if absent. */
+const bench_figure_t *bench_find (const bench_report_t *report, const char *name);
+
+/* --- latency ----------------------------------------------------------- */
+
+/* Latencies in nanoseconds, grown as needed. */
+typedef struct {
+    uint64_t *ns;
+    size_t count;
+    size_t capacity;
+    bool out_of_memory;
+} bench_samples_t;
+
+void bench_samples_add (bench_samples_t *self, uint64_t ns);
+/* Sorts the samples (once, before asking percentiles). */
+void bench_samples_sort (bench_samples_t *self);
+/* The q-quantile (0 < q < 1) of sorted samples in microseconds, nearest
+ * rank; 0 when there are none. */
+double bench_samples_us (const bench_samples_t *self, double q);
+void bench_samples_free (bench_samples_t *self);
+
+/* Nanoseconds of CLOCK_MONOTONIC. */
+int64_t bench_now_ns (void);
+
+/* --- load ---------------------------------------------------------------- */
+
+/* Writes the body of request number seq into buffer (size bytes); returns
+ * its length. */
+typedef size_t (bench_body_fn) (void *state, uint64_t seq, uint8_t *buffer, size_t size);
+
+/* Sees each OK reply that completed inside the measured window. */
+typedef void (bench_reply_fn) (void *state, const onenet_reply_t *reply);
+
+/* One closed-loop phase: `inflight` calls of `service` kept in flight
+ * through one SDK client for warmup_s, then measured for duration_s. */
+typedef struct {
+    const char *endpoint;
+    const char *service;
+    size_t inflight;
+    double warmup_s;
+    double duration_s;
+    uint32_t timeout_ms;
+    bench_body_fn *body;
+    bench_reply_fn *on_reply; /* may be NULL */
+    void *state;
+} bench_load_t;
+
+/* What a phase measured. */
+typedef struct {
+    double rps; /* replies completed in the window per second */
+    double p50_us, p99_us, p999_us;
+    uint64_t completed;    /* in the window */
+    uint64_t failed;       /* any non-OK reply, warm-up included */
+    char first_error[200]; /* "STATUS: message" of the first failure */
+} bench_result_t;
+
+/* Runs one phase with the SDK's async API (onenet_client_send /
+ * onenet_client_recv). Latency of a call is from send to receive. Returns
+ * 0, or -1 with a reason in err (client not created, send failed, a
+ * reply did not come). Failed replies are counted, not fatal: the caller
+ * decides. */
+int bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err,
+                       size_t err_size);
+
+/* Fills result's percentiles and rate from samples over window_s. */
+void bench_result_fill (bench_result_t *result, bench_samples_t *samples, double window_s);
+
+/* --- processes ----------------------------------------------------------- */
+
+/* The processes and files of one run. Everything lives in a temp dir
+ * under /tmp, removed by bench_env_cleanup unless the run failed. */
+typedef struct bench_env_t bench_env_t;
+
+/* Creates the temp dir and catches SIGINT/SIGTERM so that children are
+ * stopped even when the run is interrupted. Returns NULL with a reason. */
+bench_env_t *bench_env_new (char *err, size_t err_size);
+
+/* Stops every child still running (SIGTERM, then SIGKILL after 3 s) and
+ * removes the temp dir, or keeps it when keep is true and it holds
+ * something (logs to read). Returns true if the dir was kept. Sets
+ * *self_p to NULL. Safe on NULL. */
+bool bench_env_destroy (bench_env_t **self_p, bool keep);
+
+/* The temp dir. Owned by env. */
+const char *bench_env_dir (const bench_env_t *self);
+
+/* Finds a binary next to this executable (readlink /proc/self/exe), else
+ * in $PATH. Returns 0 with the path in out, or -1 with a reason in err. */
+int bench_find_binary (const char *name, char *out, size_t out_size, char *err, size_t err_size);
+
+/* A TCP port on 127.0.0.1 nothing listens on right now; -1 on failure. */
+int bench_free_port (void);
+
+/* Starts argv[0] (a path) with stdout and stderr in <dir>/<log_name>.
+ * Returns the PID, or -1 with a reason. The child dies with us
+ * (PR_SET_PDEATHSIG). */
+pid_t bench_spawn (bench_env_t *self, const char *log_name, const char *const argv[], char *err,
+                   size_t err_size);
+
+/* Runs argv to completion (output to log_name). Returns 0 when it exited
+ * 0, else -1 with a reason. */
+int bench_run (bench_env_t *self, const char *log_name, const char *const argv[], char *err,
+               size_t err_size);
+
+/* Stops one child by PID: SIGTERM, SIGKILL after 3 s. Does nothing for a
+ * PID that is not a running child of env (it may have been reused). */
+void bench_stop (bench_env_t *self, pid_t pid);
+
+/* True while the child has not exited. */
+bool bench_alive (bench_env_t *self, pid_t pid);
+
+/* Writes text to <dir>/name; returns 0 with the path in out, or -1. */
+int bench_write_file (bench_env_t *self, const char *name, const char *text, char *out,
+                      size_t out_size, char *err, size_t err_size);
+
+/* Starts onenet-broker on 127.0.0.1:port with the config text and waits
+ * until it answers onenet.ping. Returns the PID, or -1 with a reason. */
+pid_t bench_start_broker (bench_env_t *self, int port, const char *config_text, char *err,
+                          size_t err_size);
+
+/* Starts /usr/bin/redis-server (else from $PATH) on 127.0.0.1:port
+ * without persistence and waits until it answers PING. */
+pid_t bench_start_redis (bench_env_t *self, int port, char *err, size_t err_size);
+
+/* True if the broker at endpoint answers onenet.ping within timeout_ms. */
+bool bench_ping (const char *endpoint, uint32_t timeout_ms);
+
+/* Waits until the broker at endpoint lists a live instance of service.
+ * Returns 0, or -1 with a reason after timeout_ms. */
+int bench_wait_service (const char *endpoint, const char *service, int timeout_ms, char *err,
+                        size_t err_size);
+
+/* "tcp://127.0.0.1:PORT" into out; returns out. */
+const char *bench_endpoint (char *out, size_t size, int port);
+
+/* --- benchmarks ---------------------------------------------------------- */
+
+/* The options of `onenet bench`. */
+typedef struct {
+    double duration_s;
+    size_t inflight; /* 0: the benchmark's default */
+    long people;
+    const char *broker; /* NULL: start a system of our own */
+} bench_options_t;
+
+/* Each runs its benchmark, filling report. Returns 0, or -1 with a reason
+ * in err. env holds what they start. */
+int bench_rr (bench_env_t *env, const bench_options_t *options, bench_report_t *report, char *err,
+              size_t err_size);
+int bench_view (bench_env_t *env, const bench_options_t *options, bench_report_t *report, char *err,
+                size_t err_size);
+
+/* The baseline's own processes, run as hidden subcommands of this binary
+ * (`onenet bench zmq-proxy FRONTEND BACKEND`, `onenet bench zmq-echo
+ * BACKEND`) so they are separate processes like the broker and adapter.
+ * They run until killed; return an exit code on failure. */
+int bench_zmq_proxy_main (const char *frontend, const char *backend);
+int bench_zmq_echo_main (const char *backend);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * tools/bench_core.c - the measuring part of `onenet bench`: figures,
+ * latency percentiles and the closed-loop load driver.
+ *
+ * The driver keeps N calls in flight through one SDK client, as a busy
+ * gateway would: every reply is answered by a new call. Latencies are
+ * kept whole (one uint64 per call) and sorted at the end, so percentiles
+ * are exact rather than histogram buckets; a few seconds of calls is a
+ * few MB.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "bench.h"
+
+/* Send times by correlation id (id & mask). Far larger than any in-flight
+ * count, so a slot is only reused long after its call ended. */
+#define RING_SIZE 65536
+#define RING_MASK (RING_SIZE - 1)
+/* A reply silent this long past the call's deadline means the system is
+ * stuck: stop rather than hang. */
+#define STUCK_GRACE_MS 3000
+#define MAX_BODY 4096
+
+typedef struct {
+    uint64_t id;
+    int64_t sent_ns;
+} sent_t;
+
+/* --- figures ------------------------------------------------------------ */
+
+void
+bench_add (bench_report_t *report, bench_group_t group, const char *unit, int decimals,
+           double value, const char *format, ...)
+{
+    if (report->count == BENCH_MAX_FIGURES)
+        return;
+    bench_figure_t *figure = &report->figures[report->count++];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (figure->name, sizeof figure->name, format, args);
+    va_end (args);
+    snprintf (figure->unit, sizeof figure->unit, "%s", unit);
+    //  the output contract has no room for signs, exponents or NaN
+    figure->value = isfinite (value) && value > 0 ? value : 0;
+    figure->decimals = decimals;
+    figure->group = group;
+}
+
+const bench_figure_t *
+bench_find (const bench_report_t *report, const char *name)
+{
+    for (size_t i = 0; i < report->count; i++)
+        if (strcmp (report->figures[i].name, name) == 0)
+            return &report->figures[i];
+    return NULL;
+}
+
+/* --- latency ------------------------------------------------------------ */
+
+int64_t
+bench_now_ns (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+void
+bench_samples_add (bench_samples_t *self, uint64_t ns)
+{
+    if (self->count == self->capacity) {
+        size_t capacity = self->capacity ? self->capacity * 2 : 65536;
+        uint64_t *grown = realloc (self->ns, capacity * sizeof *grown);
+        if (!grown) {
+            self->out_of_memory = true;
+            return;
+        }
+        self->ns = grown;
+        self->capacity = capacity;
+    }
+    self->ns[self->count++] = ns;
+}
+
+static int
+s_compare_u64 (const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void
+bench_samples_sort (bench_samples_t *self)
+{
+    if (self->count > 1)
+        qsort (self->ns, self->count, sizeof *self->ns, s_compare_u64);
+}
+
+double
+bench_samples_us (const bench_samples_t *self, double q)
+{
+    if (self->count == 0)
+        return 0;
+    //  nearest rank: ceil (q * count), without libm
+    double exact = q * (double)self->count;
+    size_t rank = (size_t)exact;
+    if ((double)rank < exact)
+        rank++;
+    size_t index = rank ? rank - 1 : 0;
+    if (index >= self->count)
+        index = self->count - 1;
+    return (double)self->ns[index] / 1000.0;
+}
+
+void
+bench_samples_free (bench_samples_t *self)
+{
+    free (self->ns);
+    memset (self, 0, sizeof *self);
+}
+
+void
+bench_result_fill (bench_result_t *result, bench_samples_t *samples, double window_s)
+{
+    bench_samples_sort (samples);
+    result->completed = samples->count;
+    result->rps = window_s > 0 ? (double)samples->count / window_s : 0;
+    result->p50_us = bench_samples_us (samples, 0.50);
+    result->p99_us = bench_samples_us (samples, 0.99);
+    result->p999_us = bench_samples_us (samples, 0.999);
+}
+
+/* --- load --------------------------------------------------------------- */
+
+/* Counts a failed reply, keeping the first reason. */
+static void
+s_note_failure (bench_result_t *result, const onenet_reply_t *reply)
+{
+    if (result->failed++ == 0) {
+        const char *message = onenet_reply_message (reply);
+        snprintf (result->first_error, sizeof result->first_error, "%s%s%s",
+                  onenet_status_name (onenet_reply_status (reply)), *message ? ": " : "", message);
+    }
+}
+
+/* Sends until `inflight` calls are pending. Returns 0 or -1 (err set). */
+static int
+s_fill (onenet_client_t *client, const bench_load_t *load, sent_t *ring, uint64_t *seq,
+        const onenet_call_options_t *options, char *err, size_t err_size)
+{
+    uint8_t body[MAX_BODY];
+    while (onenet_client_pending (client) < load->inflight) {
+        size_t size = load->body (load->state, (*seq)++, body, sizeof body);
+        int64_t sent_ns = bench_now_ns ();
+        uint64_t id = onenet_client_send (client, load->service, body, size, options);
+        if (id == 0) {
+            snprintf (err, err_size, "cannot send %s: %s", load->service,
+                      onenet_client_error (client));
+            return -1;
+        }
+        ring[id & RING_MASK] = (sent_t){id, sent_ns};
+    }
+    return 0;
+}
+
+int
+bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err, size_t err_size)
+{
+    memset (result, 0, sizeof *result);
+    onenet_client_t *client = onenet_client_new (load->endpoint, err, err_size);
+    sent_t *ring = calloc (RING_SIZE, sizeof *ring);
+    if (!client || !ring) {
+        if (client)
+            snprintf (err, err_size, "out of memory");
+        onenet_client_destroy (&client);
+        free (ring);
+        return -1;
+    }
+    onenet_call_options_t options = {.timeout_ms = load->timeout_ms};
+    bench_samples_t samples = {0};
+    int64_t start = bench_now_ns ();
+    int64_t from = start + (int64_t)(load->warmup_s * 1e9);
+    int64_t until = from + (int64_t)(load->duration_s * 1e9);
+    int wait_ms = (int)load->timeout_ms + STUCK_GRACE_MS;
+    uint64_t seq = 0;
+    int rc = 0;
+    for (;;) {
+        //  once the window closes, only drain what is still in flight
+        if (bench_now_ns () < until &&
+            s_fill (client, load, ring, &seq, &options, err, err_size) < 0) {
+            rc = -1;
+            break;
+        }
+        if (onenet_client_pending (client) == 0)
+            break;
+        onenet_reply_t *reply = onenet_client_recv (client, wait_ms);
+        int64_t done = bench_now_ns ();
+        if (!reply) {
+            snprintf (err, err_size, "no reply from %s within %d ms (%zu calls in flight)",
+                      load->service, wait_ms, onenet_client_pending (client));
+            rc = -1;
+            break;
+        }
+        uint64_t id = onenet_reply_correlation_id (reply);
+        const sent_t *sent = &ring[id & RING_MASK];
+        if (onenet_reply_status (reply) != ONENET_OK)
+            s_note_failure (result, reply);
+        else if (done >= from && done <= until && sent->id == id) {
+            bench_samples_add (&samples, (uint64_t)(done - sent->sent_ns));
+            if (load->on_reply)
+                load->on_reply (load->state, reply);
+        }
+        onenet_reply_destroy (&reply);
+    }
+    if (rc == 0 && samples.out_of_memory) {
+        snprintf (err, err_size, "out of memory for latency samples");
+        rc = -1;
+    }
+    if (rc == 0)
+        bench_result_fill (result, &samples, load->duration_s);
+    bench_samples_free (&samples);
+    free (ring);
+    onenet_client_destroy (&client);
+    return rc;
+}

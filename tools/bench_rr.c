@@ -1,0 +1,325 @@
+/*
+ * tools/bench_rr.c - `onenet bench rr`: request/reply through the broker
+ * to an echo adapter, against bare ZeroMQ doing the same work.
+ *
+ *   OneNet    SDK client --DEALER--> onenet-broker --> onenet-test-adapter (test.echo)
+ *   baseline  DEALER --> zmq_proxy (ROUTER | DEALER) --> echo worker (DEALER)
+ *
+ * Both sides are three processes (this one, a router, an echo), carry
+ * 100-byte bodies and keep the same number of requests in flight, so the
+ * ratio between them is what OneNet's envelope, routing, credit and
+ * bookkeeping cost over moving the bytes. The baseline's echo sends the
+ * very frames it received back, as cheap as an echo gets; the test
+ * adapter's echo also decodes its EchoMessage, as any adapter decodes its
+ * request.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include "bench.h"
+#include "onenet/proto/example.pb-c.h"
+
+#define BODY_SIZE 100
+/* EchoMessage{payload}: one tag byte, one length byte, then the payload. */
+#define ECHO_PAYLOAD_SIZE (BODY_SIZE - 2)
+#define CALL_TIMEOUT_MS 5000
+/* The baseline's first reply waits for its connections to come up. */
+#define BASELINE_RECV_MS 10000
+#define ADAPTER_CREDIT "1024"
+
+typedef struct {
+    uint8_t body[BODY_SIZE];
+    size_t size;
+} rr_body_t;
+
+static size_t
+s_echo_body (void *state, uint64_t seq, uint8_t *buffer, size_t size)
+{
+    const rr_body_t *body = state;
+    (void)seq;
+    memcpy (buffer, body->body, body->size);
+    return body->size;
+}
+
+/* --- the baseline's processes (hidden subcommands) ---------------------- */
+
+/* No high-water mark on the baseline's sockets: with many requests in
+ * flight a ROUTER at its mark drops replies, and the loop would stall.
+ * (The broker has its own credit and limits instead.) */
+static void
+s_no_hwm (void *socket)
+{
+    int zero = 0;
+    zmq_setsockopt (socket, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt (socket, ZMQ_RCVHWM, &zero, sizeof zero);
+}
+
+int
+bench_zmq_proxy_main (const char *frontend, const char *backend)
+{
+    void *context = zmq_ctx_new ();
+    void *front = context ? zmq_socket (context, ZMQ_ROUTER) : NULL;
+    void *back = context ? zmq_socket (context, ZMQ_DEALER) : NULL;
+    if (front && back) {
+        s_no_hwm (front);
+        s_no_hwm (back);
+    }
+    if (!front || !back || zmq_bind (front, frontend) < 0 || zmq_bind (back, backend) < 0) {
+        fprintf (stderr, "onenet bench zmq-proxy: %s\n", zmq_strerror (errno));
+        return 1;
+    }
+    zmq_proxy (front, back, NULL); /* until killed */
+    return 1;
+}
+
+int
+bench_zmq_echo_main (const char *backend)
+{
+    void *context = zmq_ctx_new ();
+    void *socket = context ? zmq_socket (context, ZMQ_DEALER) : NULL;
+    if (socket)
+        s_no_hwm (socket);
+    if (!socket || zmq_connect (socket, backend) < 0) {
+        fprintf (stderr, "onenet bench zmq-echo: %s\n", zmq_strerror (errno));
+        return 1;
+    }
+    //  [client routing id][body] in, the same frames out, never copied
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    for (;;) {
+        if (zmq_msg_recv (&frame, socket, 0) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        int more = zmq_msg_more (&frame);
+        if (zmq_msg_send (&frame, socket, more ? ZMQ_SNDMORE : 0) < 0)
+            break;
+    }
+    fprintf (stderr, "onenet bench zmq-echo: %s\n", zmq_strerror (errno));
+    return 1;
+}
+
+/* --- the baseline's client ---------------------------------------------- */
+
+/* Same closed loop as bench_onenet_load over a raw DEALER; the send time
+ * travels in the first 8 bytes of the body, which the echo returns. */
+static int
+s_baseline_load (const char *frontend, size_t inflight, double warmup_s, double duration_s,
+                 bench_result_t *result, char *err, size_t err_size)
+{
+    memset (result, 0, sizeof *result);
+    void *context = zmq_ctx_new ();
+    void *socket = context ? zmq_socket (context, ZMQ_DEALER) : NULL;
+    int linger = 0, timeout = BASELINE_RECV_MS;
+    if (socket)
+        s_no_hwm (socket);
+    if (!socket || zmq_setsockopt (socket, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+        zmq_setsockopt (socket, ZMQ_RCVTIMEO, &timeout, sizeof timeout) < 0 ||
+        zmq_connect (socket, frontend) < 0) {
+        snprintf (err, err_size, "baseline client: %s", zmq_strerror (errno));
+        if (socket)
+            zmq_close (socket);
+        if (context)
+            zmq_ctx_term (context);
+        return -1;
+    }
+    uint8_t body[BODY_SIZE];
+    memset (body, 'x', sizeof body);
+    bench_samples_t samples = {0};
+    int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
+    int64_t until = from + (int64_t)(duration_s * 1e9);
+    size_t outstanding = 0;
+    int rc = 0;
+    for (;;) {
+        while (outstanding < inflight && bench_now_ns () < until) {
+            int64_t sent = bench_now_ns ();
+            memcpy (body, &sent, sizeof sent);
+            if (zmq_send (socket, body, sizeof body, 0) < 0) {
+                snprintf (err, err_size, "baseline send: %s", zmq_strerror (errno));
+                rc = -1;
+                break;
+            }
+            outstanding++;
+        }
+        if (rc < 0 || outstanding == 0)
+            break;
+        uint8_t reply[BODY_SIZE];
+        int size = zmq_recv (socket, reply, sizeof reply, 0);
+        int64_t done = bench_now_ns ();
+        if (size != BODY_SIZE) {
+            snprintf (err, err_size, "baseline: %s",
+                      size < 0 ? "no echo within 10 s (see zmq-proxy/zmq-echo logs)"
+                               : "echo of the wrong size");
+            rc = -1;
+            break;
+        }
+        outstanding--;
+        int64_t sent;
+        memcpy (&sent, reply, sizeof sent);
+        if (done >= from && done <= until)
+            bench_samples_add (&samples, (uint64_t)(done - sent));
+    }
+    if (rc == 0 && samples.out_of_memory) {
+        snprintf (err, err_size, "out of memory for latency samples");
+        rc = -1;
+    }
+    if (rc == 0)
+        bench_result_fill (result, &samples, duration_s);
+    bench_samples_free (&samples);
+    zmq_close (socket);
+    zmq_ctx_term (context);
+    return rc;
+}
+
+/* --- the systems ---------------------------------------------------------- */
+
+/* Starts zmq-proxy and zmq-echo (this executable, hidden subcommands) on
+ * free ports; frontend gets the endpoint clients connect to. */
+static int
+s_start_baseline (bench_env_t *env, char *frontend, size_t frontend_size, char *err,
+                  size_t err_size)
+{
+    char self_path[PATH_MAX], backend[64];
+    ssize_t length = readlink ("/proc/self/exe", self_path, sizeof self_path - 1);
+    if (length <= 0) {
+        snprintf (err, err_size, "readlink /proc/self/exe: %s", strerror (errno));
+        return -1;
+    }
+    self_path[length] = '\0';
+    bench_endpoint (frontend, frontend_size, bench_free_port ());
+    bench_endpoint (backend, sizeof backend, bench_free_port ());
+    const char *proxy[] = {self_path, "bench", "zmq-proxy", frontend, backend, NULL};
+    const char *echo[] = {self_path, "bench", "zmq-echo", backend, NULL};
+    if (bench_spawn (env, "zmq-proxy.log", proxy, err, err_size) < 0 ||
+        bench_spawn (env, "zmq-echo.log", echo, err, err_size) < 0)
+        return -1;
+    return 0;
+}
+
+/* The broker (unless --broker) and an echo adapter if none is there. */
+static int
+s_start_onenet (bench_env_t *env, const bench_options_t *options, char *endpoint,
+                size_t endpoint_size, char *err, size_t err_size)
+{
+    if (options->broker) {
+        snprintf (endpoint, endpoint_size, "%s", options->broker);
+        if (!bench_ping (endpoint, 2000)) {
+            snprintf (err, err_size, "the broker at %s does not answer onenet.ping", endpoint);
+            return -1;
+        }
+    } else {
+        int port = bench_free_port ();
+        //  no Redis: request/reply does not use it, and reconnect attempts
+        //  to a Redis that is not there would only add noise
+        const char *config = "redis = { endpoint = \"\"; };\n"
+                             "log = { level = \"warn\"; };\n";
+        if (bench_start_broker (env, port, config, err, err_size) < 0)
+            return -1;
+        bench_endpoint (endpoint, endpoint_size, port);
+    }
+    if (options->broker && bench_wait_service (endpoint, "test.echo", 500, err, err_size) == 0)
+        return 0;
+    if (options->broker)
+        fprintf (stderr, "bench: %s offers no test.echo: starting onenet-test-adapter for it\n",
+                 endpoint);
+    char adapter[PATH_MAX];
+    if (bench_find_binary ("onenet-test-adapter", adapter, sizeof adapter, err, err_size) < 0)
+        return -1;
+    //  credit beyond the in-flight count, as the proxy has no credit limit
+    const char *argv[] = {adapter,   "--broker", endpoint,       "--instance",
+                          "bench-1", "--credit", ADAPTER_CREDIT, NULL};
+    if (bench_spawn (env, "test-adapter.log", argv, err, err_size) < 0)
+        return -1;
+    return bench_wait_service (endpoint, "test.echo", 10000, err, err_size);
+}
+
+static int
+s_check_failures (const char *what, const bench_result_t *result, char *err, size_t err_size)
+{
+    if (result->failed == 0)
+        return 0;
+    snprintf (err, err_size, "%s: %llu calls failed, the first with %s", what,
+              (unsigned long long)result->failed, result->first_error);
+    return -1;
+}
+
+/* One in-flight count: OneNet then the baseline, back to back. */
+static int
+s_measure (const char *onenet, const char *baseline, size_t inflight,
+           const bench_options_t *options, bench_report_t *report, char *err, size_t err_size)
+{
+    rr_body_t body;
+    Onenet__Example__EchoMessage echo = ONENET__EXAMPLE__ECHO_MESSAGE__INIT;
+    uint8_t payload[ECHO_PAYLOAD_SIZE];
+    memset (payload, 'x', sizeof payload);
+    echo.payload.data = payload;
+    echo.payload.len = sizeof payload;
+    body.size = protobuf_c_message_pack (&echo.base, body.body);
+
+    bench_load_t load = {.endpoint = onenet,
+                         .service = "test.echo",
+                         .inflight = inflight,
+                         .warmup_s = BENCH_WARMUP_S,
+                         .duration_s = options->duration_s,
+                         .timeout_ms = CALL_TIMEOUT_MS,
+                         .body = s_echo_body,
+                         .state = &body};
+    bench_result_t mine, bare;
+    char what[64];
+    snprintf (what, sizeof what, "test.echo with %zu in flight", inflight);
+    if (bench_onenet_load (&load, &mine, err, err_size) < 0 ||
+        s_check_failures (what, &mine, err, err_size) < 0)
+        return -1;
+    if (s_baseline_load (baseline, inflight, BENCH_WARMUP_S, options->duration_s, &bare, err,
+                         err_size) < 0)
+        return -1;
+    if (mine.completed == 0 || bare.completed == 0) {
+        snprintf (err, err_size, "no request completed in %.1f s with %zu in flight",
+                  options->duration_s, inflight);
+        return -1;
+    }
+    const struct {
+        const char *side;
+        const bench_result_t *result;
+    } sides[] = {{"onenet", &mine}, {"baseline", &bare}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *side = sides[i].side;
+        const bench_result_t *r = sides[i].result;
+        bench_add (report, BENCH_MEASURED, "req/s", 0, r->rps, "rr.inflight%zu.%s.rps", inflight,
+                   side);
+        bench_add (report, BENCH_MEASURED, "us", 1, r->p50_us, "rr.inflight%zu.%s.p50", inflight,
+                   side);
+        bench_add (report, BENCH_MEASURED, "us", 1, r->p99_us, "rr.inflight%zu.%s.p99", inflight,
+                   side);
+        bench_add (report, BENCH_MEASURED, "us", 1, r->p999_us, "rr.inflight%zu.%s.p999", inflight,
+                   side);
+    }
+    bench_add (report, BENCH_RATIO, "x", 3, mine.rps / bare.rps, "rr.inflight%zu.ratio", inflight);
+    bench_add (report, BENCH_RATIO, "x", 3, mine.p50_us / bare.p50_us, "rr.inflight%zu.p50_ratio",
+               inflight);
+    return 0;
+}
+
+int
+bench_rr (bench_env_t *env, const bench_options_t *options, bench_report_t *report, char *err,
+          size_t err_size)
+{
+    char onenet[256], baseline[64];
+    if (s_start_onenet (env, options, onenet, sizeof onenet, err, err_size) < 0 ||
+        s_start_baseline (env, baseline, sizeof baseline, err, err_size) < 0)
+        return -1;
+    size_t counts[2] = {1, 64};
+    size_t n = 2;
+    if (options->inflight) {
+        counts[0] = options->inflight;
+        n = 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s_measure (onenet, baseline, counts[i], options, report, err, err_size) < 0)
+            return -1;
+    return 0;
+}
