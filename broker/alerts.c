@@ -15,6 +15,7 @@
 #include "alerts.h"
 #include "cache.h"
 #include "hashmap.h"
+#include "zap.h"
 #include "onenet/cap.h"
 #include "onenet/proto/alert.pb-c.h"
 
@@ -136,6 +137,7 @@ struct alerts_t {
     uint64_t connections_seen; /* cache_connections at the last check */
     size_t spool_bytes;
     unsigned flushing;         /* spooled XADDs not yet confirmed */
+    int64_t retry_at;          /* Redis answered an error (still loading its AOF...): try again then */
     uint64_t ticks;
     alerts_stats_t stats;
 };
@@ -159,6 +161,12 @@ alerts_new (broker_t *broker, char *err, size_t err_size)
     if (self->xpub) {
         zmq_setsockopt (self->xpub, ZMQ_LINGER, &linger, sizeof linger);
         zmq_setsockopt (self->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    }
+    /* Subscribers authenticate like every other peer. */
+    if (self->xpub && strcmp (config->security, "curve") == 0
+        && zap_secure_socket (self->xpub, config->curve_key_file, err, err_size) < 0) {
+        alerts_destroy (&self);
+        return NULL;
     }
     if (!self->pending || !self->xpub || zmq_bind (self->xpub, config->alerts_endpoint) < 0) {
         snprintf (err, err_size, "cannot bind alerts endpoint %s: %s", config->alerts_endpoint,
@@ -309,10 +317,11 @@ fan_out_on (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope, const 
 static void
 send_tick (alerts_t *self)
 {
-    if (!*self->latest)
-        return;
+    /* "0-0" while the newest id is not known (empty stream, Redis down):
+     * subscribers learn the broker is there, and catch up on later ticks. */
+    const char *latest = *self->latest ? self->latest : "0-0";
     if (zmq_send (self->xpub, "tick", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-        zmq_send (self->xpub, self->latest, strlen (self->latest), ZMQ_DONTWAIT);
+        zmq_send (self->xpub, latest, strlen (latest), ZMQ_DONTWAIT);
 }
 
 static void
@@ -736,7 +745,12 @@ on_since (alerts_t *self, pending_t *pending, const redisReply *reply)
     Onenet__Alert__AlertBatch batch = ONENET__ALERT__ALERT_BATCH__INIT;
     batch.alerts = found;
     batch.n_alerts = count;
-    batch.cursor = (char *) (request->last ? (count ? found[count - 1]->stream_id : "") : cursor);
+    /* For `last`, the cursor is the newest entry read (not the newest
+     * match): resuming from it skips nothing and replays nothing. */
+    const char *newest = reply->elements && reply->element[0]->type == REDIS_REPLY_ARRAY
+                                 && reply->element[0]->elements == 2
+                             ? reply->element[0]->element[0]->str : "";
+    batch.cursor = (char *) (request->last ? newest : cursor);
     batch.more = !request->last && scanned > 0
                  && (scanned < reply->elements || reply->elements == SCAN_MAX);
     batch.latest = self->latest;
@@ -1004,6 +1018,8 @@ alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
         if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1
             && reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2)
             snprintf (self->latest, sizeof self->latest, "%s", reply->element[0]->element[0]->str);
+        else if (!reply || reply->type == REDIS_REPLY_ERROR)
+            self->retry_at = broker->now + TICK_MS;   /* ask again shortly */
         break;
     case PENDING_ACK:
         on_ack (self, pending, reply);
@@ -1024,8 +1040,13 @@ alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
             self->spool_bytes = 0;
             onenet_info ("alerts.spool_flushed", "stream=%s", broker->config->alerts_stream);
         }
-        else if (!reply || reply->type != REDIS_REPLY_ARRAY)
-            self->flushing = 0;   /* Redis failed again: the file stays, retried on reconnect */
+        else if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+            /* Redis refused (e.g. -LOADING while it replays its AOF): the
+             * file stays and is flushed again shortly; the stream's
+             * dedupe by identifier makes a second try harmless. */
+            self->flushing = 0;
+            self->retry_at = broker->now + TICK_MS;
+        }
         break;
     }
     pending_done (self, pending);
@@ -1055,6 +1076,10 @@ alerts_tick (broker_t *broker)
     uint64_t connections = cache_connections (broker->cache);
     if (connections != self->connections_seen && cache_ready (broker->cache)) {
         self->connections_seen = connections;
+        on_redis_back (self);
+    }
+    else if (self->retry_at && broker->now >= self->retry_at && cache_ready (broker->cache)) {
+        self->retry_at = 0;
         on_redis_back (self);
     }
     if (broker->now >= self->tick_at) {

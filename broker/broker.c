@@ -17,6 +17,7 @@
 #include "alerts.h"
 #include "cache.h"
 #include "http.h"
+#include "zap.h"
 #include "view.h"
 
 /* Hands each Redis reply to the module whose request it answers. */
@@ -96,6 +97,13 @@ broker_new (broker_config_t *config, char *err, size_t err_size)
         broker_destroy (&self);
         return NULL;
     }
+    /* CURVE: the ZAP handler must be there before a CURVE server binds. */
+    if (strcmp (config->security, "curve") == 0
+        && (!(self->zap = zap_new (self, err, err_size))
+            || zap_secure_socket (self->socket, config->curve_key_file, err, err_size) < 0)) {
+        broker_destroy (&self);
+        return NULL;
+    }
     /* Past max_message_size a message gets RESOURCE_EXHAUSTED; a frame
      * four times larger is cut off by libzmq, closing that connection,
      * so no peer can make the broker buffer without bound. */
@@ -146,6 +154,7 @@ broker_destroy (broker_t **self_p)
         return;
     broker_t *self = *self_p;
     http_destroy (&self->http);   /* no more requests reading broker state */
+    zap_destroy (&self->zap);
     /* Views first: finishing them may still use the cache and socket. */
     views_destroy (&self->views);
     cache_destroy (&self->cache);
@@ -188,6 +197,8 @@ broker_reload (broker_t *self)
     broker_config_t *previous = self->config;
     self->config = next;
     register_known_services (self);
+    if (self->zap)
+        zap_set_keys (self->zap, next);   /* key rotation: new connections see the new list */
     int level = onenet_log_level_from_name (next->log_level);
     onenet_log_configure ((onenet_log_level_t) (level < 0 ? ONENET_LOG_INFO : level),
                           strcmp (next->log_format, "json") == 0, "broker");
@@ -408,7 +419,9 @@ broker_run (broker_t *self)
     onenet_info ("broker.start", "endpoint=%s security=%s heartbeat_ms=%d max_pending=%d",
                  self->config->endpoint, self->config->security, self->config->heartbeat_ms,
                  self->config->max_pending);
-    if (strcmp (self->config->security, "none") == 0)
+    if (strcmp (self->config->security, "curve") == 0)
+        onenet_info ("broker.secure", "security=curve departments=%zu", self->config->client_key_count);
+    else
         onenet_warn ("broker.insecure", "reason=\"security = none: connections are neither authenticated nor encrypted\"");
     int wait = 0;
     while (!self->stopped) {
@@ -427,18 +440,19 @@ broker_run (broker_t *self)
             break;
         /* The ROUTER, the XPUB (subscriptions), HTTP and Redis when they
          * have an fd: everything the broker waits on, in one poll. */
-        enum { ROUTER, XPUB, HTTP, REDIS };
-        zmq_pollitem_t items[4] = {
+        enum { ROUTER, XPUB, HTTP, REDIS, ZAP };
+        zmq_pollitem_t items[5] = {
             [ROUTER] = { self->socket, 0, ZMQ_POLLIN, 0 },
             [XPUB] = { alerts_socket (self->alerts), 0, ZMQ_POLLIN, 0 },
             [HTTP] = { NULL, http_fd (self->http), ZMQ_POLLIN, 0 },
             [REDIS] = { NULL, cache_fd (self->cache), cache_events (self->cache), 0 },
+            [ZAP] = { self->zap ? zap_socket (self->zap) : NULL, 0, ZMQ_POLLIN, 0 },
         };
         if (items[HTTP].fd < 0)
             items[HTTP].events = 0;
         if (items[REDIS].fd < 0)
             items[REDIS].events = 0;
-        int ready = zmq_poll (items, 4, wait);
+        int ready = zmq_poll (items, self->zap ? 5 : 4, wait);
         if (ready < 0 && errno != EINTR) {
             onenet_error ("broker.poll_failed", "reason=\"%s\"", zmq_strerror (errno));
             break;
@@ -449,6 +463,8 @@ broker_run (broker_t *self)
             alerts_handle_subscriptions (self->alerts);
         if (ready > 0 && items[HTTP].revents)
             http_handle (self->http);
+        if (ready > 0 && self->zap && items[ZAP].revents)
+            zap_handle (self->zap);
         for (int i = 0; ready > 0 && (items[ROUTER].revents & ZMQ_POLLIN) && i < BROKER_RECV_BATCH; i++) {
             onenet_wire_msg_t msg;
             if (onenet_wire_recv (self->socket, &msg, ZMQ_DONTWAIT) < 0)

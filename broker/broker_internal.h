@@ -18,6 +18,7 @@ typedef struct cache_t cache_t;
 typedef struct views_t views_t;
 typedef struct alerts_t alerts_t;
 typedef struct http_t http_t;
+typedef struct zap_t zap_t;
 
 #define BROKER_ARENA_SIZE 32768
 #define BROKER_RECV_BATCH 512
@@ -32,7 +33,8 @@ struct broker_t {
     cache_t *cache;               /* Redis, asynchronous */
     views_t *views;               /* one network views in progress */
     alerts_t *alerts;             /* alert stream and XPUB fan-out */
-    http_t *http;                 /* /healthz, /readyz, /metrics; NULL when off */
+    http_t *http;                 /* /healthz, /readyz, /metrics */
+    zap_t *zap;                   /* CURVE authentication; NULL with security = "none" */
     onenet_arena_t arena;         /* headers of the message being handled */
     unsigned char arena_buffer[BROKER_ARENA_SIZE];
     int64_t now;                  /* monotonic ms, refreshed per message */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "onenet/config.h"
+#include "onenet/security.h"
 #include "config.h"
 #include "http.h"
 
@@ -20,7 +21,7 @@
 static const char *const s_log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const s_log_formats[] = {"logfmt", "json", NULL};
 /* curve is not offered until its key handling is done (security issue). */
-static const char *const s_securities[] = {"none", NULL};
+static const char *const s_securities[] = {"none", "curve", NULL};
 
 broker_config_t *
 broker_config_defaults (void)
@@ -142,6 +143,12 @@ broker_config_destroy (broker_config_t **self_p)
     free (self->services);
     s_free_departments (self);
     s_free_rules (self);
+    for (size_t index = 0; index < self->client_key_count; index++) {
+        free (self->client_keys[index].department);
+        free (self->client_keys[index].public_key);
+    }
+    free (self->client_keys);
+    free (self->curve_key_file);
     free (self->redis_endpoint);
     free (self->alerts_endpoint);
     free (self->http_endpoint);
@@ -339,6 +346,59 @@ s_read_rules (broker_config_t *self, onenet_config_t *cfg)
     return 0;
 }
 
+/* curve = { key_file; clients = ( { department; public_key | public_key_file; } ); }
+ * Required and checked when security = "curve"; keys are validated here so
+ * a typo is reported with its line, not at the first handshake. */
+static int
+s_read_curve (broker_config_t *self, onenet_config_t *cfg)
+{
+    const char *key_file = NULL;
+    bool curve = strcmp (self->security, "curve") == 0;
+    if (curve && onenet_config_require (cfg, "curve.key_file"))
+        return 0;
+    onenet_config_string (cfg, "curve.key_file", "", &key_file);
+    if (key_file && s_set_string (&self->curve_key_file, key_file))
+        return -1;
+    size_t count = 0;
+    if (onenet_config_count (cfg, "curve.clients", &count) || count == 0)
+        return 0;
+    self->client_keys = calloc (count, sizeof *self->client_keys);
+    if (!self->client_keys)
+        return -1;
+    for (size_t index = 0; index < count; index++) {
+        char path[PATH_SIZE], key_path[PATH_SIZE], file_path[PATH_SIZE];
+        const char *department = NULL, *key = NULL, *file = NULL;
+        snprintf (path, sizeof path, "curve.clients[%zu].department", index);
+        snprintf (key_path, sizeof key_path, "curve.clients[%zu].public_key", index);
+        snprintf (file_path, sizeof file_path, "curve.clients[%zu].public_key_file", index);
+        if (onenet_config_require (cfg, path) || onenet_config_string (cfg, path, NULL, &department))
+            return 0;
+        onenet_config_string (cfg, key_path, "", &key);
+        onenet_config_string (cfg, file_path, "", &file);
+        onenet_keypair_t pair = { { 0 }, { 0 } };
+        char why[300];
+        if (key && *key && !onenet_key_valid (key)) {
+            onenet_config_fail (cfg, key_path, "not a 40-character Z85 CURVE key");
+            return 0;
+        }
+        if ((!key || !*key) && file && *file && onenet_keypair_load (file, &pair, why, sizeof why) < 0) {
+            onenet_config_fail (cfg, file_path, "%s", why);
+            return 0;
+        }
+        if ((!key || !*key) && (!file || !*file)) {
+            onenet_config_fail (cfg, key_path, "public_key or public_key_file is required");
+            return 0;
+        }
+        broker_client_key_t *entry = &self->client_keys[index];
+        entry->department = strdup (department);
+        entry->public_key = strdup (key && *key ? key : pair.public_key);
+        self->client_key_count++;
+        if (!entry->department || !entry->public_key)
+            return -1;
+    }
+    return 0;
+}
+
 static int
 s_read (broker_config_t *self, onenet_config_t *cfg)
 {
@@ -430,7 +490,7 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
                        &self->alerts_escalate_after_s);
     onenet_config_int (cfg, "alerts.spool_max_mb", self->alerts_spool_max_mb, 1, 65536,
                        &self->alerts_spool_max_mb);
-    if (s_read_departments (self, cfg) || s_read_rules (self, cfg))
+    if (s_read_departments (self, cfg) || s_read_rules (self, cfg) || s_read_curve (self, cfg))
         return -1;
     return s_read_services (self, cfg);
 }

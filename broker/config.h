@@ -25,6 +25,12 @@ typedef struct {
     char *view_service;  /* "ps.view.person" */
 } broker_department_t;
 
+/* A department's public CURVE key (security = "curve"). */
+typedef struct {
+    char *department;    /* the identity its requests carry */
+    char *public_key;    /* 40 Z85 characters */
+} broker_client_key_t;
+
 /* A rule turning a department's event into an alert (alert_rules). Text
  * fields may hold {field} to insert a field of the event's body. */
 typedef struct {
@@ -58,7 +64,10 @@ typedef struct {
     int max_credit;              /* limits.max_credit      1024     [1, 65535] */
     char *log_level;             /* log.level  "info"  one of debug, info, warn, error */
     char *log_format;            /* log.format "logfmt" one of logfmt, json */
-    char *security;              /* security   "none"  one of none (curve: security issue) */
+    char *security;              /* security   "none"  one of none, curve */
+    char *curve_key_file;        /* curve.key_file: the broker's NAME.key (required with curve) */
+    broker_client_key_t *client_keys;  /* curve.clients = ( { department; public_key | public_key_file; } ) */
+    size_t client_key_count;
     char *redis_endpoint;        /* redis.endpoint   "127.0.0.1:6379"; "" disables Redis */
     int view_timeout_ms;         /* view.timeout_ms  2000   [10, 600000]: longest a view waits for departments */
     int view_cache_ttl_s;        /* view.cache_ttl_s 300    [0, 2592000]: merged views; 0 = no caching */

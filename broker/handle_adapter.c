@@ -25,7 +25,8 @@ valid_name (const char *name, bool dots)
 
 /* Checks a READY; returns NULL if acceptable, else why not. */
 static const char *
-check_ready (const broker_t *self, const Onenet__Ready *ready, onenet_status_t *status)
+check_ready (const broker_t *self, const Onenet__Ready *ready, const char *requester,
+             onenet_status_t *status)
 {
     *status = ONENET_BAD_REQUEST;
     if (ready->schema_version != ONENET_SCHEMA_VERSION) {
@@ -34,6 +35,11 @@ check_ready (const broker_t *self, const Onenet__Ready *ready, onenet_status_t *
     }
     if (!valid_name (ready->department, false))
         return "READY: department must be [a-z0-9_-]+";
+    /* Under CURVE a key speaks for one department only. */
+    if (self->zap && strcmp (requester, ready->department) != 0) {
+        *status = ONENET_DENIED;
+        return "READY: the department does not match the connection's key";
+    }
     if (!valid_name (ready->instance, true))
         return "READY: instance must be [a-z0-9_.-]+";
     if (ready->n_services == 0)
@@ -45,7 +51,6 @@ check_ready (const broker_t *self, const Onenet__Ready *ready, onenet_status_t *
         if (!valid_name (name, true) || strncmp (name, "onenet.", 7) == 0)
             return "READY: service names must be [a-z0-9_.-]+ and not start with \"onenet.\"";
     }
-    (void) self;
     return NULL;
 }
 
@@ -62,7 +67,8 @@ on_adapter_ready (broker_t *self, inbound_t *in)
         return;
     }
     onenet_status_t status;
-    const char *problem = check_ready (self, ready, &status);
+    const char *user_id = zmq_msg_gets (in->signature, "User-Id");
+    const char *problem = check_ready (self, ready, user_id ? user_id : "", &status);
     if (problem) {
         char quoted[200];
         onenet_warn ("adapter.refused", "department=%s reason=%s",

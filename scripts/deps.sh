@@ -15,6 +15,7 @@ packages=(
   libsqlite3-dev                        # department stores (onenet-seed, reference adapters)
   libxml2-dev                           # CAP 1.2 alert XML (lib/src/cap.c)
   libmicrohttpd-dev                     # /healthz, /readyz, /metrics (broker/http.c)
+  libsodium-dev                         # SHA-256 chaining the audit log (lib/src/audit.c)
   docker-compose                        # validates docker-compose.yml (tests/integration/compose_check.sh)
 )
 

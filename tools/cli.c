@@ -30,6 +30,8 @@ enum {
     CLI_OPT_TIMEOUT,
     CLI_OPT_JSON,
     CLI_OPT_VERSION,
+    CLI_OPT_KEY,
+    CLI_OPT_BROKER_KEY,
 };
 
 static const struct option s_global_options[] = {
@@ -38,6 +40,8 @@ static const struct option s_global_options[] = {
     {"json", no_argument, NULL, CLI_OPT_JSON},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, CLI_OPT_VERSION},
+    {"key", required_argument, NULL, CLI_OPT_KEY},
+    {"broker-key", required_argument, NULL, CLI_OPT_BROKER_KEY},
     {NULL, 0, NULL, 0},
 };
 
@@ -88,6 +92,14 @@ cli_global_option (cli_t *cli, int opt, const char *arg)
         return 1;
     case CLI_OPT_VERSION:
         cli->version = true;
+        return 1;
+    //  The SDK reads the CURVE identity from the environment, so every
+    //  connection this process makes (calls, subscriptions) uses it.
+    case CLI_OPT_KEY:
+        setenv ("ONENET_KEY", arg, 1);
+        return 1;
+    case CLI_OPT_BROKER_KEY:
+        setenv ("ONENET_BROKER_KEY", arg, 1);
         return 1;
     default:
         return 0;
@@ -236,6 +248,8 @@ cli_print_global_usage (void)
             "  --broker ENDPOINT  broker to call (default $ONENET_BROKER or tcp://127.0.0.1:5570)\n"
             "  --timeout MS       deadline of each call, milliseconds (default %d)\n"
             "  --json             machine-readable JSON on stdout\n"
+            "  --key FILE         this department's CURVE key pair (default $ONENET_KEY)\n"
+            "  --broker-key KEY   the broker's public key or .pub file ($ONENET_BROKER_KEY)\n"
             "  --help             show this help\n"
             "  --version          show the version\n"
             "\nexit status: 0 success; 1 the broker answered with an error or did not\n"

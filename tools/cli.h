@@ -155,10 +155,15 @@ extern const cli_command_t cli_cmd_ping;
 extern const cli_command_t cli_cmd_services;
 extern const cli_command_t cli_cmd_call;
 
+/* cmd_keygen.c */
+extern const cli_command_t cli_cmd_keygen;
+
 /* cmd_view.c */
 extern const cli_command_t cli_cmd_view;
 extern const cli_command_t cli_cmd_alerts; /* cmd_alerts.c */
 extern const cli_command_t cli_cmd_alert;  /* cmd_alerts.c */
 extern const cli_command_t cli_cmd_bench; /* cmd_bench.c */
+extern const cli_command_t cli_cmd_policy; /* cmd_policy.c */
+extern const cli_command_t cli_cmd_audit;  /* cmd_audit.c */
 
 #endif

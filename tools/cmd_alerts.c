@@ -410,7 +410,11 @@ static const char s_alert_usage[] =
     "broker could not log it yet (Redis down) and keeps it until it can. Stops at\n"
     "the first alert the broker refuses.\n"
     "\n"
-    "With --json, prints one {\"file\", \"identifier\", \"stream_id\", \"spooled\"} per line.\n"
+    "An identifier published before is not sent again: its first stream ID is\n"
+    "printed with \"(published before: not sent again)\".\n"
+    "\n"
+    "With --json, prints one {\"file\", \"identifier\", \"stream_id\", \"spooled\",\n"
+    "\"duplicate\"} per line.\n"
     "\n"
     "example:\n"
     "  $ onenet alert publish flood.xml\n"
@@ -473,9 +477,9 @@ s_print_published (cli_t *cli, const char *path, const Onenet__Alert__Alert *ale
                    const Onenet__Alert__PublishReply *reply)
 {
     if (cli->json) {
-        json_t *json =
-            json_pack ("{s:s, s:s, s:s, s:b}", "file", path, "identifier", alert->identifier,
-                       "stream_id", reply->stream_id, "spooled", reply->spooled);
+        json_t *json = json_pack ("{s:s, s:s, s:s, s:b, s:b}", "file", path, "identifier",
+                                  alert->identifier, "stream_id", reply->stream_id, "spooled",
+                                  reply->spooled, "duplicate", reply->duplicate);
         int rc = json ? json_dumpf (json, stdout, JSON_COMPACT) : -1;
         json_decref (json);
         return rc || putchar ('\n') == EOF || fflush (stdout)
@@ -486,7 +490,8 @@ s_print_published (cli_t *cli, const char *path, const Onenet__Alert__Alert *ale
         printf ("published %s spooled (the broker logs it when Redis is back)\n",
                 alert->identifier);
     else
-        printf ("published %s as %s\n", alert->identifier, reply->stream_id);
+        printf ("published %s as %s%s\n", alert->identifier, reply->stream_id,
+                reply->duplicate ? " (published before: not sent again)" : "");
     return fflush (stdout) ? cli_fail (cli, CLI_EXIT_FAILED, "cannot write output") : CLI_EXIT_OK;
 }
 

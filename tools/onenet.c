@@ -18,9 +18,12 @@ static const cli_command_t *const s_commands[] = {
     &cli_cmd_services,
     &cli_cmd_call,
     &cli_cmd_view,
+    &cli_cmd_keygen,
     &cli_cmd_alerts,
     &cli_cmd_alert,
     &cli_cmd_bench,
+    &cli_cmd_policy,
+    &cli_cmd_audit,
     NULL,
 };
 

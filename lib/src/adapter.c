@@ -549,8 +549,10 @@ onenet_adapter_reply (onenet_adapter_t *self, onenet_request_t **request_p,
         header.correlation_id = request->correlation_id;
         header.status = (Onenet__Status) status;
         header.message = (char *) (message ? message : "");
+        /* Never block the adapter's loop: a reply that cannot be queued is
+         * lost, and the broker answers its requester TIMEOUT. */
         rc = onenet_wire_send_bytes (self->socket, NULL, ONENET_CMD_REPLY, &header.base, body,
-                                     size, 0);
+                                     size, ZMQ_DONTWAIT);
     }
     else
         rc = -1;   /* its connection is gone; the broker failed it over */
@@ -589,7 +591,7 @@ onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const Protobu
     if (zmq_msg_init_size (&body, size) < 0)
         return -1;
     protobuf_c_message_pack (event, zmq_msg_data (&body));
-    int rc = onenet_wire_send (self->socket, NULL, ONENET_CMD_EVENT, &header.base, &body, 0);
+    int rc = onenet_wire_send (self->socket, NULL, ONENET_CMD_EVENT, &header.base, &body, ZMQ_DONTWAIT);
     zmq_msg_close (&body);
     return rc;
 }

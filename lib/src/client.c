@@ -386,10 +386,17 @@ onenet_client_send (onenet_client_t *self, const char *service, const void *body
         snprintf (self->error, sizeof self->error, "out of memory");
         return 0;
     }
+    /* Never wait here: with no connection to queue on (the broker refused
+     * this peer's handshake, or too much is queued) fail the call now. */
     if (onenet_wire_send_bytes (self->socket, NULL, ONENET_CMD_REQUEST, &header.base, body, size,
-                                0)
+                                ZMQ_DONTWAIT)
         < 0) {
-        snprintf (self->error, sizeof self->error, "cannot send: %s", zmq_strerror (errno));
+        if (errno == EAGAIN)
+            snprintf (self->error, sizeof self->error,
+                      "cannot queue the request: no connection to the broker (refused, or too "
+                      "much already queued)");
+        else
+            snprintf (self->error, sizeof self->error, "cannot send: %s", zmq_strerror (errno));
         pending_remove (self, header.correlation_id);
         return 0;
     }
@@ -421,7 +428,7 @@ onenet_client_call (onenet_client_t *self, const char *service, const void *body
 {
     uint64_t id = onenet_client_send (self, service, body, size, options);
     if (id == 0)
-        return reply_new (0, ONENET_BAD_REQUEST, self->error);
+        return reply_new (0, *service ? ONENET_UNAVAILABLE : ONENET_BAD_REQUEST, self->error);
     for (;;) {
         onenet_reply_t *reply = ready_take (self, id);
         if (reply)

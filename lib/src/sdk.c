@@ -22,9 +22,29 @@ sdk_set_error (char *err, size_t err_size, const char *format, ...)
 void *
 sdk_connect (void *context, const char *endpoint, char *err, size_t err_size)
 {
-    void *socket = zmq_socket (context, ZMQ_DEALER);
+    onenet_security_t security;
+    int secured = onenet_security_from_env (&security, err, err_size);
+    if (secured < 0)
+        return NULL;
+    return sdk_connect_socket (context, ZMQ_DEALER, endpoint, secured ? &security : NULL, err,
+                               err_size);
+}
+
+void *
+sdk_connect_socket (void *context, int type, const char *endpoint,
+                    const onenet_security_t *security, char *err, size_t err_size)
+{
+    void *socket = zmq_socket (context, type);
     if (!socket) {
         sdk_set_error (err, err_size, "cannot create socket: %s", zmq_strerror (errno));
+        return NULL;
+    }
+    if (security
+        && (zmq_setsockopt (socket, ZMQ_CURVE_SERVERKEY, security->broker_public_key, ONENET_KEY_SIZE) < 0
+            || zmq_setsockopt (socket, ZMQ_CURVE_PUBLICKEY, security->own.public_key, ONENET_KEY_SIZE) < 0
+            || zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, security->own.secret_key, ONENET_KEY_SIZE) < 0)) {
+        sdk_set_error (err, err_size, "cannot set CURVE keys: %s", zmq_strerror (errno));
+        zmq_close (socket);
         return NULL;
     }
     int linger = 0, reconnect_ivl = 100, reconnect_max = 2000;

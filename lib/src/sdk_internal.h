@@ -7,13 +7,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "onenet/security.h"
 
 /* Writes a reason into err (if not NULL), printf-style. */
 void sdk_set_error (char *err, size_t err_size, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
-/* Creates a DEALER socket connected to endpoint with the options every
- * OneNet peer uses (no linger, quick reconnect). NULL with a reason. */
+/* Creates a socket of type (ZMQ_DEALER, ZMQ_SUB) connected to endpoint
+ * with the options every OneNet peer uses (no linger, quick reconnect),
+ * as a CURVE client when security is not NULL. NULL with a reason. */
+void *sdk_connect_socket (void *context, int type, const char *endpoint,
+                          const onenet_security_t *security, char *err, size_t err_size);
+
+/* A DEALER with the security from the environment (ONENET_KEY,
+ * ONENET_BROKER_KEY) when set. NULL with a reason. */
 void *sdk_connect (void *context, const char *endpoint, char *err, size_t err_size);
 
 /* Writes size bytes as lowercase hex into out (2*size+1 bytes needed,

@@ -285,7 +285,7 @@ subscriber_topics (const onenet_alert_filter_t *filter, char ***topics_p)
     const char *const *severities = filter->n_severities ? filter->severities : s_severities;
     size_t n_severities = filter->n_severities ? filter->n_severities : N_SEVERITIES;
     size_t n_areas = filter->n_areas ? filter->n_areas : 1;
-    char **topics = calloc (n_severities * n_areas + 1, sizeof *topics);
+    char **topics = calloc (n_severities * n_areas + 2, sizeof *topics);   // + tick, escalation.
     int count = 0;
     for (size_t s = 0; topics && s < n_severities; s++)
         for (size_t a = 0; a < n_areas; a++) {
@@ -297,7 +297,8 @@ subscriber_topics (const onenet_alert_filter_t *filter, char ***topics_p)
                 return -1;
             }
         }
-    if (!topics || s_topic_add (topics, &count, "tick")) {
+    //  escalations reach every subscriber, whatever its filter
+    if (!topics || s_topic_add (topics, &count, "tick") || s_topic_add (topics, &count, "escalation.")) {
         subscriber_topics_free (topics, count);
         return -1;
     }
@@ -620,6 +621,7 @@ struct onenet_subscriber_t {
     subscriber_state_t state; // cursor, delivered above it, spooled (taken and not yet)
     stream_id_t received;     // every matching alert up to here was queued or returned
     id_set_t above;           // IDs queued or returned beyond `received`
+    id_set_t escalated;       // IDs handed out again as escalations (once each)
     stream_id_t latest;       // newest stream ID a tick announced
     fifo_t queue;             // to hand out, with marks
     fifo_t held;              // live alerts held back during the replay
@@ -843,6 +845,7 @@ onenet_subscriber_destroy (onenet_subscriber_t **self_p)
     s_fifo_free (&self->held);
     subscriber_state_clear (&self->state);
     subscriber_set_free (&self->above);
+    subscriber_set_free (&self->escalated);
     onenet_client_destroy (&self->client);
     if (self->sub)
         zmq_close (self->sub);
@@ -1016,6 +1019,25 @@ s_on_live_alert (onenet_subscriber_t *self, zmq_msg_t *frame)
     }
 }
 
+//  An escalation, [topic][AlertEnvelope with escalated set]: an alert
+//  already delivered, sent again because nobody acknowledged it. Handed
+//  out once more (once per stream ID, though it comes on each of its
+//  areas' topics), without moving the cursor.
+static void
+s_on_escalation (onenet_subscriber_t *self, zmq_msg_t *frame)
+{
+    Onenet__Alert__AlertEnvelope *envelope =
+        onenet__alert__alert_envelope__unpack (NULL, zmq_msg_size (frame), zmq_msg_data (frame));
+    stream_id_t id;
+    bool keep = envelope && envelope->alert && envelope->escalated &&
+                subscriber_id_parse (envelope->stream_id, &id) == 0 &&
+                !subscriber_set_has (&self->escalated, id) &&
+                subscriber_set_add (&self->escalated, id) == 0 &&
+                s_fifo_push (&self->queue, envelope, (stream_id_t){0, 0}) == 0;
+    if (!keep && envelope)
+        onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+}
+
 //  Reads and drops the rest of a multipart message.
 static void
 s_skip_parts (void *socket)
@@ -1052,6 +1074,8 @@ s_read_live_one (onenet_subscriber_t *self)
             s_on_tick (self, &body);
         else if (size > 6 && memcmp (data, "alert.", 6) == 0)
             s_on_live_alert (self, &body);
+        else if (size > 11 && memcmp (data, "escalation.", 11) == 0)
+            s_on_escalation (self, &body);
     }
     self->live_seen = self->live_seen || rc >= 0;
     zmq_msg_close (&topic);
@@ -1244,7 +1268,9 @@ s_take (onenet_subscriber_t *self)
         return NULL;
     Onenet__Alert__AlertEnvelope *envelope = entry->envelope;
     free (entry);
-    if (*envelope->stream_id)
+    if (envelope->escalated)
+        ;   //  a repeat of an alert: its own delivery is what moves the cursor
+    else if (*envelope->stream_id)
         s_taken (self, envelope->stream_id);
     else
         s_taken_spooled (self, envelope->alert);

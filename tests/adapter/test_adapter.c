@@ -4,6 +4,7 @@
  *
  *   test.echo       echoes the body after delay_ms (EchoMessage); not idempotent
  *   test.echo_idem  the same, declared idempotent (the broker may retry it)
+ *   test.whoami     the requester as the broker authenticated it
  *
  * Options let tests shape it: department, instance, credit, heartbeat.
  */
@@ -39,6 +40,21 @@ on_echo (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
         return;
     }
     s_delayed[s_delayed_count++] = (delayed_t) { request, onenet_clock_ms () + delay };
+}
+
+/* Answers with the requester as the broker authenticated it: an
+ * EchoMessage whose payload is "department/user/purpose". */
+static void
+on_whoami (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
+{
+    (void) arg;
+    char who[512];
+    snprintf (who, sizeof who, "%s/%s/%s", onenet_request_department (request),
+              onenet_request_user (request), onenet_request_purpose (request));
+    Onenet__Example__EchoMessage reply = ONENET__EXAMPLE__ECHO_MESSAGE__INIT;
+    reply.payload.data = (uint8_t *) who;
+    reply.payload.len = strlen (who);
+    onenet_adapter_reply_message (adapter, &request, &reply.base);
 }
 
 static int
@@ -101,6 +117,9 @@ main (int argc, char **argv)
     idem.description = "echo after delay_ms, idempotent";
     onenet_adapter_offer (adapter, "test.echo", on_echo, NULL, &plain);
     onenet_adapter_offer (adapter, "test.echo_idem", on_echo, NULL, &idem);
+    onenet_offer_options_t whoami = plain;
+    whoami.description = "who the broker says is asking";
+    onenet_adapter_offer (adapter, "test.whoami", on_whoami, NULL, &whoami);
     onenet_signals_catch ();
     int rc = onenet_adapter_start (adapter);
     while (rc == 0 && onenet_adapter_poll (adapter, reply_due (adapter)) >= 0)

@@ -153,8 +153,20 @@ publish_message (onenet_client_t *client, const Onenet__Alert__Alert *alert)
     return published;
 }
 
+/* True if stream ID a ("MS-SEQ") comes before b, compared as numbers. */
+static bool
+id_before (const char *a, const char *b)
+{
+    char *end = NULL;
+    unsigned long long a_ms = strtoull (a, &end, 10);
+    unsigned long long a_seq = *end == '-' ? strtoull (end + 1, NULL, 10) : 0;
+    unsigned long long b_ms = strtoull (b, &end, 10);
+    unsigned long long b_seq = *end == '-' ? strtoull (end + 1, NULL, 10) : 0;
+    return a_ms < b_ms || (a_ms == b_ms && a_seq < b_seq);
+}
+
 /* Publishes "<prefix>-NNNNN" for NNNNN in [from, from + n), pipelined; the
- * broker logs them in the order sent. Stores the last stream ID in last
+ * broker logs them in the order sent. Keeps the newest stream ID in last
  * (if not NULL). */
 static void
 publish_range (onenet_client_t *client, const char *prefix, int from, int n, const char *severity,
@@ -184,7 +196,7 @@ publish_range (onenet_client_t *client, const char *prefix, int from, int n, con
                 (Onenet__Alert__PublishReply *)onenet_reply_unpack (
                     reply, &onenet__alert__publish_reply__descriptor);
             assert_non_null (published);
-            if (last && onenet_reply_correlation_id (reply) > 0 && *published->stream_id)
+            if (last && *published->stream_id && (!*last || id_before (last, published->stream_id)))
                 snprintf (last, 64, "%s", published->stream_id);
             protobuf_c_message_free_unpacked (&published->base, NULL);
             onenet_reply_destroy (&reply);
@@ -296,18 +308,6 @@ got_has (const got_t *got, const char *identifier)
         if (strcmp (got->identifier[i], identifier) == 0)
             return true;
     return false;
-}
-
-/* True if stream ID a ("MS-SEQ") comes before b, compared as numbers. */
-static bool
-id_before (const char *a, const char *b)
-{
-    char *end = NULL;
-    unsigned long long a_ms = strtoull (a, &end, 10);
-    unsigned long long a_seq = *end == '-' ? strtoull (end + 1, NULL, 10) : 0;
-    unsigned long long b_ms = strtoull (b, &end, 10);
-    unsigned long long b_seq = *end == '-' ? strtoull (end + 1, NULL, 10) : 0;
-    return a_ms < b_ms || (a_ms == b_ms && a_seq < b_seq);
 }
 
 /* Checks that got holds exactly "<prefix>-00000" .. "<prefix>-(n-1)", each
@@ -620,10 +620,11 @@ read_into (const char *path, char *out, size_t size)
     fclose (file);
 }
 
-/* Runs `onenet args...` to completion (killed after CLI_LIMIT_MS). The
- * result is static: valid until the next run. */
+/* Runs `onenet args...` to completion (killed after CLI_LIMIT_MS), with
+ * stdin from the file input (NULL: the test's own). The result is static:
+ * valid until the next run. */
 static const run_t *
-run_cli (const char *const args[])
+run_cli_input (const char *input, const char *const args[])
 {
     static run_t run;
     static int serial;
@@ -641,8 +642,10 @@ run_cli (const char *const args[])
     if (pid == 0) {
         int out = open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int err = open (err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (out < 0 || err < 0)
+        int in = input ? open (input, O_RDONLY) : 0;
+        if (out < 0 || err < 0 || in < 0)
             _exit (126);
+        dup2 (in, 0);
         dup2 (out, 1);
         dup2 (err, 2);
         unsetenv ("ONENET_BROKER");
@@ -668,6 +671,12 @@ run_cli (const char *const args[])
         print_message (" %s", argv[i]);
     print_message ("\n-> exit %d\n%s%s", run.exit_code, run.out, run.err);
     return &run;
+}
+
+static const run_t *
+run_cli (const char *const args[])
+{
+    return run_cli_input (NULL, args);
 }
 
 static void
@@ -729,6 +738,15 @@ test_cli_publish_malformed (void **state)
     run = run_cli ((const char *[]){"alert", "publish", good, "--broker", s.broker_endpoint, NULL});
     assert_int_equal (run->exit_code, 0);
     assert_contains (run->out, "published em.510100.2026.0001 as ");
+    char first[128];
+    snprintf (first, sizeof first, "%.*s", (int)strcspn (run->out, "\n"), run->out);
+
+    /* Again, from stdin: the broker keeps the first one and says so. */
+    run = run_cli_input (
+        good, (const char *[]){"alert", "publish", "-", "--broker", s.broker_endpoint, NULL});
+    assert_int_equal (run->exit_code, 0);
+    assert_contains (run->out, first);
+    assert_contains (run->out, "(published before: not sent again)");
 
     /* Nothing reached subscribers but the good alert. */
     got_t *got = calloc (1, sizeof *got);

@@ -253,7 +253,7 @@ test_services_lists_instances (void **state)
     Onenet__ServicesReply *services = (Onenet__ServicesReply *) onenet_reply_unpack (
         reply, &onenet__services_reply__descriptor);
     assert_non_null (services);
-    assert_int_equal (services->n_services, 2);
+    assert_int_equal (services->n_services, 3);   /* test.echo, test.echo_idem, test.whoami */
     assert_string_equal (services->services[0]->name, "test.echo");
     assert_false (services->services[0]->idempotent);
     assert_string_equal (services->services[1]->name, "test.echo_idem");

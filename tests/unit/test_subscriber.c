@@ -153,27 +153,28 @@ static void
 test_topics (void **state)
 {
     (void)state;
+    /* Every subscriber also hears ticks and escalations, whatever its filter. */
     const char *all[] = {"alert.Extreme.", "alert.Severe.",  "alert.Moderate.",
-                         "alert.Minor.",   "alert.Unknown.", "tick"};
-    assert_topics (NULL, all, 6);
+                         "alert.Minor.",   "alert.Unknown.", "tick", "escalation."};
+    assert_topics (NULL, all, 7);
     onenet_alert_filter_t empty = {0};
-    assert_topics (&empty, all, 6);
+    assert_topics (&empty, all, 7);
 
     const char *severities[] = {"Severe", "Extreme", "Severe"};
     const char *areas[] = {"5101", "5102"};
     onenet_alert_filter_t both = {severities, 3, areas, 2, NULL, 0};
     const char *expected[] = {"alert.Severe.5101", "alert.Severe.5102", "alert.Extreme.5101",
-                              "alert.Extreme.5102", "tick"};
-    assert_topics (&both, expected, 5);
+                              "alert.Extreme.5102", "tick", "escalation."};
+    assert_topics (&both, expected, 6);
 
     onenet_alert_filter_t severity_only = {severities, 1, NULL, 0, NULL, 0};
-    assert_topics (&severity_only, (const char *[]){"alert.Severe.", "tick"}, 2);
+    assert_topics (&severity_only, (const char *[]){"alert.Severe.", "tick", "escalation."}, 3);
 
     const char *categories[] = {"Fire"};
     onenet_alert_filter_t area_only = {NULL, 0, areas, 1, categories, 1};
     const char *by_area[] = {"alert.Extreme.5101", "alert.Severe.5101",  "alert.Moderate.5101",
-                             "alert.Minor.5101",   "alert.Unknown.5101", "tick"};
-    assert_topics (&area_only, by_area, 6); /* categories do not change topics */
+                             "alert.Minor.5101",   "alert.Unknown.5101", "tick", "escalation."};
+    assert_topics (&area_only, by_area, 7); /* categories do not change topics */
 }
 
 static void

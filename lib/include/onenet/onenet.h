@@ -13,6 +13,7 @@
 #include "onenet/client.h"
 #include "onenet/adapter.h"
 #include "onenet/json.h"
+#include "onenet/security.h"
 
 /* The SDK's version, "MAJOR.MINOR.PATCH". Static string. */
 const char *onenet_version (void);

@@ -1,0 +1,1256 @@
+/*
+ * audit.c - the audit chain on the broker: the file, the stream, catching
+ * the stream up, and queries (see audit.h and proto/audit.proto).
+ *
+ * Where the stream stands is three sequence numbers: `sequence` is the
+ * chain's last entry (in the file), `streamed` the last one sent to Redis
+ * in order, `confirmed` the last one Redis acknowledged. An entry goes to
+ * Redis the moment it is recorded only when the stream has every entry
+ * before it; otherwise the entries are read back from the file, from
+ * `catchup_offset` (found by binary search over the file when unknown),
+ * so the stream always receives the chain in order. On every
+ * (re)connection the stream's last entry is read first ("sync"), to learn
+ * where to go on from and to check that the stream and the file hold the
+ * same chain.
+ *
+ * Entries are appended with one write(2) each: what fwrite + fflush per
+ * entry would do, without a stdio buffer to repair when a write fails
+ * half way (the partial line is cut off again and the entry not chained).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "audit.h"
+#include "cache.h"
+#include "onenet/audit.h"
+
+#define TICK_MS 1000
+#define RETRY_MS 30000          /* after Redis refused an entry or the stream disagreed */
+#define MAX_IN_FLIGHT 1024      /* entries sent to Redis and not yet confirmed */
+#define CATCHUP_BATCH 256       /* entries read back from the file per turn of the loop */
+#define QUEUE_MAX 100000        /* stream-only mode: exchanges waiting for Redis */
+#define TAIL_MAX (256 * 1024)   /* bytes read from the file's end at start */
+#define QUERY_DEFAULT 100
+#define QUERY_MAX 1000
+#define FILTER_MAX 64           /* longest person or department accepted in a query */
+#define COMPLAIN_EVERY_MS 10000
+#define HASH_SIZE ONENET_AUDIT_HASH_SIZE
+
+/* A cookie: AUDIT_COOKIE_BIT | operation << 56 | generation << 48 | value.
+ * The generation changes at every sync, so that replies to commands sent
+ * before it (failing one after the other) are recognised and ignored. */
+enum { OP_APPEND = 1, OP_SYNC = 2, OP_QUERY = 3 };
+#define VALUE_MASK 0xFFFFFFFFFFFFULL
+
+/* KEYS[1] stream; ARGV stream id, packed entry, subject, requester,
+ * sequence. Appends the entry and indexes it by person and department
+ * (sorted sets scored by sequence). Returns the stream id. */
+static const char s_append_script[] =
+    "local s = KEYS[1]\n"
+    "local id = redis.call('XADD', s, ARGV[1], 'entry', ARGV[2])\n"
+    "if ARGV[3] ~= '' then redis.call('ZADD', s..':person:'..ARGV[3], ARGV[5], id) end\n"
+    "if ARGV[4] ~= '' then redis.call('ZADD', s..':department:'..ARGV[4], ARGV[5], id) end\n"
+    "return id\n";
+
+/* KEYS[1] stream; ARGV person, department, since ms ("0": all), after
+ * (stream id, "" from the start), limit. Reads through the person index,
+ * else the department index, else the stream itself. Returns {entries,
+ * last id read, count read}; the caller applies the other filters. */
+static const char s_query_script[] =
+    "local s = KEYS[1]\n"
+    "local person, department, since, after, limit = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+    "local index\n"
+    "if person ~= '' then index = s..':person:'..person\n"
+    "elseif department ~= '' then index = s..':department:'..department end\n"
+    "if not index then\n"
+    "  local start = '-'\n"
+    "  if after ~= '' then start = '('..after elseif since ~= '0' then start = since end\n"
+    "  local e = redis.call('XRANGE', s, start, '+', 'COUNT', limit)\n"
+    "  local last = ''\n"
+    "  if e[#e] then last = e[#e][1] end\n"
+    "  return {e, last, #e}\n"
+    "end\n"
+    "local min = '-inf'\n"
+    "if after ~= '' then min = '('..string.match(after, '%-(%d+)$')\n"
+    "elseif since ~= '0' then\n"
+    "  local first = redis.call('XRANGE', s, since, '+', 'COUNT', 1)\n"
+    "  if not first[1] then return {{}, '', 0} end\n"
+    "  min = string.match(first[1][1], '%-(%d+)$')\n"
+    "end\n"
+    "local ids = redis.call('ZRANGEBYSCORE', index, min, '+inf', 'LIMIT', 0, limit)\n"
+    "local out = {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  local e = redis.call('XRANGE', s, id, id)\n"
+    "  if e[1] then table.insert(out, e[1]) end\n"
+    "end\n"
+    "local last = ''\n"
+    "if ids[#ids] then last = ids[#ids] end\n"
+    "return {out, last, #ids}\n";
+
+/* The text fields of an entry as the broker keeps them: valid UTF-8, cut
+ * to AUDIT_TEXT_MAX bytes. */
+enum { T_KIND, T_REQUESTER, T_USER, T_SERVICE, T_SUBJECT, T_PURPOSE, T_ANSWERED_BY, TEXT_COUNT };
+typedef struct {
+    char text[TEXT_COUNT][AUDIT_TEXT_MAX + 1];
+} cleaned_t;
+
+/* Stream-only mode: an exchange waiting to be chained and sent. */
+typedef struct queued_t queued_t;
+struct queued_t {
+    int64_t time_ms;
+    onenet_status_t status;
+    uint64_t latency_us;
+    char *text[TEXT_COUNT];
+    queued_t *next;
+};
+
+/* A query waiting for Redis. */
+typedef struct query_t query_t;
+struct query_t {
+    uint64_t id;
+    zmq_msg_t peer;
+    uint64_t correlation;
+    Onenet__Audit__QueryRequest *request;
+    uint32_t limit;
+    query_t *next;
+};
+
+struct audit_t {
+    broker_t *broker;
+    bool enabled;
+    char *path;                 /* NULL: the stream is the only copy */
+    char *stream;
+    int fd;                     /* the file, appending; -1 without */
+    FILE *reader;               /* the file, reading back for the stream */
+    off_t file_size;            /* bytes of whole lines written */
+    /* The chain's head: its last entry. */
+    uint64_t sequence;
+    uint8_t head[HASH_SIZE];
+    int64_t head_time;
+    bool head_known;            /* stream-only mode: learnt from a sync */
+    /* The stream. */
+    bool synced;                /* where the stream stands is known */
+    bool syncing;
+    uint8_t generation;
+    uint64_t streamed;
+    uint64_t confirmed;
+    bool check_pending;         /* the next entry sent must chain to check_hash */
+    uint8_t check_hash[HASH_SIZE];
+    off_t catchup_offset;       /* where entry streamed + 1 starts; -1 unknown */
+    uint64_t connections_seen;
+    int64_t retry_at;           /* monotonic ms: sync again after a refusal */
+    /* Stream-only mode: exchanges not yet confirmed, oldest first;
+     * `unsent` is the first not yet sent. */
+    queued_t *first, *last, *unsent;
+    size_t queued;
+    query_t *queries;
+    uint64_t next_query;
+    int64_t complained_at;
+    uint64_t suppressed;
+    audit_stats_t stats;
+};
+
+/* --- small things --- */
+
+/* Logs a problem, at most once every COMPLAIN_EVERY_MS (the stream can
+ * refuse every entry in a row). */
+static void complain (audit_t *self, onenet_log_level_t level, const char *event,
+                      const char *format, ...) __attribute__ ((format (printf, 4, 5)));
+
+static void
+complain (audit_t *self, onenet_log_level_t level, const char *event, const char *format, ...)
+{
+    int64_t now = onenet_clock_ms ();
+    if (self->complained_at && now - self->complained_at < COMPLAIN_EVERY_MS) {
+        self->suppressed++;
+        return;
+    }
+    char fields[512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (fields, sizeof fields, format, args);
+    va_end (args);
+    onenet_log (level, event, "%s suppressed=%" PRIu64, fields, self->suppressed);
+    self->complained_at = now;
+    self->suppressed = 0;
+}
+
+/* Length of the valid UTF-8 sequence at p (at most left bytes), or 0. */
+static size_t
+utf8_sequence (const unsigned char *p, size_t left)
+{
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t length = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                                              : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!length || length > left)
+        return 0;
+    /* The second byte's range excludes overlong forms and surrogates. */
+    unsigned char low = 0x80, high = 0xBF;
+    if (c == 0xE0)
+        low = 0xA0;
+    else if (c == 0xED)
+        high = 0x9F;
+    else if (c == 0xF0)
+        low = 0x90;
+    else if (c == 0xF4)
+        high = 0x8F;
+    if (p[1] < low || p[1] > high)
+        return 0;
+    for (size_t i = 2; i < length; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return length;
+}
+
+/* Copies text as valid UTF-8 (a '?' for each invalid byte), cut at a
+ * character boundary to fit size. */
+static void
+clean_text (const char *text, char *out, size_t size)
+{
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *) (text ? text : "");
+    size_t left = strlen ((const char *) p);
+    while (left) {
+        size_t length = utf8_sequence (p, left);
+        size_t copy = length ? length : 1;
+        if (o + copy >= size)
+            break;
+        if (length)
+            memcpy (out + o, p, length);
+        else
+            out[o] = '?';
+        o += copy;
+        p += copy;
+        left -= copy;
+    }
+    out[o] = '\0';
+}
+
+static void
+clean_event (const audit_event_t *event, cleaned_t *cleaned)
+{
+    const char *texts[TEXT_COUNT] = {
+        [T_KIND] = event->kind, [T_REQUESTER] = event->requester, [T_USER] = event->user,
+        [T_SERVICE] = event->service, [T_SUBJECT] = event->subject, [T_PURPOSE] = event->purpose,
+        [T_ANSWERED_BY] = event->answered_by,
+    };
+    for (int i = 0; i < TEXT_COUNT; i++)
+        clean_text (texts[i], cleaned->text[i], sizeof cleaned->text[i]);
+}
+
+/* Fills entry (borrowing texts) as the chain's next entry, hash included
+ * (written to hash, which entry points to). */
+static void
+fill_entry (Onenet__Audit__Entry *entry, char *const texts[TEXT_COUNT], onenet_status_t status,
+            uint64_t latency_us, uint64_t sequence, int64_t time_ms, uint8_t prev[HASH_SIZE],
+            uint8_t hash[HASH_SIZE])
+{
+    onenet__audit__entry__init (entry);
+    entry->sequence = sequence;
+    entry->time_ms = time_ms;
+    entry->kind = texts[T_KIND];
+    entry->requester = texts[T_REQUESTER];
+    entry->user = texts[T_USER];
+    entry->service = texts[T_SERVICE];
+    entry->subject = texts[T_SUBJECT];
+    entry->purpose = texts[T_PURPOSE];
+    entry->outcome = (char *) onenet_status_name (status);
+    entry->latency_us = latency_us;
+    entry->answered_by = texts[T_ANSWERED_BY];
+    entry->prev_hash.data = prev;
+    entry->prev_hash.len = HASH_SIZE;
+    /* Cannot fail: the entry is small (texts are bounded) and packed on
+     * the stack. */
+    onenet_audit_hash (entry, hash);
+    entry->hash.data = hash;
+    entry->hash.len = HASH_SIZE;
+}
+
+static uint64_t
+in_flight (const audit_t *self)
+{
+    return self->streamed - self->confirmed;
+}
+
+/* Stops streaming until a sync RETRY_MS from now. */
+static void
+pause_stream (audit_t *self)
+{
+    self->synced = false;
+    self->generation++;
+    self->retry_at = self->broker->now + RETRY_MS;
+}
+
+/* --- the file --- */
+
+/* Reads one whole line at offset from the reader into an entry. Returns
+ * the entry (the caller frees it) and the next line's offset in *next, or
+ * NULL with the reason in why. */
+static Onenet__Audit__Entry *
+read_entry_at (audit_t *self, off_t offset, off_t *next, char *why, size_t why_size)
+{
+    if (!self->reader)
+        self->reader = fopen (self->path, "rb");
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t length = -1;
+    if (self->reader && fseeko (self->reader, offset, SEEK_SET) == 0)
+        length = getline (&line, &capacity, self->reader);
+    Onenet__Audit__Entry *entry = NULL;
+    if (length <= 0 || line[length - 1] != '\n')
+        snprintf (why, why_size, "no whole line at offset %lld", (long long) offset);
+    else if ((entry = onenet_audit_parse_line (line, (size_t) length, why, why_size)))
+        *next = offset + length;
+    free (line);
+    return entry;
+}
+
+/* Offset of the first line starting at or after x. */
+static off_t
+line_start_from (audit_t *self, off_t x)
+{
+    if (x == 0)
+        return 0;
+    if (fseeko (self->reader, x - 1, SEEK_SET) < 0)
+        return self->file_size;
+    int c;
+    off_t at = x - 1;
+    while ((c = getc (self->reader)) != EOF) {
+        at++;
+        if (c == '\n')
+            return at;
+    }
+    return self->file_size;
+}
+
+/* Finds where the line holding `target` starts, by binary search over
+ * the file (sequences increase line by line). Returns 0 with the offset
+ * in *offset, or -1 when the file cannot be read there. */
+static int
+find_line (audit_t *self, uint64_t target, off_t *offset)
+{
+    if (!self->reader)
+        self->reader = fopen (self->path, "rb");
+    if (!self->reader)
+        return -1;
+    /* The smallest x whose next line start is the end or holds a
+     * sequence >= target. */
+    off_t low = 0, high = self->file_size;
+    while (low < high) {
+        off_t middle = low + (high - low) / 2;
+        off_t start = line_start_from (self, middle);
+        if (start >= self->file_size) {
+            high = middle;
+            continue;
+        }
+        char why[200];
+        off_t next;
+        Onenet__Audit__Entry *entry = read_entry_at (self, start, &next, why, sizeof why);
+        if (!entry)
+            return -1;
+        bool at_or_after = entry->sequence >= target;
+        onenet__audit__entry__free_unpacked (entry, NULL);
+        if (at_or_after)
+            high = middle;
+        else
+            low = start + 1;
+    }
+    *offset = line_start_from (self, low);
+    return 0;
+}
+
+/* Appends one entry's line. Returns 0, or -1 with the file as it was. */
+static int
+append_line (audit_t *self, const Onenet__Audit__Entry *entry)
+{
+    size_t length = 0;
+    char *line = onenet_audit_line (entry, &length);
+    size_t written = 0;
+    int error = line ? 0 : ENOMEM;
+    while (line && written < length) {
+        ssize_t n = write (self->fd, line + written, length - written);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            error = n < 0 ? errno : EIO;
+            break;
+        }
+        written += (size_t) n;
+    }
+    free (line);
+    if (!error) {
+        self->file_size += (off_t) length;
+        return 0;
+    }
+    /* Cut off what was written of the line, so the file stays whole lines. */
+    if (written && ftruncate (self->fd, self->file_size) < 0)
+        error = errno;
+    self->stats.file_errors++;
+    char quoted[160];
+    complain (self, ONENET_LOG_ERROR, "audit.write_failed",
+              "file=%s reason=%s effect=\"exchanges are not recorded until the file can be written\"",
+              self->path, onenet_log_quote (strerror (error), quoted, sizeof quoted));
+    return -1;
+}
+
+/* The last whole line in buffer[0, end) (end just after its newline):
+ * sets *start. Returns false when no newline precedes it in the buffer. */
+static bool
+last_line (const char *buffer, size_t end, size_t *start)
+{
+    size_t i = end - 1;   /* the line's own newline */
+    while (i > 0 && buffer[i - 1] != '\n')
+        i--;
+    *start = i;
+    return i > 0;
+}
+
+/* Is entry's hash the hash of its content? Puts that hash in hash. */
+static bool
+hash_holds (const Onenet__Audit__Entry *entry, uint8_t hash[HASH_SIZE])
+{
+    return onenet_audit_hash (entry, hash) == 0 && entry->hash.len == HASH_SIZE
+           && memcmp (entry->hash.data, hash, HASH_SIZE) == 0;
+}
+
+/* Checks the last entry (line buffer[start, end)) and, when the buffer
+ * holds it, the one before; takes the chain's head from the last. Returns
+ * 0, or -1 with why. */
+static int
+continue_chain (audit_t *self, const char *buffer, size_t start, size_t end, bool has_previous,
+                size_t previous_start, bool first_of_file, char *why, size_t why_size)
+{
+    Onenet__Audit__Entry *last = onenet_audit_parse_line (buffer + start, end - start, why, why_size);
+    Onenet__Audit__Entry *previous = NULL;
+    uint8_t hash[HASH_SIZE], previous_hash[HASH_SIZE] = { 0 };
+    uint64_t expected = 1;
+    int rc = -1;
+    if (!last)
+        goto done;
+    if (!hash_holds (last, hash)) {
+        snprintf (why, why_size, "hash mismatch: edited");
+        goto done;
+    }
+    if (has_previous) {
+        char reason[200];
+        previous = onenet_audit_parse_line (buffer + previous_start, start - previous_start, reason,
+                                            sizeof reason);
+        if (!previous) {
+            snprintf (why, why_size, "the line before it: %s", reason);
+            goto done;
+        }
+        if (!hash_holds (previous, previous_hash)) {
+            snprintf (why, why_size, "the entry before it: hash mismatch: edited");
+            goto done;
+        }
+        expected = previous->sequence + 1;
+    }
+    if ((has_previous || first_of_file) && last->sequence != expected) {
+        snprintf (why, why_size, "sequence %" PRIu64 " where %" PRIu64 " should be", last->sequence,
+                  expected);
+        goto done;
+    }
+    if ((has_previous || first_of_file)
+        && (last->prev_hash.len != HASH_SIZE
+            || memcmp (last->prev_hash.data, previous_hash, HASH_SIZE) != 0)) {
+        snprintf (why, why_size, "not chained to the entry before it");
+        goto done;
+    }
+    self->sequence = last->sequence;
+    memcpy (self->head, hash, HASH_SIZE);
+    self->head_time = last->time_ms;
+    rc = 0;
+done:
+    if (last)
+        onenet__audit__entry__free_unpacked (last, NULL);
+    if (previous)
+        onenet__audit__entry__free_unpacked (previous, NULL);
+    return rc;
+}
+
+/* Continues the chain from the file's end; see audit_new. */
+static int
+read_tail (audit_t *self, char *err, size_t err_size)
+{
+    struct stat info;
+    if (fstat (self->fd, &info) < 0) {
+        snprintf (err, err_size, "audit file %s: %s", self->path, strerror (errno));
+        return -1;
+    }
+    off_t size = info.st_size;
+    size_t chunk = size < TAIL_MAX ? (size_t) size : TAIL_MAX;
+    off_t base = size - (off_t) chunk;
+    char *buffer = malloc (chunk + 1);
+    if (!buffer || pread (self->fd, buffer, chunk, base) != (ssize_t) chunk) {
+        snprintf (err, err_size, "audit file %s: cannot read its end: %s", self->path,
+                  buffer ? strerror (errno) : "out of memory");
+        free (buffer);
+        return -1;
+    }
+    int rc = -1;
+    size_t end = chunk;
+    if (end && buffer[end - 1] != '\n') {
+        /* The broker stopped in the middle of a write: drop the piece. */
+        while (end > 0 && buffer[end - 1] != '\n')
+            end--;
+        if (end == 0 && base > 0) {
+            snprintf (err, err_size, "audit file %s: its last %zu bytes hold no line end: "
+                      "not an audit file?", self->path, chunk);
+            goto done;
+        }
+        if (ftruncate (self->fd, base + (off_t) end) < 0) {
+            snprintf (err, err_size, "audit file %s: cannot cut off its incomplete last line: %s",
+                      self->path, strerror (errno));
+            goto done;
+        }
+        onenet_warn ("audit.file_truncated",
+                     "file=%s bytes=%zu reason=\"incomplete last line: the broker stopped while writing it\"",
+                     self->path, chunk - end);
+    }
+    self->file_size = base + (off_t) end;
+    if (end == 0) {   /* a new chain */
+        rc = 0;
+        goto done;
+    }
+    char why[240] = "";
+    size_t start, previous_start = 0;
+    if (!last_line (buffer, end, &start) && base > 0)
+        snprintf (why, sizeof why, "its last line is longer than %d bytes", TAIL_MAX);
+    else {
+        bool has_previous = start > 0 && (last_line (buffer, start, &previous_start) || base == 0);
+        rc = continue_chain (self, buffer, start, end, has_previous, previous_start,
+                             start == 0 && base == 0, why, sizeof why);
+    }
+    if (rc < 0)
+        snprintf (err, err_size,
+                  "audit file %s: its last entry is damaged (%s): the chain cannot be continued "
+                  "safely; check it with 'onenet audit verify --file %s', then move the file "
+                  "aside to begin a new chain", self->path, why, self->path);
+done:
+    free (buffer);
+    return rc;
+}
+
+/* --- the stream --- */
+
+/* Sends an entry to the stream. Returns what cache_command returns. */
+static int
+send_entry (audit_t *self, const Onenet__Audit__Entry *entry)
+{
+    size_t size = protobuf_c_message_get_packed_size (&entry->base);
+    uint8_t stack[4096];
+    uint8_t *packed = size <= sizeof stack ? stack : malloc (size);
+    if (!packed)
+        return -1;
+    protobuf_c_message_pack (&entry->base, packed);
+    char id[48], sequence[24];
+    snprintf (id, sizeof id, "%" PRId64 "-%" PRIu64, entry->time_ms, entry->sequence);
+    snprintf (sequence, sizeof sequence, "%" PRIu64, entry->sequence);
+    const char *argv[] = { "EVAL", s_append_script, "1", self->stream, id, (const char *) packed,
+                           entry->subject, entry->requester, sequence };
+    size_t lengths[] = { 4, strlen (s_append_script), 1, strlen (self->stream), strlen (id), size,
+                         strlen (entry->subject), strlen (entry->requester), strlen (sequence) };
+    uint64_t cookie = AUDIT_COOKIE_BIT | (uint64_t) OP_APPEND << 56
+                      | (uint64_t) self->generation << 48 | (entry->sequence & VALUE_MASK);
+    int rc = cache_command (self->broker->cache, cookie, 9, argv, lengths);
+    if (packed != stack)
+        free (packed);
+    return rc;
+}
+
+/* Reads the stream's last entry, to learn where it stands. */
+static void
+start_sync (audit_t *self)
+{
+    self->generation++;   /* replies to what was sent before no longer count */
+    self->synced = false;
+    self->syncing = true;
+    const char *argv[] = { "XREVRANGE", self->stream, "+", "-", "COUNT", "1" };
+    size_t lengths[] = { 9, strlen (self->stream), 1, 1, 5, 1 };
+    uint64_t cookie = AUDIT_COOKIE_BIT | (uint64_t) OP_SYNC << 56 | (uint64_t) self->generation << 48;
+    if (cache_command (self->broker->cache, cookie, 6, argv, lengths) < 0)
+        self->syncing = false;
+}
+
+/* One stream entry [id, [field, value, ...]] as an Entry, or NULL. The
+ * caller frees it. */
+static Onenet__Audit__Entry *
+stream_entry (const redisReply *item)
+{
+    if (item->type != REDIS_REPLY_ARRAY || item->elements != 2
+        || item->element[1]->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    const redisReply *fields = item->element[1];
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (fields->element[i]->type == REDIS_REPLY_STRING
+            && strcmp (fields->element[i]->str, "entry") == 0
+            && fields->element[i + 1]->type == REDIS_REPLY_STRING)
+            return onenet__audit__entry__unpack (NULL, fields->element[i + 1]->len,
+                                                 (const uint8_t *) fields->element[i + 1]->str);
+    return NULL;
+}
+
+/* Stops the catch-up after a problem with the file or the chain. */
+static void
+catchup_failed (audit_t *self, const char *why)
+{
+    self->catchup_offset = -1;
+    self->stats.stream_errors++;
+    char quoted[240];
+    complain (self, ONENET_LOG_ERROR, "audit.catchup_failed",
+              "file=%s stream=%s sequence=%" PRIu64 " reason=%s retry_s=%d", self->path,
+              self->stream, self->streamed + 1, onenet_log_quote (why, quoted, sizeof quoted),
+              RETRY_MS / 1000);
+    pause_stream (self);
+}
+
+/* Sends what the stream misses, read back from the file, in order. */
+static void
+pump_file (audit_t *self)
+{
+    for (int sent = 0; sent < CATCHUP_BATCH && self->streamed < self->sequence
+                       && in_flight (self) < MAX_IN_FLIGHT;
+         sent++) {
+        char why[200];
+        off_t next = 0;
+        if (self->catchup_offset < 0 && find_line (self, self->streamed + 1, &self->catchup_offset) < 0) {
+            catchup_failed (self, "cannot read the file");
+            return;
+        }
+        Onenet__Audit__Entry *entry = read_entry_at (self, self->catchup_offset, &next, why,
+                                                     sizeof why);
+        if (entry && entry->sequence != self->streamed + 1)
+            snprintf (why, sizeof why, "found sequence %" PRIu64 " where %" PRIu64 " should be",
+                      entry->sequence, self->streamed + 1);
+        else if (entry && self->check_pending
+                 && (entry->prev_hash.len != HASH_SIZE
+                     || memcmp (entry->prev_hash.data, self->check_hash, HASH_SIZE) != 0))
+            snprintf (why, sizeof why, "the stream's last entry is not the file's entry %" PRIu64,
+                      self->streamed);
+        else if (entry) {
+            int rc = send_entry (self, entry);
+            onenet__audit__entry__free_unpacked (entry, NULL);
+            if (rc < 0) {
+                self->synced = false;   /* Redis went away: synced again when it is back */
+                return;
+            }
+            self->check_pending = false;
+            self->streamed++;
+            self->catchup_offset = next;
+            continue;
+        }
+        if (entry)
+            onenet__audit__entry__free_unpacked (entry, NULL);
+        catchup_failed (self, why);
+        return;
+    }
+}
+
+static void
+queued_free (queued_t *item)
+{
+    for (int i = 0; i < TEXT_COUNT; i++)
+        free (item->text[i]);
+    free (item);
+}
+
+/* Stream-only mode: chains and sends the exchanges waiting in memory. */
+static void
+pump_queue (audit_t *self)
+{
+    while (self->unsent && self->head_known && in_flight (self) < MAX_IN_FLIGHT) {
+        queued_t *item = self->unsent;
+        Onenet__Audit__Entry entry;
+        uint8_t hash[HASH_SIZE];
+        int64_t time_ms = item->time_ms > self->head_time ? item->time_ms : self->head_time;
+        fill_entry (&entry, item->text, item->status, item->latency_us, self->sequence + 1, time_ms,
+                    self->head, hash);
+        if (send_entry (self, &entry) < 0) {
+            self->synced = false;
+            return;
+        }
+        self->sequence++;
+        memcpy (self->head, hash, HASH_SIZE);
+        self->head_time = time_ms;
+        self->streamed = self->sequence;
+        self->unsent = item->next;
+    }
+}
+
+static void
+pump (audit_t *self)
+{
+    if (!self->synced || !cache_ready (self->broker->cache))
+        return;
+    if (self->path)
+        pump_file (self);
+    else
+        pump_queue (self);
+}
+
+static void
+on_sync (audit_t *self, const redisReply *reply)
+{
+    self->syncing = false;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        if (reply) {
+            self->stats.stream_errors++;
+            complain (self, ONENET_LOG_ERROR, "audit.stream_unreadable", "stream=%s retry_s=%d",
+                      self->stream, RETRY_MS / 1000);
+        }
+        self->retry_at = self->broker->now + RETRY_MS;
+        return;
+    }
+    uint64_t top = 0;
+    uint8_t top_hash[HASH_SIZE] = { 0 };
+    int64_t top_time = 0;
+    if (reply->elements > 0) {
+        Onenet__Audit__Entry *entry = stream_entry (reply->element[0]);
+        if (!entry || entry->hash.len != HASH_SIZE) {
+            if (entry)
+                onenet__audit__entry__free_unpacked (entry, NULL);
+            self->stats.stream_errors++;
+            complain (self, ONENET_LOG_ERROR, "audit.stream_foreign",
+                      "stream=%s reason=\"its last entry is not an audit entry\" retry_s=%d",
+                      self->stream, RETRY_MS / 1000);
+            self->retry_at = self->broker->now + RETRY_MS;
+            return;
+        }
+        top = entry->sequence;
+        top_time = entry->time_ms;
+        memcpy (top_hash, entry->hash.data, HASH_SIZE);
+        onenet__audit__entry__free_unpacked (entry, NULL);
+    }
+    if (self->path) {
+        bool ahead = top > self->sequence;
+        bool differs = !ahead && top > 0 && top == self->sequence
+                       && memcmp (top_hash, self->head, HASH_SIZE) != 0;
+        if (ahead || differs) {
+            self->stats.stream_errors++;
+            complain (self, ONENET_LOG_ERROR, "audit.stream_mismatch",
+                      "stream=%s file=%s stream_last=%" PRIu64 " file_last=%" PRIu64
+                      " reason=\"the stream holds another chain than the file (another broker "
+                      "writing to audit.stream, or the file replaced)\" retry_s=%d",
+                      self->stream, self->path, top, self->sequence, RETRY_MS / 1000);
+            self->retry_at = self->broker->now + RETRY_MS;
+            return;
+        }
+        self->check_pending = top > 0 && top < self->sequence;
+        memcpy (self->check_hash, top_hash, HASH_SIZE);
+        self->catchup_offset = -1;
+    }
+    else {
+        /* The stream is the chain: go on from its end, and send again
+         * whatever was not confirmed before. */
+        self->sequence = top;
+        memcpy (self->head, top_hash, HASH_SIZE);
+        self->head_time = top_time;
+        self->head_known = true;
+        self->unsent = self->first;
+    }
+    self->streamed = self->confirmed = top;
+    self->synced = true;
+    onenet_info ("audit.stream_synced", "stream=%s last=%" PRIu64 " to_send=%" PRIu64,
+                 self->stream, top,
+                 self->path ? self->sequence - top : (uint64_t) self->queued);
+    pump (self);
+}
+
+static void
+on_append (audit_t *self, uint64_t sequence, const redisReply *reply)
+{
+    if (reply && reply->type == REDIS_REPLY_STRING) {
+        if (sequence > self->confirmed)
+            self->confirmed = sequence;
+        self->stats.streamed++;
+        if (!self->path && self->first && self->first != self->unsent) {
+            queued_t *done = self->first;   /* confirmations come in order */
+            self->first = done->next;
+            if (!self->first)
+                self->last = NULL;
+            self->queued--;
+            queued_free (done);
+        }
+        return;
+    }
+    if (!self->path) {
+        self->head_known = false;   /* learnt again from the stream */
+        self->unsent = self->first;
+    }
+    if (!reply) {
+        /* The connection failed: synced again when it is back. */
+        self->synced = false;
+        self->generation++;
+        return;
+    }
+    self->stats.stream_errors++;
+    char quoted[240];
+    complain (self, ONENET_LOG_ERROR, "audit.stream_refused",
+              "stream=%s sequence=%" PRIu64 " reason=%s retry_s=%d", self->stream, sequence,
+              onenet_log_quote (reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply",
+                                quoted, sizeof quoted),
+              RETRY_MS / 1000);
+    pause_stream (self);
+}
+
+/* --- lifecycle --- */
+
+audit_t *
+audit_new (broker_t *broker, const audit_settings_t *settings, char *err, size_t err_size)
+{
+    audit_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->broker = broker;
+    self->fd = -1;
+    self->catchup_offset = -1;
+    self->next_query = 1;
+    self->enabled = settings->enabled;
+    self->stream = strdup (settings->stream ? settings->stream : "");
+    if (!self->stream) {
+        snprintf (err, err_size, "out of memory");
+        audit_destroy (&self);
+        return NULL;
+    }
+    if (!self->enabled) {
+        onenet_warn ("audit.disabled", "reason=\"audit.enabled = false: exchanges are not recorded\"");
+        return self;
+    }
+    if (settings->file && *settings->file) {
+        self->path = strdup (settings->file);
+        self->fd = self->path ? open (self->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640) : -1;
+        if (self->fd < 0) {
+            snprintf (err, err_size, "audit file %s: %s", settings->file,
+                      self->path ? strerror (errno) : "out of memory");
+            audit_destroy (&self);
+            return NULL;
+        }
+        /* Two writers would fork the chain: one broker per file. */
+        if (flock (self->fd, LOCK_EX | LOCK_NB) < 0) {
+            snprintf (err, err_size, "audit file %s is in use by another process (another broker "
+                      "with the same audit.file?)", self->path);
+            audit_destroy (&self);
+            return NULL;
+        }
+        if (read_tail (self, err, err_size) < 0) {
+            audit_destroy (&self);
+            return NULL;
+        }
+        self->head_known = true;
+    }
+    else if (!cache_enabled (broker->cache))
+        onenet_warn ("audit.nowhere",
+                     "reason=\"audit.file is empty and Redis is disabled: exchanges are not kept anywhere\"");
+    onenet_info ("audit.start", "file=%s stream=%s last=%" PRIu64, self->path ? self->path : "-",
+                 self->stream, self->sequence);
+    return self;
+}
+
+void
+audit_sync (audit_t *self)
+{
+    if (self && self->fd >= 0 && fsync (self->fd) < 0) {
+        char quoted[160];
+        onenet_error ("audit.sync_failed", "file=%s reason=%s", self->path,
+                      onenet_log_quote (strerror (errno), quoted, sizeof quoted));
+    }
+}
+
+static void
+query_free (query_t *query)
+{
+    zmq_msg_close (&query->peer);
+    if (query->request)
+        onenet__audit__query_request__free_unpacked (query->request, NULL);
+    free (query);
+}
+
+void
+audit_destroy (audit_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    audit_t *self = *self_p;
+    audit_sync (self);
+    if (self->fd >= 0)
+        close (self->fd);
+    if (self->reader)
+        fclose (self->reader);
+    if (self->queued)
+        onenet_warn ("audit.unsent", "stream=%s entries=%zu reason=\"Redis did not take them before the broker stopped: lost (audit.file is empty)\"",
+                     self->stream, self->queued);
+    while (self->first) {
+        queued_t *next = self->first->next;
+        queued_free (self->first);
+        self->first = next;
+    }
+    while (self->queries) {
+        query_t *next = self->queries->next;
+        query_free (self->queries);
+        self->queries = next;
+    }
+    free (self->path);
+    free (self->stream);
+    free (self);
+    *self_p = NULL;
+}
+
+const audit_stats_t *
+audit_stats (audit_t *self)
+{
+    if (!self)
+        return NULL;
+    self->stats.backlog = self->path ? self->sequence - self->confirmed : self->queued;
+    return &self->stats;
+}
+
+/* --- recording --- */
+
+/* Stream-only mode: keeps the exchange until Redis has it. */
+static int
+enqueue (audit_t *self, const cleaned_t *cleaned, int64_t time_ms, const audit_event_t *event)
+{
+    if (self->queued >= QUEUE_MAX) {
+        self->stats.lost++;
+        complain (self, ONENET_LOG_ERROR, "audit.lost",
+                  "stream=%s waiting=%zu reason=\"Redis unavailable and no audit.file: exchanges are dropped\"",
+                  self->stream, self->queued);
+        return -1;
+    }
+    queued_t *item = calloc (1, sizeof *item);
+    bool ok = item != NULL;
+    for (int i = 0; ok && i < TEXT_COUNT; i++)
+        ok = (item->text[i] = strdup (cleaned->text[i])) != NULL;
+    if (!ok) {
+        if (item)
+            queued_free (item);
+        self->stats.lost++;
+        return -1;
+    }
+    item->time_ms = time_ms;
+    item->status = event->status;
+    item->latency_us = event->latency_us;
+    if (self->last)
+        self->last->next = item;
+    else
+        self->first = item;
+    self->last = item;
+    if (!self->unsent)
+        self->unsent = item;
+    self->queued++;
+    self->stats.recorded++;
+    pump (self);
+    return 0;
+}
+
+int
+audit_record (audit_t *self, const audit_event_t *event)
+{
+    if (!self || !self->enabled || !event)
+        return 0;
+    cleaned_t cleaned;
+    clean_event (event, &cleaned);
+    int64_t now = onenet_wall_ms ();
+    if (!self->path)
+        return enqueue (self, &cleaned, now, event);
+    /* Times never go back along the chain (stream ids must increase). */
+    int64_t time_ms = now > self->head_time ? now : self->head_time;
+    char *texts[TEXT_COUNT];
+    for (int i = 0; i < TEXT_COUNT; i++)
+        texts[i] = cleaned.text[i];
+    Onenet__Audit__Entry entry;
+    uint8_t hash[HASH_SIZE];
+    fill_entry (&entry, texts, event->status, event->latency_us, self->sequence + 1, time_ms,
+                self->head, hash);
+    if (append_line (self, &entry) < 0)
+        return -1;
+    self->sequence++;
+    memcpy (self->head, hash, HASH_SIZE);
+    self->head_time = time_ms;
+    self->stats.recorded++;
+    /* Straight to the stream when it has everything before this entry;
+     * otherwise the catch-up reads it back from the file in its turn. */
+    if (self->synced && !self->check_pending && self->streamed + 1 == self->sequence
+        && in_flight (self) < MAX_IN_FLIGHT && cache_ready (self->broker->cache)) {
+        if (send_entry (self, &entry) == 0) {
+            self->streamed = self->sequence;
+            self->catchup_offset = self->file_size;
+        }
+        else
+            self->synced = false;
+    }
+    return 0;
+}
+
+/* --- the subject of a request --- */
+
+/* Reads a varint at *p (before end). Returns false when malformed. */
+static bool
+read_varint (const uint8_t **p, const uint8_t *end, uint64_t *value)
+{
+    *value = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t byte = *(*p)++;
+        *value |= (uint64_t) (byte & 0x7F) << shift;
+        if (!(byte & 0x80))
+            return true;
+    }
+    return false;
+}
+
+size_t
+audit_subject_of (const ProtobufCMessageDescriptor *request_type, const void *body, size_t size,
+                  char *out, size_t out_size)
+{
+    if (!out || out_size == 0)
+        return 0;
+    out[0] = '\0';
+    if (!request_type || !body)
+        return 0;
+    const ProtobufCFieldDescriptor *field
+        = protobuf_c_message_descriptor_get_field_by_name (request_type, "resident_id");
+    if (!field || field->type != PROTOBUF_C_TYPE_STRING || field->label == PROTOBUF_C_LABEL_REPEATED)
+        return 0;
+    const uint8_t *p = body, *end = p + size;
+    const uint8_t *found = NULL;
+    uint64_t found_length = 0;
+    while (p < end) {
+        uint64_t key, value;
+        if (!read_varint (&p, end, &key))
+            return 0;
+        switch (key & 7) {
+        case 0:   /* varint */
+            if (!read_varint (&p, end, &value))
+                return 0;
+            break;
+        case 1:   /* 64-bit */
+            if (end - p < 8)
+                return 0;
+            p += 8;
+            break;
+        case 2:   /* length-delimited: strings, bytes, messages, packed */
+            if (!read_varint (&p, end, &value) || value > (uint64_t) (end - p))
+                return 0;
+            if (key >> 3 == field->id) {   /* the last one wins, as when decoding */
+                found = p;
+                found_length = value;
+            }
+            p += value;
+            break;
+        case 5:   /* 32-bit */
+            if (end - p < 4)
+                return 0;
+            p += 4;
+            break;
+        default:  /* groups (proto2 only) or garbage */
+            return 0;
+        }
+    }
+    if (!found || found_length == 0 || found_length >= out_size)
+        return 0;
+    memcpy (out, found, found_length);
+    out[found_length] = '\0';
+    if (strlen (out) != found_length) {   /* a NUL inside: not an ID */
+        out[0] = '\0';
+        return 0;
+    }
+    return (size_t) found_length;
+}
+
+/* --- queries --- */
+
+/* "" or a stream id "<ms>-<seq>". */
+static bool
+valid_cursor (const char *cursor)
+{
+    if (!*cursor)
+        return true;
+    size_t digits = strspn (cursor, "0123456789");
+    return digits > 0 && digits <= 20 && cursor[digits] == '-'
+           && strspn (cursor + digits + 1, "0123456789") == strlen (cursor + digits + 1)
+           && cursor[digits + 1] && strlen (cursor + digits + 1) <= 20;
+}
+
+void
+audit_query (audit_t *self, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+             zmq_msg_t *body)
+{
+    broker_t *broker = self->broker;
+    size_t size = body ? zmq_msg_size (body) : 0;
+    Onenet__Audit__QueryRequest *request = onenet__audit__query_request__unpack (
+        NULL, size, size ? zmq_msg_data (body) : NULL);
+    const char *problem = NULL;
+    onenet_status_t status = ONENET_BAD_REQUEST;
+    if (!request)
+        problem = "body is not an onenet.audit.QueryRequest";
+    else if (strlen (request->person) > FILTER_MAX || strlen (request->department) > FILTER_MAX)
+        problem = "person and department are at most 64 bytes";
+    else if (!valid_cursor (request->after))
+        problem = "after must be a cursor from an earlier QueryReply";
+    else if (!self->enabled) {
+        status = ONENET_UNAVAILABLE;
+        problem = "audit is disabled on this broker (audit.enabled = false)";
+    }
+    else if (!cache_ready (broker->cache)) {
+        status = ONENET_UNAVAILABLE;
+        problem = "the audit stream is unavailable (Redis down); the audit file on the broker's "
+                  "host holds every entry";
+    }
+    query_t *query = problem ? NULL : calloc (1, sizeof *query);
+    if (!problem && !query) {
+        status = ONENET_INTERNAL;
+        problem = "broker out of memory";
+    }
+    if (problem) {
+        if (request)
+            onenet__audit__query_request__free_unpacked (request, NULL);
+        broker_answer (broker, peer, header->correlation_id, NULL, status, problem, NULL);
+        return;
+    }
+    query->id = self->next_query++;
+    zmq_msg_init (&query->peer);
+    zmq_msg_copy (&query->peer, (zmq_msg_t *) peer);
+    query->correlation = header->correlation_id;
+    query->request = request;
+    query->limit = request->limit == 0 ? QUERY_DEFAULT
+                   : request->limit > QUERY_MAX ? QUERY_MAX : request->limit;
+    self->stats.queries++;
+    onenet_debug ("audit.query", "person=%s department=%s since_ms=%" PRId64 " limit=%u",
+                  *request->person ? request->person : "-",
+                  *request->department ? request->department : "-", request->since_ms,
+                  query->limit);
+    char since[24], limit[16];
+    snprintf (since, sizeof since, "%" PRId64, request->since_ms > 0 ? request->since_ms : 0);
+    snprintf (limit, sizeof limit, "%u", query->limit);
+    const char *argv[] = { "EVAL", s_query_script, "1", self->stream, request->person,
+                           request->department, since, request->after, limit };
+    size_t lengths[9];
+    for (int i = 0; i < 9; i++)
+        lengths[i] = strlen (argv[i]);
+    uint64_t cookie = AUDIT_COOKIE_BIT | (uint64_t) OP_QUERY << 56 | (query->id & VALUE_MASK);
+    if (cache_command (broker->cache, cookie, 9, argv, lengths) < 0) {
+        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_UNAVAILABLE,
+                       "the audit stream is unavailable (Redis down)", NULL);
+        query_free (query);
+        return;
+    }
+    query->next = self->queries;
+    self->queries = query;
+}
+
+static bool
+matches (const Onenet__Audit__Entry *entry, const Onenet__Audit__QueryRequest *request)
+{
+    return (!*request->person || strcmp (entry->subject, request->person) == 0)
+           && (!*request->department || strcmp (entry->requester, request->department) == 0)
+           && entry->time_ms >= request->since_ms;
+}
+
+static void
+on_query (audit_t *self, uint64_t id, const redisReply *reply)
+{
+    query_t **link = &self->queries;
+    while (*link && (*link)->id != id)
+        link = &(*link)->next;
+    query_t *query = *link;
+    if (!query)
+        return;
+    *link = query->next;
+    broker_t *broker = self->broker;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_ARRAY
+        || reply->element[1]->type != REDIS_REPLY_STRING
+        || reply->element[2]->type != REDIS_REPLY_INTEGER) {
+        char quoted[240];
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            complain (self, ONENET_LOG_WARN, "audit.query_failed", "stream=%s reason=%s",
+                      self->stream, onenet_log_quote (reply->str, quoted, sizeof quoted));
+        broker_answer (broker, &query->peer, query->correlation, NULL, ONENET_UNAVAILABLE,
+                       "the audit stream could not be read", NULL);
+        query_free (query);
+        return;
+    }
+    const redisReply *items = reply->element[0];
+    Onenet__Audit__Entry **entries = calloc (items->elements + 1, sizeof *entries);
+    size_t count = 0;
+    for (size_t i = 0; entries && i < items->elements; i++) {
+        Onenet__Audit__Entry *entry = stream_entry (items->element[i]);
+        if (entry && matches (entry, query->request))
+            entries[count++] = entry;
+        else if (entry)
+            onenet__audit__entry__free_unpacked (entry, NULL);
+    }
+    Onenet__Audit__QueryReply out = ONENET__AUDIT__QUERY_REPLY__INIT;
+    out.entries = entries;
+    out.n_entries = count;
+    out.cursor = reply->element[1]->len ? reply->element[1]->str : query->request->after;
+    out.more = reply->element[2]->integer >= (long long) query->limit;
+    if (entries) {
+        zmq_msg_t body;
+        zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (&out.base));
+        protobuf_c_message_pack (&out.base, zmq_msg_data (&body));
+        broker_answer (broker, &query->peer, query->correlation, NULL, ONENET_OK, NULL, &body);
+        zmq_msg_close (&body);
+    }
+    else
+        broker_answer (broker, &query->peer, query->correlation, NULL, ONENET_INTERNAL,
+                       "broker out of memory", NULL);
+    for (size_t i = 0; i < count; i++)
+        onenet__audit__entry__free_unpacked (entries[i], NULL);
+    free (entries);
+    query_free (query);
+}
+
+/* --- Redis and time --- */
+
+void
+audit_on_cache (audit_t *self, uint64_t cookie, const redisReply *reply)
+{
+    if (!self)
+        return;
+    int op = (int) ((cookie >> 56) & 0x3F);
+    uint8_t generation = (uint8_t) (cookie >> 48);
+    uint64_t value = cookie & VALUE_MASK;
+    if (op == OP_QUERY) {
+        on_query (self, value, reply);
+        return;
+    }
+    if (generation != self->generation)
+        return;   /* sent before the last sync: that sync decided */
+    if (op == OP_SYNC)
+        on_sync (self, reply);
+    else if (op == OP_APPEND)
+        on_append (self, value, reply);
+}
+
+int
+audit_tick (audit_t *self)
+{
+    if (!self || !self->enabled)
+        return TICK_MS;
+    broker_t *broker = self->broker;
+    if (cache_ready (broker->cache)) {
+        uint64_t connections = cache_connections (broker->cache);
+        if (connections != self->connections_seen) {
+            self->connections_seen = connections;
+            start_sync (self);
+        }
+        else if (!self->synced && !self->syncing && broker->now >= self->retry_at)
+            start_sync (self);
+    }
+    pump (self);
+    bool more = self->synced && cache_ready (broker->cache) && in_flight (self) < MAX_IN_FLIGHT
+                && (self->path ? self->streamed < self->sequence : self->unsent != NULL);
+    return more ? 0 : TICK_MS;
+}
