@@ -152,15 +152,18 @@ struct audit_t {
     size_t queued;
     query_t *queries;
     uint64_t next_query;
-    int64_t complained_at;
-    uint64_t suppressed;
+    struct {
+        const char *event;
+        int64_t at;
+        uint64_t suppressed;
+    } complaints[8];            /* when each problem was last logged */
     audit_stats_t stats;
 };
 
 /* --- small things --- */
 
-/* Logs a problem, at most once every COMPLAIN_EVERY_MS (the stream can
- * refuse every entry in a row). */
+/* Logs a problem, each kind at most once every COMPLAIN_EVERY_MS (the
+ * stream can refuse every entry in a row). */
 static void complain (audit_t *self, onenet_log_level_t level, const char *event,
                       const char *format, ...) __attribute__ ((format (printf, 4, 5)));
 
@@ -168,8 +171,12 @@ static void
 complain (audit_t *self, onenet_log_level_t level, const char *event, const char *format, ...)
 {
     int64_t now = onenet_clock_ms ();
-    if (self->complained_at && now - self->complained_at < COMPLAIN_EVERY_MS) {
-        self->suppressed++;
+    size_t slots = sizeof self->complaints / sizeof self->complaints[0], i = 0;
+    while (i < slots - 1 && self->complaints[i].event && strcmp (self->complaints[i].event, event) != 0)
+        i++;
+    if (self->complaints[i].event && strcmp (self->complaints[i].event, event) == 0
+        && now - self->complaints[i].at < COMPLAIN_EVERY_MS) {
+        self->complaints[i].suppressed++;
         return;
     }
     char fields[512];
@@ -177,9 +184,12 @@ complain (audit_t *self, onenet_log_level_t level, const char *event, const char
     va_start (args, format);
     vsnprintf (fields, sizeof fields, format, args);
     va_end (args);
-    onenet_log (level, event, "%s suppressed=%" PRIu64, fields, self->suppressed);
-    self->complained_at = now;
-    self->suppressed = 0;
+    bool same = self->complaints[i].event && strcmp (self->complaints[i].event, event) == 0;
+    onenet_log (level, event, "%s suppressed=%" PRIu64, fields,
+                same ? self->complaints[i].suppressed : 0);
+    self->complaints[i].event = event;   /* string literals: they outlive us */
+    self->complaints[i].at = now;
+    self->complaints[i].suppressed = 0;
 }
 
 /* Length of the valid UTF-8 sequence at p (at most left bytes), or 0. */
@@ -534,7 +544,7 @@ read_tail (audit_t *self, char *err, size_t err_size)
         snprintf (err, err_size,
                   "audit file %s: its last entry is damaged (%s): the chain cannot be continued "
                   "safely; check it with 'onenet audit verify --file %s', then move the file "
-                  "aside to begin a new chain", self->path, why, self->path);
+                  "aside to begin a new chain (with a new audit.stream)", self->path, why, self->path);
 done:
     free (buffer);
     return rc;
@@ -739,7 +749,9 @@ on_sync (audit_t *self, const redisReply *reply)
             complain (self, ONENET_LOG_ERROR, "audit.stream_mismatch",
                       "stream=%s file=%s stream_last=%" PRIu64 " file_last=%" PRIu64
                       " reason=\"the stream holds another chain than the file (another broker "
-                      "writing to audit.stream, or the file replaced)\" retry_s=%d",
+                      "writing to audit.stream, or the file replaced)\" effect=\"entries go to "
+                      "the file only\" action=\"give each chain its own audit.stream, or RENAME "
+                      "the old stream aside\" retry_s=%d",
                       self->stream, self->path, top, self->sequence, RETRY_MS / 1000);
             self->retry_at = self->broker->now + RETRY_MS;
             return;
@@ -904,6 +916,12 @@ audit_destroy (audit_t **self_p)
     free (self->stream);
     free (self);
     *self_p = NULL;
+}
+
+bool
+audit_idle (const audit_t *self)
+{
+    return !self || self->path || self->queued == 0 || !cache_ready (self->broker->cache);
 }
 
 const audit_stats_t *

@@ -97,7 +97,7 @@ size_t audit_subject_of (const ProtobufCMessageDescriptor *request_type, const v
 
 /* onenet.audit.query: QueryRequest -> QueryReply, answered when Redis
  * replies; UNAVAILABLE at once while Redis is down or audit is disabled.
- * body may be NULL (no filter). */
+ * body may be NULL (no filter); self may not. */
 void audit_query (audit_t *self, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
                   zmq_msg_t *body);
 
@@ -109,10 +109,16 @@ void audit_on_cache (audit_t *self, uint64_t cookie, const redisReply *reply);
  * until it next needs to run (0: more to send now). */
 int audit_tick (audit_t *self);
 
+/* True when no entry waits for Redis that only memory holds (stream-only
+ * mode with Redis up): for the drain at shutdown. Always true with a file,
+ * which holds every entry for the next start. */
+bool audit_idle (const audit_t *self);
+
 typedef struct {
     uint64_t recorded;        /* entries chained (file, or stream only) */
     uint64_t streamed;        /* entries Redis confirmed */
-    uint64_t backlog;         /* recorded, not yet confirmed in the stream */
+    uint64_t backlog;         /* recorded, not yet confirmed in the stream (until the
+                                 first sync with Redis, the whole file counts) */
     uint64_t file_errors;     /* entries that could not be written: not recorded */
     uint64_t stream_errors;   /* Redis refused an entry or a sync */
     uint64_t lost;            /* stream-only mode: dropped, memory queue full */

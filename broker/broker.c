@@ -16,6 +16,7 @@
 #include "broker_internal.h"
 #include "alerts.h"
 #include "cache.h"
+#include "hashmap.h"
 #include "http.h"
 #include "zap.h"
 #include "view.h"
@@ -125,6 +126,14 @@ broker_new (broker_config_t *config, char *err, size_t err_size)
         broker_destroy (&self);
         return NULL;
     }
+    self->rates = hashmap_new ();
+    if (*config->policy_file) {
+        self->policy = onenet_policy_load (config->policy_file, err, err_size);
+        if (!self->policy) {
+            broker_destroy (&self);
+            return NULL;
+        }
+    }
     self->views = views_new (self);
     self->cache = self->views ? cache_new (config->redis_endpoint, on_cache_reply, self, err, err_size)
                               : NULL;
@@ -161,6 +170,14 @@ broker_destroy (broker_t **self_p)
     alerts_destroy (&self->alerts);
     requests_destroy (&self->requests);
     registry_destroy (&self->registry);
+    onenet_policy_destroy (&self->policy);
+    if (self->rates) {
+        size_t cursor = 0;
+        void *bucket;
+        while ((bucket = hashmap_next (self->rates, &cursor)))
+            free (bucket);
+        hashmap_destroy (&self->rates);
+    }
     if (self->socket)
         zmq_close (self->socket);
     if (self->context)
@@ -193,6 +210,20 @@ broker_reload (broker_t *self)
                       path, onenet_log_quote (err, quoted, sizeof quoted));
         return -1;
     }
+    /* The policy is part of the config: both change, or neither. */
+    onenet_policy_t *policy = NULL;
+    if (*next->policy_file && !(policy = onenet_policy_load (next->policy_file, err, sizeof err))) {
+        char quoted[600];
+        onenet_error ("policy.reload_refused", "file=%s reason=%s effect=\"the running config is kept\"",
+                      next->policy_file, onenet_log_quote (err, quoted, sizeof quoted));
+        broker_config_destroy (&next);
+        return -1;
+    }
+    onenet_policy_destroy (&self->policy);
+    self->policy = policy;
+    if (policy)
+        onenet_info ("policy.reloaded", "file=%s rules=%zu", next->policy_file,
+                     onenet_policy_rule_count (policy));
     broker_config_keep_fixed (self->config, next, on_fixed_setting_changed);
     broker_config_t *previous = self->config;
     self->config = next;
@@ -419,6 +450,8 @@ broker_run (broker_t *self)
     onenet_info ("broker.start", "endpoint=%s security=%s heartbeat_ms=%d max_pending=%d",
                  self->config->endpoint, self->config->security, self->config->heartbeat_ms,
                  self->config->max_pending);
+    if (!self->policy)
+        onenet_warn ("policy.off", "reason=\"policy.file is empty: every request is allowed\"");
     if (strcmp (self->config->security, "curve") == 0)
         onenet_info ("broker.secure", "security=curve departments=%zu", self->config->client_key_count);
     else

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "onenet/onenet.h"
+#include "onenet/policy.h"
 #include "onenet/proto/onenet.pb-c.h"
 #include "broker.h"
 #include "registry.h"
@@ -35,6 +36,8 @@ struct broker_t {
     alerts_t *alerts;             /* alert stream and XPUB fan-out */
     http_t *http;                 /* /healthz, /readyz, /metrics */
     zap_t *zap;                   /* CURVE authentication; NULL with security = "none" */
+    onenet_policy_t *policy;      /* sharing policy; NULL when policy.file is "" */
+    struct hashmap_t *rates;      /* department -> token bucket (limits.rate_*) */
     onenet_arena_t arena;         /* headers of the message being handled */
     unsigned char arena_buffer[BROKER_ARENA_SIZE];
     int64_t now;                  /* monotonic ms, refreshed per message */
@@ -52,6 +55,8 @@ struct broker_t {
     uint64_t late_replies;
     uint64_t bad_messages;
     uint64_t events_total;
+    uint64_t denied_total;
+    uint64_t rate_limited_total;
 };
 
 /* The message being handled, as the handlers see it. */

@@ -40,6 +40,9 @@ broker_config_defaults (void)
     self->max_frames = 4;
     self->max_pending = 100000;
     self->max_credit = 1024;
+    self->rate_per_second = 0;
+    self->rate_burst = 100;
+    self->policy_file = strdup ("");
     self->log_level = strdup ("info");
     self->log_format = strdup ("logfmt");
     self->security = strdup ("none");
@@ -152,6 +155,7 @@ broker_config_destroy (broker_config_t **self_p)
     free (self->redis_endpoint);
     free (self->alerts_endpoint);
     free (self->http_endpoint);
+    free (self->policy_file);
     free (self->alerts_stream);
     free (self->alerts_spool);
     free (self->alerts_escalate_severity);
@@ -437,6 +441,13 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
     onenet_config_int (cfg, "limits.max_pending", self->max_pending, 1, 10000000,
                        &self->max_pending);
     onenet_config_int (cfg, "limits.max_credit", self->max_credit, 1, 65535, &self->max_credit);
+    onenet_config_int (cfg, "limits.rate_per_second", self->rate_per_second, 0, 10000000,
+                       &self->rate_per_second);
+    onenet_config_int (cfg, "limits.rate_burst", self->rate_burst, 1, 10000000, &self->rate_burst);
+    const char *policy_file;
+    if (onenet_config_string (cfg, "policy.file", self->policy_file, &policy_file) == 0 &&
+        s_set_string (&self->policy_file, policy_file))
+        return -1;
 
     onenet_config_choice (cfg, "log.level", self->log_level, s_log_levels, &log_level);
     onenet_config_choice (cfg, "log.format", self->log_format, s_log_formats, &log_format);

@@ -8,9 +8,11 @@
  * the body (zmq_msg_copy shares the buffer) so they can be retried.
  */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include "broker_internal.h"
+#include "hashmap.h"
 #include "view.h"
 
 static void make_trace_id (broker_t *self, uint8_t out[16]);
@@ -204,6 +206,41 @@ route (broker_t *self, request_t *request)
     }
 }
 
+typedef struct {
+    double tokens;
+    int64_t refilled_at;
+} bucket_t;
+
+/* Per-department token bucket (limits.rate_per_second, rate_burst).
+ * True when this request must be refused. */
+static bool
+rate_limited (broker_t *self, const char *department)
+{
+    int rate = self->config->rate_per_second;
+    if (rate <= 0 || !self->rates)
+        return false;
+    size_t length = strlen (department);
+    bucket_t *bucket = hashmap_get (self->rates, department, length);
+    if (!bucket) {
+        bucket = calloc (1, sizeof *bucket);
+        if (!bucket || hashmap_put (self->rates, department, length, bucket) < 0) {
+            free (bucket);
+            return false;
+        }
+        bucket->tokens = self->config->rate_burst;
+        bucket->refilled_at = self->now;
+    }
+    double refill = (double) (self->now - bucket->refilled_at) * rate / 1000.0;
+    bucket->refilled_at = self->now;
+    bucket->tokens += refill;
+    if (bucket->tokens > self->config->rate_burst)
+        bucket->tokens = self->config->rate_burst;
+    if (bucket->tokens < 1.0)
+        return true;
+    bucket->tokens -= 1.0;
+    return false;
+}
+
 void
 on_client_request (broker_t *self, inbound_t *in)
 {
@@ -225,6 +262,29 @@ on_client_request (broker_t *self, inbound_t *in)
     if (self->draining && strcmp (header->service, "onenet.ping") != 0) {
         broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_UNAVAILABLE,
                        "broker is shutting down: try again in a moment", NULL);
+        return;
+    }
+    if (rate_limited (self, requester)) {
+        self->rate_limited_total++;
+        char why[160];
+        snprintf (why, sizeof why, "rate limit: department %.64s may send %d requests per second",
+                  requester, self->config->rate_per_second);
+        broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_RESOURCE_EXHAUSTED, why,
+                       NULL);
+        return;
+    }
+    /* The sharing policy, before anything tells a denied caller whether
+     * the service exists. */
+    onenet_policy_decision_t decision;
+    if (self->policy
+        && !onenet_policy_decide (self->policy, requester, header->service, header->purpose, &decision)) {
+        self->denied_total++;
+        char quoted[600];
+        onenet_warn ("policy.denied", "requester=%s service=%s rule=%s reason=%s", requester,
+                     header->service, decision.rule,
+                     onenet_log_quote (decision.reason, quoted, sizeof quoted));
+        broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_DENIED, decision.reason,
+                       NULL);
         return;
     }
     if (strncmp (header->service, "onenet.", 7) == 0) {

@@ -52,6 +52,7 @@ struct view_t {
     uint64_t correlation;
     char resident_id[RESIDENT_ID_SIZE + 1];
     char requester[64];
+    char purpose[128];     /* as the requester gave it: the policy may depend on it */
     int64_t deadline;
     int64_t lookup_until;  /* a cache lookup slower than this is given up */
     view_state_t state;
@@ -147,6 +148,67 @@ cache_set (broker_t *broker, const char *key, const void *value, size_t size, in
     cache_command (broker->cache, 0, 5, argv, lengths);
 }
 
+static void
+send_view (broker_t *broker, const zmq_msg_t *client, uint64_t correlation,
+           const Onenet__View__PersonView *person)
+{
+    zmq_msg_t body;
+    zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (&person->base));
+    protobuf_c_message_pack (&person->base, zmq_msg_data (&body));
+    broker_answer (broker, client, correlation, NULL, ONENET_OK, NULL, &body);
+    zmq_msg_close (&body);
+}
+
+/* Answers a view as the sharing policy lets this requester see it:
+ * sections withheld, fields masked or removed, and the conflicts found
+ * again among what is left (a masked value never shows as a conflict).
+ * The view itself is not changed: the cache keeps it whole. */
+static void
+answer (views_t *self, const view_t *view, const Onenet__View__PersonView *person)
+{
+    broker_t *broker = self->broker;
+    if (!broker->policy) {
+        send_view (broker, &view->client, view->correlation, person);
+        return;
+    }
+    onenet_policy_decision_t decision;
+    if (!onenet_policy_decide (broker->policy, view->requester, "onenet.view.person", view->purpose,
+                               &decision)) {
+        /* Allowed when it came in; a reload since has withdrawn it. */
+        broker_answer (broker, &view->client, view->correlation, NULL, ONENET_DENIED, decision.reason,
+                       NULL);
+        return;
+    }
+    size_t n = person->n_sections ? person->n_sections : 1;
+    Onenet__View__Section copies[n];
+    Onenet__View__Section *copy_ptrs[n];
+    void *storage[n];
+    Onenet__View__Conflict conflicts[MERGE_CANONICAL_COUNT];
+    Onenet__View__Conflict *conflict_ptrs[MERGE_CANONICAL_COUNT];
+    Onenet__View__ConflictValue values[MERGE_CANONICAL_COUNT * n];
+    Onenet__View__ConflictValue *value_ptrs[MERGE_CANONICAL_COUNT * n];
+    bool partial = false;
+    for (size_t i = 0; i < person->n_sections; i++) {
+        copies[i] = *person->sections[i];   /* shallow: filtering never writes through */
+        storage[i] = NULL;
+        onenet_policy_filter_section (&decision, &copies[i], &storage[i]);
+        copy_ptrs[i] = &copies[i];
+        Onenet__View__SectionStatus status = copies[i].status;
+        partial = partial || (status != ONENET__VIEW__SECTION_STATUS__SECTION_OK
+                              && status != ONENET__VIEW__SECTION_STATUS__SECTION_NOT_FOUND
+                              && status != ONENET__VIEW__SECTION_STATUS__SECTION_DENIED);
+    }
+    Onenet__View__PersonView filtered = *person;
+    filtered.sections = copy_ptrs;
+    filtered.n_conflicts = merge_conflicts (copy_ptrs, person->n_sections, conflicts, conflict_ptrs,
+                                            values, value_ptrs);
+    filtered.conflicts = conflict_ptrs;
+    filtered.partial = partial;
+    send_view (broker, &view->client, view->correlation, &filtered);
+    for (size_t i = 0; i < person->n_sections; i++)
+        free (storage[i]);
+}
+
 /* Merges, answers the client, caches what is fresh, frees the view. */
 static void
 finish (views_t *self, view_t *view)
@@ -183,11 +245,7 @@ finish (views_t *self, view_t *view)
     person.partial = partial;
     person.generated_at_ms = now_ms;
 
-    zmq_msg_t body;
-    zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (&person.base));
-    protobuf_c_message_pack (&person.base, zmq_msg_data (&body));
-    broker_answer (broker, &view->client, view->correlation, NULL, ONENET_OK, NULL, &body);
-    zmq_msg_close (&body);
+    answer (self, view, &person);
     self->stats.partial += partial;
 
     if (cache_ready (broker->cache) && !view->changed) {
@@ -333,6 +391,7 @@ view_start (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader
     view->correlation = header->correlation_id;
     snprintf (view->resident_id, sizeof view->resident_id, "%s", request->resident_id);
     snprintf (view->requester, sizeof view->requester, "%s", requester);
+    snprintf (view->purpose, sizeof view->purpose, "%s", header->purpose ? header->purpose : "");
     uint32_t timeout = header->timeout_ms ? header->timeout_ms : (uint32_t) broker->config->default_timeout_ms;
     if (timeout > (uint32_t) broker->config->view_timeout_ms)
         timeout = (uint32_t) broker->config->view_timeout_ms;
@@ -395,13 +454,24 @@ on_lookup (views_t *self, view_t *view, const redisReply *reply)
 {
     if (reply && reply->type == REDIS_REPLY_STRING) {
         self->stats.cache_hits++;
-        zmq_msg_t body;
-        zmq_msg_init_size (&body, reply->len);
-        memcpy (zmq_msg_data (&body), reply->str, reply->len);
-        broker_answer (self->broker, &view->client, view->correlation, NULL, ONENET_OK, NULL, &body);
-        zmq_msg_close (&body);
-        view_free (self, view);
-        return;
+        if (!self->broker->policy) {
+            /* Nothing to filter: the cached bytes are the answer. */
+            zmq_msg_t body;
+            zmq_msg_init_size (&body, reply->len);
+            memcpy (zmq_msg_data (&body), reply->str, reply->len);
+            broker_answer (self->broker, &view->client, view->correlation, NULL, ONENET_OK, NULL, &body);
+            zmq_msg_close (&body);
+            view_free (self, view);
+            return;
+        }
+        Onenet__View__PersonView *cached = onenet__view__person_view__unpack (
+            NULL, reply->len, (const uint8_t *) reply->str);
+        if (cached) {
+            answer (self, view, cached);
+            onenet__view__person_view__free_unpacked (cached, NULL);
+            view_free (self, view);
+            return;
+        }
     }
     if (reply && reply->type == REDIS_REPLY_NIL)
         self->stats.cache_misses++;

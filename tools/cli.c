@@ -286,6 +286,7 @@ cli_call_options (const cli_t *cli)
     onenet_call_options_t options;
     memset (&options, 0, sizeof options);
     options.timeout_ms = cli->timeout_ms;
+    options.purpose = cli->purpose;
     return options;
 }
 

@@ -51,6 +51,7 @@ typedef struct {
 struct cli_t {
     const char *broker;           /* endpoint to connect to */
     uint32_t timeout_ms;          /* deadline of each call */
+    const char *purpose;          /* why the data is asked for (a command's --purpose), or NULL */
     bool json;                    /* machine-readable output */
     bool help;                    /* --help seen */
     bool version;                 /* --version seen */

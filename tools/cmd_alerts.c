@@ -52,6 +52,7 @@ static const char s_alerts_usage[] =
     "                    onenet.alert.AlertEnvelope per line (as --json); cap: each\n"
     "                    alert as a CAP 1.2 XML document\n"
     "  --count N         stop after N alerts (for scripts)\n"
+    "  --unacked         list the alerts nobody acknowledged or cancelled yet, then exit\n"
     "\n"
     "An alert recovered after a gap in the live stream (broker restart) may be\n"
     "printed after newer ones; \"(spooled)\" marks an alert the broker could not\n"
@@ -77,6 +78,8 @@ enum {
     OPT_ALERTS_ENDPOINT,
     OPT_FORMAT,
     OPT_COUNT,
+    OPT_UNACKED,
+    OPT_BY,
 };
 
 typedef enum { FORMAT_TEXT, FORMAT_JSON, FORMAT_CAP } format_t;
@@ -96,6 +99,7 @@ typedef struct {
     const char *format_name; // --format as given, or NULL
     format_t format;
     unsigned long count; // 0 = no limit
+    bool unacked;        // list what still needs attention, then exit
 } alerts_args_t;
 
 static const char *const s_cap_severities[] = {"Extreme", "Severe",  "Moderate",
@@ -221,6 +225,9 @@ s_alerts_option (cli_t *cli, int opt, const char *arg, void *state)
         return 0;
     case OPT_FORMAT:
         return s_format_option (cli, args, arg);
+    case OPT_UNACKED:
+        args->unacked = true;
+        return 0;
     default:
         return 0;
     }
@@ -357,6 +364,37 @@ s_alerts_subscribe (cli_t *cli, alerts_args_t *args, const onenet_alert_filter_t
     return rc;
 }
 
+//  --unacked: the alerts nobody acknowledged or cancelled yet, oldest
+//  first, from onenet.alert.unacked; then exits.
+static int
+s_alerts_unacked (cli_t *cli, const alerts_args_t *args, const onenet_alert_filter_t *filter)
+{
+    Onenet__Alert__AlertFilter request = ONENET__ALERT__ALERT_FILTER__INIT;
+    request.severities = (char **)filter->severities;
+    request.n_severities = filter->n_severities;
+    request.area_prefixes = (char **)filter->areas;
+    request.n_area_prefixes = filter->n_areas;
+    request.categories = (char **)filter->categories;
+    request.n_categories = filter->n_categories;
+    onenet_client_t *client = cli_client_new (cli);
+    if (!client)
+        return CLI_EXIT_CLIENT;
+    ProtobufCMessage *reply = NULL;
+    int rc = cli_call_unpack (cli, client, "onenet.alert.unacked", &request.base,
+                              &onenet__alert__alert_batch__descriptor, &reply, NULL);
+    onenet_client_destroy (&client);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Onenet__Alert__AlertBatch *batch = (const Onenet__Alert__AlertBatch *)reply;
+    for (size_t i = 0; i < batch->n_alerts && rc == CLI_EXIT_OK; i++)
+        rc = s_print_alert (cli, args->format, batch->alerts[i]);
+    if (rc == CLI_EXIT_OK && args->format == FORMAT_TEXT)
+        printf ("%zu alert%s waiting for acknowledgement\n", batch->n_alerts,
+                batch->n_alerts == 1 ? "" : "s");
+    protobuf_c_message_free_unpacked (reply, NULL);
+    return rc;
+}
+
 static int
 s_alerts_run (cli_t *cli, int argc, char **argv)
 {
@@ -370,6 +408,7 @@ s_alerts_run (cli_t *cli, int argc, char **argv)
         {"alerts-endpoint", required_argument, NULL, OPT_ALERTS_ENDPOINT},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"count", required_argument, NULL, OPT_COUNT},
+        {"unacked", no_argument, NULL, OPT_UNACKED},
         {NULL, 0, NULL, 0},
     };
     alerts_args_t args;
@@ -383,7 +422,9 @@ s_alerts_run (cli_t *cli, int argc, char **argv)
         (const char *const *)args.categories.words, args.categories.count};
     if (rc == CLI_CONTINUE)
         rc = s_alerts_check (cli, &args, &filter);
-    if (rc == CLI_CONTINUE)
+    if (rc == CLI_CONTINUE && args.unacked)
+        rc = s_alerts_unacked (cli, &args, &filter);
+    else if (rc == CLI_CONTINUE)
         rc = s_alerts_subscribe (cli, &args, &filter);
     s_words_free (&args.severities);
     s_words_free (&args.areas);
@@ -402,6 +443,13 @@ const cli_command_t cli_cmd_alerts = {
 
 static const char s_alert_usage[] =
     "usage: onenet alert publish FILE.xml [FILE...]\n"
+    "       onenet alert ack IDENTIFIER [--by NAME]\n"
+    "       onenet alert state IDENTIFIER\n"
+    "\n"
+    "ack records that NAME (with the department of this connection) has seen\n"
+    "the alert; subscribers are told, and it no longer escalates or shows in\n"
+    "'onenet alerts --unacked'. state shows the alert with its updates and\n"
+    "cancellation, acknowledgements and escalation.\n"
     "\n"
     "Publishes CAP 1.2 alerts. Every FILE ('-' reads stdin) is read and checked\n"
     "first (an error names the line and the element), then each is sent to the\n"
@@ -418,7 +466,9 @@ static const char s_alert_usage[] =
     "\n"
     "example:\n"
     "  $ onenet alert publish flood.xml\n"
-    "  published em.510100.2026.0001 as 1752261600000-0\n";
+    "  published em.510100.2026.0001 as 1752261600000-0\n"
+    "  $ onenet alert ack em.510100.2026.0001 --by \"duty officer Li\"\n"
+    "  acknowledged em.510100.2026.0001 by anonymous/duty officer Li\n";
 
 //  Reads all of a file ("-": stdin), up to the CAP size limit and one byte
 //  more so that the codec refuses a larger one. Returns CLI_EXIT_OK with
@@ -532,24 +582,105 @@ s_publish (cli_t *cli, char **paths, int count)
     return rc;
 }
 
+//  onenet alert ack ID --by NAME
+static int
+s_ack (cli_t *cli, const char *identifier, const char *by)
+{
+    cli_set_context (cli, "alert ack %s", identifier);
+    Onenet__Alert__Ack request = ONENET__ALERT__ACK__INIT;
+    request.identifier = (char *)identifier;
+    request.by = (char *)(by ? by : "");
+    onenet_client_t *client = cli_client_new (cli);
+    if (!client)
+        return CLI_EXIT_CLIENT;
+    ProtobufCMessage *reply = NULL;
+    int rc = cli_call_unpack (cli, client, "onenet.alert.ack", &request.base,
+                              &onenet__alert__ack__descriptor, &reply, NULL);
+    onenet_client_destroy (&client);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Onenet__Alert__Ack *ack = (const Onenet__Alert__Ack *)reply;
+    if (cli->json)
+        rc = cli_print_json (cli, onenet_json_from_message (reply, 0));
+    else
+        printf ("acknowledged %s by %s\n", ack->identifier, ack->by);
+    protobuf_c_message_free_unpacked (reply, NULL);
+    return rc;
+}
+
+//  onenet alert state ID
+static int
+s_state (cli_t *cli, const char *identifier)
+{
+    cli_set_context (cli, "alert state %s", identifier);
+    Onenet__Alert__StateRequest request = ONENET__ALERT__STATE_REQUEST__INIT;
+    request.identifier = (char *)identifier;
+    onenet_client_t *client = cli_client_new (cli);
+    if (!client)
+        return CLI_EXIT_CLIENT;
+    ProtobufCMessage *reply = NULL;
+    int rc = cli_call_unpack (cli, client, "onenet.alert.state", &request.base,
+                              &onenet__alert__alert_state__descriptor, &reply, NULL);
+    onenet_client_destroy (&client);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const Onenet__Alert__AlertState *state = (const Onenet__Alert__AlertState *)reply;
+    if (cli->json)
+        rc = cli_print_json (cli, onenet_json_from_message (reply, 0));
+    else {
+        rc = s_print_alert (cli, FORMAT_TEXT, state->alert);
+        for (size_t i = 0; i < state->n_updates && rc == CLI_EXIT_OK; i++) {
+            printf ("-- followed by:\n");
+            rc = s_print_alert (cli, FORMAT_TEXT, state->updates[i]);
+        }
+        printf ("state: %s%s, %zu acknowledgement%s\n", state->cancelled ? "cancelled" : "open",
+                state->escalated ? ", escalated" : "", state->n_acks, state->n_acks == 1 ? "" : "s");
+        for (size_t i = 0; i < state->n_acks; i++)
+            printf ("  acknowledged by %s\n", state->acks[i]->by);
+    }
+    protobuf_c_message_free_unpacked (reply, NULL);
+    return rc;
+}
+
+static int
+s_alert_option (cli_t *cli, int opt, const char *arg, void *state)
+{
+    (void)cli;
+    if (opt == OPT_BY)
+        *(const char **)state = arg;
+    return 0;
+}
+
 static int
 s_alert_run (cli_t *cli, int argc, char **argv)
 {
-    int rc = cli_parse (cli, argc, argv, NULL, NULL, NULL);
-    if (rc == CLI_CONTINUE && cli->nargs && strcmp (cli->args[0], "publish") != 0)
-        return cli_fail (cli, CLI_EXIT_USAGE, "%s: unknown subcommand (see 'onenet alert --help')",
-                         cli->args[0]);
-    cli_set_context (cli, "alert publish");
+    static const struct option options[] = {
+        {"by", required_argument, NULL, OPT_BY},
+        {NULL, 0, NULL, 0},
+    };
+    const char *by = NULL;
+    int rc = cli_parse (cli, argc, argv, options, s_alert_option, &by);
+    const char *sub = cli->nargs ? cli->args[0] : "";
+    if (rc == CLI_CONTINUE && strcmp (sub, "publish") != 0 && strcmp (sub, "ack") != 0 &&
+        strcmp (sub, "state") != 0)
+        return cli_fail (cli, CLI_EXIT_USAGE, "'%s': unknown subcommand (see 'onenet alert --help')",
+                         sub);
+    cli_set_context (cli, "alert %s", sub);
     if (rc == CLI_CONTINUE)
-        rc = cli_expect_args (cli, 2, 100000);
+        rc = strcmp (sub, "publish") == 0 ? cli_expect_args (cli, 2, 100000)
+                                          : cli_expect_args (cli, 2, 2);
     if (rc != CLI_CONTINUE)
         return rc;
+    if (strcmp (sub, "ack") == 0)
+        return s_ack (cli, cli->args[1], by);
+    if (strcmp (sub, "state") == 0)
+        return s_state (cli, cli->args[1]);
     return s_publish (cli, cli->args + 1, cli->nargs - 1);
 }
 
 const cli_command_t cli_cmd_alert = {
     .name = "alert",
-    .summary = "publish CAP 1.2 alerts",
+    .summary = "publish CAP 1.2 alerts, acknowledge them, show their state",
     .usage = s_alert_usage,
     .run = s_alert_run,
 };

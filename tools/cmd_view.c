@@ -10,14 +10,14 @@
 #include "onenet/resident_id.h"
 #include "onenet/proto/view.pb-c.h"
 
-enum { OPT_FRESH = CLI_OPT_COMMAND };
+enum { OPT_FRESH = CLI_OPT_COMMAND, OPT_PURPOSE };
 
 typedef struct {
     bool fresh;
 } view_options_t;
 
 static const char s_view_usage[] =
-    "usage: onenet view RESIDENT_ID [--fresh]\n"
+    "usage: onenet view RESIDENT_ID [--fresh] [--purpose TEXT]\n"
     "\n"
     "Shows what every department holds about one person, merged by the broker:\n"
     "one section per department with its status (ok, not found, unavailable,\n"
@@ -26,22 +26,25 @@ static const char s_view_usage[] =
     "\n"
     "options:\n"
     "  --fresh         ask every department afresh instead of using the cache\n"
+    "  --purpose TEXT  why the person is looked up; the sharing policy may require\n"
+    "                  one, and the audit log records it\n"
     "\n"
     "With --json, prints the onenet.view.PersonView, with each section's detail\n"
     "decoded by its type.\n"
     "\n"
     "example:\n"
     "  $ onenet view 510104199003071234\n"
-    "  $ onenet view 510104199003071234 --json --fresh\n";
+    "  $ onenet view 510104199003071234 --json --fresh\n"
+    "  $ onenet view 510104199003071234 --purpose benefit_review\n";
 
 static int
 s_on_option (cli_t *cli, int opt, const char *arg, void *state)
 {
     view_options_t *options = state;
-    (void) cli;
-    (void) arg;
     if (opt == OPT_FRESH)
         options->fresh = true;
+    else if (opt == OPT_PURPOSE)
+        cli->purpose = arg;
     return 0;
 }
 
@@ -142,6 +145,7 @@ s_view_run (cli_t *cli, int argc, char **argv)
 {
     static const struct option options[] = {
         { "fresh", no_argument, NULL, OPT_FRESH },
+        { "purpose", required_argument, NULL, OPT_PURPOSE },
         { NULL, 0, NULL, 0 },
     };
     view_options_t state = { false };

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,19 +37,24 @@ static const struct {
 #define TEXT_FIELD_COUNT (sizeof s_text_fields / sizeof s_text_fields[0])
 #define TEXT_FIELD(entry, i) ((char **) ((char *) (entry) + s_text_fields[i].offset))
 
+/* libsodium asks for sodium_init before any other call (SHA-256 itself
+ * needs nothing from it, but the rule is simple to keep). */
+static pthread_once_t s_sodium_once = PTHREAD_ONCE_INIT;
+static bool s_sodium_ready;
+
+static void
+sodium_start (void)
+{
+    s_sodium_ready = sodium_init () >= 0;
+}
+
 int
 onenet_audit_hash (const Onenet__Audit__Entry *entry, uint8_t out[ONENET_AUDIT_HASH_SIZE])
 {
     if (!entry)
         return -1;
-    /* crypto_hash_sha256 needs no initialisation, but libsodium asks for
-     * sodium_init before any use; it is idempotent and thread-safe. */
-    static bool initialised = false;
-    if (!initialised) {
-        if (sodium_init () < 0)
-            return -1;
-        initialised = true;
-    }
+    if (pthread_once (&s_sodium_once, sodium_start) != 0 || !s_sodium_ready)
+        return -1;
     Onenet__Audit__Entry canonical = *entry;
     canonical.hash.len = 0;
     canonical.hash.data = NULL;

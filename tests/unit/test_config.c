@@ -688,6 +688,10 @@ test_broker_default_file (void **state)
         "alerts.spool",
         "alerts.spool_max_mb",
         "http.endpoint",
+        "limits.rate_per_second",
+        "limits.rate_burst",
+        "policy.file",
+        "curve.key_file",
     };
     onenet_config_t *cfg = onenet_config_load (path, err, sizeof err);
     assert_non_null (cfg);
