@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "broker_internal.h"
 #include "alerts.h"
+#include "audit.h"
 #include "cache.h"
 #include "hashmap.h"
 #include "http.h"
@@ -28,6 +29,8 @@ on_cache_reply (void *owner, uint64_t cookie, const redisReply *reply)
     broker_t *self = owner;
     if (cookie & ALERTS_COOKIE_BIT)
         alerts_on_cache (self, cookie & ~ALERTS_COOKIE_BIT, reply);
+    else if (cookie & AUDIT_COOKIE_BIT)
+        audit_on_cache (self->audit, cookie & ~AUDIT_COOKIE_BIT, reply);
     else
         view_on_cache (self, cookie, reply);
 }
@@ -143,6 +146,12 @@ broker_new (broker_config_t *config, char *err, size_t err_size)
         broker_destroy (&self);
         return NULL;
     }
+    audit_settings_t audit = { config->audit_enabled != 0, config->audit_file, config->audit_stream };
+    self->audit = audit_new (self, &audit, err, err_size);
+    if (!self->audit) {
+        broker_destroy (&self);
+        return NULL;
+    }
     self->alerts = alerts_new (self, err, err_size);
     self->http = self->alerts ? http_new (self, config->http_endpoint, err, err_size) : NULL;
     if (!self->alerts || !self->http) {
@@ -168,6 +177,7 @@ broker_destroy (broker_t **self_p)
     views_destroy (&self->views);
     cache_destroy (&self->cache);
     alerts_destroy (&self->alerts);
+    audit_destroy (&self->audit);
     requests_destroy (&self->requests);
     registry_destroy (&self->registry);
     onenet_policy_destroy (&self->policy);
@@ -243,6 +253,16 @@ void
 broker_stop (broker_t *self)
 {
     self->stopped = true;
+}
+
+void
+broker_audit (broker_t *self, const char *kind, const char *requester, const char *service,
+              const char *subject, const char *purpose, onenet_status_t status, uint64_t latency_us,
+              const char *answered_by)
+{
+    audit_event_t event = { kind, requester, "", service, subject ? subject : "",
+                            purpose ? purpose : "", status, latency_us, answered_by };
+    audit_record (self->audit, &event);
 }
 
 void
@@ -406,7 +426,8 @@ heartbeat (broker_t *self)
 static bool
 drained (const broker_t *self)
 {
-    return requests_count (self->requests) == 0 && alerts_idle (self->alerts);
+    return requests_count (self->requests) == 0 && alerts_idle (self->alerts)
+           && audit_idle (self->audit);
 }
 
 /* Runs every timer; returns how long the loop may sleep. */
@@ -423,6 +444,9 @@ run_timers (broker_t *self)
     int views = views_tick (self);
     if (views >= 0 && self->now + views < next)
         next = self->now + views;
+    int audit = audit_tick (self->audit);
+    if (audit >= 0 && self->now + audit < next)
+        next = self->now + audit;
     int alerts = alerts_tick (self);
     if (self->now + alerts < next)
         next = self->now + alerts;
@@ -514,6 +538,7 @@ broker_run (broker_t *self)
     request_t *request;
     while ((request = requests_expired (self->requests, INT64_MAX)))
         broker_fail (self, request, ONENET_UNAVAILABLE, "broker shutting down");
+    audit_sync (self->audit);   /* the chain is on disk before the broker is gone */
     onenet_info ("broker.stop", "requests=%" PRIu64 " adapters=%zu", self->requests_total,
                  registry_adapter_count (self->registry));
     return 0;

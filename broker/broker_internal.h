@@ -20,6 +20,7 @@ typedef struct views_t views_t;
 typedef struct alerts_t alerts_t;
 typedef struct http_t http_t;
 typedef struct zap_t zap_t;
+typedef struct audit_t audit_t;
 
 #define BROKER_ARENA_SIZE 32768
 #define BROKER_RECV_BATCH 512
@@ -37,6 +38,7 @@ struct broker_t {
     http_t *http;                 /* /healthz, /readyz, /metrics */
     zap_t *zap;                   /* CURVE authentication; NULL with security = "none" */
     onenet_policy_t *policy;      /* sharing policy; NULL when policy.file is "" */
+    audit_t *audit;               /* the tamper-evident record of exchanges */
     struct hashmap_t *rates;      /* department -> token bucket (limits.rate_*) */
     onenet_arena_t arena;         /* headers of the message being handled */
     unsigned char arena_buffer[BROKER_ARENA_SIZE];
@@ -108,5 +110,10 @@ bool management_handle (broker_t *self, const zmq_msg_t *peer,
 
 /* broker.c */
 void broker_log_bad (broker_t *self, const char *reason);
+
+/* Records an exchange in the audit log (a no-op when audit is off). */
+void broker_audit (broker_t *self, const char *kind, const char *requester, const char *service,
+                   const char *subject, const char *purpose, onenet_status_t status,
+                   uint64_t latency_us, const char *answered_by);
 
 #endif

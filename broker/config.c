@@ -43,6 +43,9 @@ broker_config_defaults (void)
     self->rate_per_second = 0;
     self->rate_burst = 100;
     self->policy_file = strdup ("");
+    self->audit_enabled = 1;
+    self->audit_file = strdup ("onenet-audit.log");
+    self->audit_stream = strdup ("onenet:audit");
     self->log_level = strdup ("info");
     self->log_format = strdup ("logfmt");
     self->security = strdup ("none");
@@ -156,6 +159,8 @@ broker_config_destroy (broker_config_t **self_p)
     free (self->alerts_endpoint);
     free (self->http_endpoint);
     free (self->policy_file);
+    free (self->audit_file);
+    free (self->audit_stream);
     free (self->alerts_stream);
     free (self->alerts_spool);
     free (self->alerts_escalate_severity);
@@ -444,6 +449,16 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
     onenet_config_int (cfg, "limits.rate_per_second", self->rate_per_second, 0, 10000000,
                        &self->rate_per_second);
     onenet_config_int (cfg, "limits.rate_burst", self->rate_burst, 1, 10000000, &self->rate_burst);
+    bool audit_enabled = self->audit_enabled;
+    onenet_config_bool (cfg, "audit.enabled", audit_enabled, &audit_enabled);
+    self->audit_enabled = audit_enabled;
+    const char *audit_file, *audit_stream;
+    if (onenet_config_string (cfg, "audit.file", self->audit_file, &audit_file) == 0 &&
+        s_set_string (&self->audit_file, audit_file))
+        return -1;
+    if (onenet_config_string (cfg, "audit.stream", self->audit_stream, &audit_stream) == 0 &&
+        s_set_string (&self->audit_stream, audit_stream))
+        return -1;
     const char *policy_file;
     if (onenet_config_string (cfg, "policy.file", self->policy_file, &policy_file) == 0 &&
         s_set_string (&self->policy_file, policy_file))
@@ -540,6 +555,8 @@ broker_config_keep_fixed (const broker_config_t *current, broker_config_t *next,
         { "alerts.stream", &current->alerts_stream, &next->alerts_stream },
         { "alerts.spool", &current->alerts_spool, &next->alerts_spool },
         { "http.endpoint", &current->http_endpoint, &next->http_endpoint },
+        { "audit.file", &current->audit_file, &next->audit_file },
+        { "audit.stream", &current->audit_stream, &next->audit_stream },
         { "security", &current->security, &next->security },
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
@@ -551,6 +568,10 @@ broker_config_keep_fixed (const broker_config_t *current, broker_config_t *next,
         changed (strings[i].setting);
         free (*strings[i].to);
         *strings[i].to = kept;
+    }
+    if (current->audit_enabled != next->audit_enabled) {
+        changed ("audit.enabled");
+        next->audit_enabled = current->audit_enabled;
     }
     if (current->max_pending != next->max_pending) {
         changed ("limits.max_pending");

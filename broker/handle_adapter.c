@@ -152,8 +152,15 @@ on_adapter_reply (broker_t *self, inbound_t *in)
         status = ONENET_INTERNAL;
     if (request->parent)
         view_on_part (self, request, status, header->message, in->body, adapter->label);
-    else
+    else {
         forward_reply (self, request, adapter, status, header->message, in->body);
+        /* A department answering itself is its own business; across
+         * departments, it is recorded. */
+        if (strcmp (request->requester, adapter->department) != 0)
+            broker_audit (self, "request", request->requester, request->service->name,
+                          request->subject, request->purpose, status,
+                          (uint64_t) (registry_clock_us () - request->received_us), adapter->label);
+    }
     if (status != ONENET_OK)
         request->service->errors++;
     service_record (request->service, status, registry_clock_us () - request->received_us);

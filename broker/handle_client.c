@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "broker_internal.h"
+#include "audit.h"
 #include "hashmap.h"
 #include "view.h"
 
@@ -285,6 +286,8 @@ on_client_request (broker_t *self, inbound_t *in)
                      onenet_log_quote (decision.reason, quoted, sizeof quoted));
         broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_DENIED, decision.reason,
                        NULL);
+        broker_audit (self, "request", requester, header->service, "", header->purpose, ONENET_DENIED,
+                      0, "broker");
         return;
     }
     if (strncmp (header->service, "onenet.", 7) == 0) {
@@ -326,6 +329,11 @@ on_client_request (broker_t *self, inbound_t *in)
     if (header->purpose && *header->purpose)
         request->purpose = strdup (header->purpose);
     snprintf (request->requester, sizeof request->requester, "%s", requester);
+    /* Whom the request is about, for the audit: read from the body's
+     * resident_id field by its wire tag, without decoding the body. */
+    if (in->body && service->request_type && *service->request_type)
+        audit_subject_of (onenet_schema_find (service->request_type), zmq_msg_data (in->body),
+                          zmq_msg_size (in->body), request->subject, sizeof request->subject);
     if (in->body)
         zmq_msg_move (&request->body, in->body);
     route (self, request);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "broker_internal.h"
 #include "alerts.h"
+#include "audit.h"
 #include "view.h"
 
 static void
@@ -143,9 +144,11 @@ management_handle (broker_t *self, const zmq_msg_t *peer, const Onenet__RequestH
         alerts_unacked (self, peer, header, body);
     else if (strcmp (header->service, "onenet.alert.state") == 0)
         alerts_state (self, peer, header, body);
+    else if (strcmp (header->service, "onenet.audit.query") == 0)
+        audit_query (self->audit, peer, header, body);
     else {
         broker_answer (self, peer, header->correlation_id, NULL, ONENET_UNKNOWN_SERVICE,
-                       "no such broker service (onenet.ping, onenet.services, onenet.view.person, onenet.alert.publish, onenet.alert.since, onenet.alert.ack, onenet.alert.unacked, onenet.alert.state)", NULL);
+                       "no such broker service (onenet.ping, onenet.services, onenet.view.person, onenet.alert.publish, onenet.alert.since, onenet.alert.ack, onenet.alert.unacked, onenet.alert.state, onenet.audit.query)", NULL);
         return false;
     }
     return true;

@@ -57,6 +57,7 @@ cat >"$work/broker.cfg" <<CFG
 broker = { endpoint = "$ONENET_BROKER"; };
 redis = { endpoint = "127.0.0.1:$redis_port"; };
 alerts = { endpoint = "$ONENET_ALERTS"; spool = "$work/alerts.spool"; };
+audit = { file = "$work/audit.log"; };
 http = { endpoint = "127.0.0.1:$http_port"; };
 CFG
 "$bin/onenet-broker" -c "$work/broker.cfg" >"$work/broker.log" 2>&1 &

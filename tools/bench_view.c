@@ -278,6 +278,7 @@ s_start_system (bench_env_t *env, int redis_port, const char *stores, char *endp
     char config[256];
     snprintf (config, sizeof config,
               "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
+              "audit = { enabled = false; };\n"
               "log = { level = \"warn\"; };\n",
               redis_port);
     int port = bench_free_port ();

@@ -140,24 +140,145 @@ onenet_audit_entry_json (const Onenet__Audit__Entry *entry)
     return object;
 }
 
+/* Length of the valid UTF-8 sequence at p (NUL-terminated), or 0. */
+static size_t
+utf8_sequence (const unsigned char *p)
+{
+    unsigned char c = p[0];
+    size_t length = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                    : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!length)
+        return 0;
+    /* The second byte's range excludes overlong forms and surrogates; a
+     * NUL is never a continuation byte, so nothing is read past it. */
+    unsigned char low = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned char high = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    if (p[1] < low || p[1] > high)
+        return 0;
+    for (size_t i = 2; i < length; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return length;
+}
+
+/* Writes ,"key": at out; returns the end. */
+static char *
+put_key (char *out, const char *key)
+{
+    size_t length = strlen (key);
+    memcpy (out, ",\"", 2);
+    memcpy (out + 2, key, length);
+    memcpy (out + 2 + length, "\":", 2);
+    return out + length + 4;
+}
+
+/* Writes ,"key":<decimal>; returns the end. */
+static char *
+put_number (char *out, const char *key, uint64_t value, bool negative)
+{
+    out = put_key (out, key);
+    if (negative)
+        *out++ = '-';
+    char digits[24];
+    size_t n = 0;
+    do
+        digits[n++] = (char) ('0' + value % 10);
+    while ((value /= 10));
+    while (n)
+        *out++ = digits[--n];
+    return out;
+}
+
+/* Writes "key": and text as a JSON string at out. Returns the end, or
+ * NULL when text is not valid UTF-8. out holds 6 bytes per byte of text
+ * plus the key and 8. */
+static char *
+put_text (char *out, const char *key, const char *text)
+{
+    static const char digits[] = "0123456789abcdef";
+    out = put_key (out, key);
+    *out++ = '"';
+    for (const unsigned char *p = (const unsigned char *) (text ? text : ""); *p;) {
+        if (*p == '"' || *p == '\\') {
+            *out++ = '\\';
+            *out++ = (char) *p++;
+        }
+        else if (*p < 0x20) {
+            const char *named = *p == '\n' ? "n" : *p == '\t' ? "t" : *p == '\r' ? "r" : NULL;
+            *out++ = '\\';
+            if (named)
+                *out++ = *named;
+            else {
+                memcpy (out, "u00", 3);
+                out[3] = digits[*p >> 4];
+                out[4] = digits[*p & 15];
+                out += 5;
+            }
+            p++;
+        }
+        else if (*p < 0x80)
+            *out++ = (char) *p++;
+        else {
+            size_t length = utf8_sequence (p);
+            if (!length)
+                return NULL;
+            memcpy (out, p, length);
+            out += length;
+            p += length;
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+/* Writes "key":"hex" for a hash field (32 bytes, or "" when absent). */
+static char *
+put_hash (char *out, const char *key, const ProtobufCBinaryData *data)
+{
+    out = put_key (out, key);
+    *out++ = '"';
+    if (data->len == ONENET_AUDIT_HASH_SIZE) {
+        onenet_audit_hex (data->data, data->len, out);
+        out += 2 * ONENET_AUDIT_HASH_SIZE;
+    }
+    *out++ = '"';
+    return out;
+}
+
+/* Written by hand rather than with jansson: this runs for every request
+ * the broker carries, and is several times faster. The result is the
+ * same compact JSON, keys in field order. */
 char *
 onenet_audit_line (const Onenet__Audit__Entry *entry, size_t *length)
 {
-    json_t *object = onenet_audit_entry_json (entry);
-    char *text = object ? json_dumps (object, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref (object);
-    if (!text)
+    size_t size = 512;   /* keys, numbers, hashes, punctuation */
+    for (size_t i = 0; i < TEXT_FIELD_COUNT; i++) {
+        const char *text = *TEXT_FIELD (entry, i);
+        size += 6 * (text ? strlen (text) : 0);
+    }
+    char *line = malloc (size);
+    if (!line)
         return NULL;
-    size_t size = strlen (text);
-    char *line = realloc (text, size + 2);
-    if (!line) {
-        free (text);
+    /* Every key is written after a comma; the first comma becomes the brace. */
+    char *out = put_number (line, "sequence", entry->sequence, false);
+    line[0] = '{';
+    out = put_number (out, "time_ms",
+                      entry->time_ms < 0 ? 0 - (uint64_t) entry->time_ms : (uint64_t) entry->time_ms,
+                      entry->time_ms < 0);
+    for (size_t i = 0; out && i < TEXT_FIELD_COUNT; i++) {
+        out = put_text (out, s_text_fields[i].key, *TEXT_FIELD (entry, i));
+        if (out && strcmp (s_text_fields[i].key, "outcome") == 0)   /* field order */
+            out = put_number (out, "latency_us", entry->latency_us, false);
+    }
+    if (!out) {
+        free (line);
         return NULL;
     }
-    line[size] = '\n';
-    line[size + 1] = '\0';
+    out = put_hash (out, "prev", &entry->prev_hash);
+    out = put_hash (out, "hash", &entry->hash);
+    memcpy (out, "}\n", 3);
     if (length)
-        *length = size + 1;
+        *length = (size_t) (out + 2 - line);
     return line;
 }
 

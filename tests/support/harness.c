@@ -91,6 +91,9 @@ harness_spawn (const char *log_name, const char *const argv[])
     if (pid < 0)
         die ("fork: %s", strerror (errno));
     if (pid == 0) {
+        /* Relative files (the audit log, the alert spool) stay per test. */
+        if (chdir (harness_tempdir ()) < 0)
+            _exit (126);
         int fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2 (fd, 1);

@@ -105,6 +105,17 @@ test_line_round_trip (void **state)
     assert_memory_equal (back->hash.data, hash, 32);
     onenet__audit__entry__free_unpacked (back, NULL);
     free (line);
+    /* Control characters are escaped; bytes that are not UTF-8 refused. */
+    entry.purpose = "tab\there \x01 bell";
+    line = onenet_audit_line (&entry, &length);
+    assert_non_null (strstr (line, "\"purpose\":\"tab\\there \\u0001 bell\""));
+    back = onenet_audit_parse_line (line, length, why, sizeof why);
+    assert_non_null (back);
+    assert_string_equal (back->purpose, entry.purpose);
+    onenet__audit__entry__free_unpacked (back, NULL);
+    free (line);
+    entry.purpose = "\xC3\x28";
+    assert_null (onenet_audit_line (&entry, NULL));
 
     static const char *const bad[] = {
         "not json",
