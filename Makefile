@@ -5,13 +5,17 @@
 #   make demo    deps + build + start broker and adapters, show a routed call
 #                (make demo ARGS=--once prints the result and exits)
 #   make install install into $(PREFIX) (binaries, SDK headers, libonenet, onenet.pc)
+#   make fuzz    deps + build + each libFuzzer target (clang) for FUZZ_SECONDS (60) s,
+#                one after the other (scripts/fuzz.sh; FUZZ_TARGET=cap runs one)
 BUILD ?= build
 SANITIZE ?= OFF
 JOBS ?= 2
 PREFIX ?= /usr/local
 ARGS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_TARGET ?=
 
-.PHONY: all deps build test demo install clean format
+.PHONY: all deps build test demo install clean format fuzz
 
 all: build
 
@@ -30,6 +34,9 @@ demo: build
 
 install: build
 	cmake --install $(BUILD)
+
+fuzz: build
+	scripts/fuzz.sh --seconds $(FUZZ_SECONDS) $(if $(FUZZ_TARGET),--target $(FUZZ_TARGET))
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

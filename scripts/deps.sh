@@ -17,6 +17,8 @@ packages=(
   libmicrohttpd-dev                     # /healthz, /readyz, /metrics (broker/http.c)
   libsodium-dev                         # SHA-256 chaining the audit log (lib/src/audit.c)
   docker-compose                        # validates docker-compose.yml (tests/integration/compose_check.sh)
+  clang                                 # compiles the libFuzzer harnesses (scripts/fuzz.sh, make fuzz)
+  libclang-rt-14-dev                    # libFuzzer and the sanitizer runtimes clang links them with
 )
 
 missing=()

@@ -113,11 +113,20 @@ for target in "${targets[@]}"; do
     echo "fuzz $target: CRASH (exit $rc) after ${runs:-?} runs"
     # The sanitizer's report, or the target's own "fuzz NAME: ..." line.
     grep -E '^(==[0-9]+==ERROR|SUMMARY:|fuzz [a-z]+: |.*runtime error:|    #[0-9]+ )' "$log" \
+        | grep -vE 'fuzzer::|__sanitizer_|libc\.so|libc_start|in _start|in abort |in raise |pthread_kill' \
         | head -n 30 | sed 's/^/  /'
     if [ -n "$input" ] && [ -f "$input" ]; then
         echo "  input: $input"
         echo "  replay: $build/fuzz_$target $input"
-        echo "  keep as a regression test: cp $input tests/fuzz/regressions/$target/"
+        known=""
+        for kept in "$root/tests/fuzz/regressions/$target"/*; do
+            [ -f "$kept" ] && cmp -s "$kept" "$input" && known=${kept#"$root"/}
+        done
+        if [ -n "$known" ]; then
+            echo "  this is $known: the bug it records is not fixed yet"
+        else
+            echo "  keep as a regression test: cp $input tests/fuzz/regressions/$target/"
+        fi
     fi
     echo "  whole log: $log"
 done

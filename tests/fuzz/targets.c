@@ -104,6 +104,42 @@ static const ProtobufCMessageDescriptor *const s_header_types[] = {
     &onenet__notice__descriptor,       &onenet__welcome__descriptor,
 };
 
+/* Whether msg, or a message inside it, kept an unknown field numbered 0.
+ * protobuf-c 1.4 reads a tag of field 0 written in two bytes (80 00) as
+ * an unknown field, packs it back in one byte (00) and then refuses what
+ * it packed. Headers are never re-sent as received, so for them this is
+ * protobuf-c's quirk alone; a message the broker stores or passes on as
+ * unpacked is checked for what it does with such fields (s_wire_alert). */
+static bool
+s_has_field_zero (const ProtobufCMessage *msg)
+{
+    for (unsigned i = 0; i < msg->n_unknown_fields; i++)
+        if (msg->unknown_fields[i].tag == 0)
+            return true;
+    const ProtobufCMessageDescriptor *type = msg->descriptor;
+    for (unsigned i = 0; i < type->n_fields; i++) {
+        const ProtobufCFieldDescriptor *field = &type->fields[i];
+        if (field->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *) ((const char *) msg + field->quantifier_offset) != field->id)
+            continue;
+        const char *member = (const char *) msg + field->offset;
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t count = *(const size_t *) ((const char *) msg + field->quantifier_offset);
+            ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *) member;
+            for (size_t k = 0; k < count; k++)
+                if (items[k] && s_has_field_zero (items[k]))
+                    return true;
+        } else {
+            const ProtobufCMessage *sub = *(const ProtobufCMessage *const *) member;
+            if (sub && s_has_field_zero (sub))
+                return true;
+        }
+    }
+    return false;
+}
+
 /* The broker's arena size (BROKER_ARENA_SIZE), and one so small that
  * nearly every allocation spills to the heap. */
 #define ROOMY_ARENA 32768
@@ -143,13 +179,15 @@ s_wire_header (const ProtobufCMessageDescriptor *type, const zmq_msg_t *frame)
         if (written != size)
             s_fail ("wire", "%s packs %zu bytes, announced %zu", type->name, written, size);
         ProtobufCMessage *again = protobuf_c_message_unpack (type, NULL, size, packed);
-        if (!again)
+        if (again) {
+            char *again_text = s_encode ("wire", again, ONENET_JSON_DEFAULTS);
+            if (strcmp (text, again_text) != 0)
+                s_fail ("wire", "%s changes when repacked: %s, then %s", type->name, text,
+                        again_text);
+            free (again_text);
+            protobuf_c_message_free_unpacked (again, NULL);
+        } else if (!s_has_field_zero (heap))
             s_fail ("wire", "%s: a repacked message does not unpack: %s", type->name, text);
-        char *again_text = s_encode ("wire", again, ONENET_JSON_DEFAULTS);
-        if (strcmp (text, again_text) != 0)
-            s_fail ("wire", "%s changes when repacked: %s, then %s", type->name, text, again_text);
-        free (again_text);
-        protobuf_c_message_free_unpacked (again, NULL);
         free (packed);
         free (text);
         free (roomy_text);
@@ -161,6 +199,43 @@ s_wire_header (const ProtobufCMessageDescriptor *type, const zmq_msg_t *frame)
     onenet_arena_reset (&tiny);
 }
 
+/* An alert body as onenet.alert.publish receives it: when
+ * onenet_cap_validate accepts it, broker/alerts.c (alerts_submit) wraps
+ * the unpacked alert in an AlertEnvelope, packs that into the Redis
+ * Stream or the spool and sends it to every subscriber, who unpack it.
+ * So an accepted alert must come back out of its envelope unchanged;
+ * otherwise the publisher is told OK and nobody ever sees the alert. */
+static void
+s_wire_alert (const ProtobufCMessage *msg)
+{
+    Onenet__Alert__Alert *alert = (Onenet__Alert__Alert *) msg;
+    if (onenet_cap_validate (alert, NULL, 0) != 0)
+        return;
+    Onenet__Alert__AlertEnvelope envelope = ONENET__ALERT__ALERT_ENVELOPE__INIT;
+    envelope.alert = alert;
+    envelope.published_by_department = "emergency";
+    envelope.received_at_ms = 1700000000000;
+    size_t size = protobuf_c_message_get_packed_size (&envelope.base);
+    uint8_t *packed = malloc (size ? size : 1);
+    if (!packed)
+        s_fail ("wire", "out of memory");
+    protobuf_c_message_pack (&envelope.base, packed);
+    Onenet__Alert__AlertEnvelope *stored =
+        onenet__alert__alert_envelope__unpack (NULL, size, packed);
+    char *text = s_encode ("wire", msg, 0);
+    if (!stored || !stored->alert)
+        s_fail ("wire", "an alert onenet_cap_validate accepts does not unpack from its "
+                        "AlertEnvelope (subscribers drop it): %s", text);
+    char *stored_text = s_encode ("wire", &stored->alert->base, 0);
+    if (strcmp (text, stored_text) != 0)
+        s_fail ("wire", "an accepted alert changes in its AlertEnvelope: %s, then %s", text,
+                stored_text);
+    free (stored_text);
+    free (text);
+    onenet__alert__alert_envelope__free_unpacked (stored, NULL);
+    free (packed);
+}
+
 /* One message type of the schema: JSON printed for what unpacks must be
  * read back to the same JSON. */
 static void
@@ -169,6 +244,8 @@ s_wire_body (const ProtobufCMessageDescriptor *type, const zmq_msg_t *frame, int
     ProtobufCMessage *msg = onenet_wire_unpack (type, frame, NULL);
     if (!msg)
         return;
+    if (type == &onenet__alert__alert__descriptor)
+        s_wire_alert (msg);
     json_t *value = onenet_json_from_message (msg, flags);
     if (!value)
         s_fail ("wire", "onenet_json_from_message (%s) returned NULL", type->name);

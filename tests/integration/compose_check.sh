@@ -97,6 +97,7 @@ native() {
         -e "s#/dev/tcp/127\.0\.0\.1/9570#/dev/tcp/127.0.0.1/$http_port#g" \
         -e "s#/data/stores#$work/stores#g" \
         -e "s#/etc/onenet/broker\.cfg#$work/broker.cfg#g" \
+        -e "s#/etc/onenet/keys#$work/keys#g" \
         -e "s#--dir /data\$#--dir $work/redis#" \
         -e "s#--dir /data #--dir $work/redis #" \
         -e "s#^redis-server #redis-server --port $redis_port --bind 127.0.0.1 --save '' #" \
@@ -141,7 +142,7 @@ healthy() {
 
 # --- (a) validation ---
 
-expected="redis seed broker public_security social_security emergency"
+expected="keys redis seed broker public_security social_security emergency"
 [ "$(services | tr '\n' ' ' | sed 's/ $//')" = "$expected" ] \
     || fail "services are '$(services | tr '\n' ' ')', expected '$expected'"
 if command -v docker-compose >/dev/null; then
@@ -157,7 +158,7 @@ import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 for name, service in doc["services"].items():
     assert "image" in service and "command" in service, name
-    assert name == "seed" or "healthcheck" in service, name
+    assert name in ("seed", "keys") or "healthcheck" in service, name
 PY
     step "docker-compose not installed (scripts/deps.sh installs it): YAML structure checked with python3-yaml"
 else
@@ -168,7 +169,16 @@ grep -q '^      - \./config/compose/broker\.cfg:/etc/onenet/broker\.cfg:ro$' "$c
 
 # --- (b) every service natively ---
 
-mkdir -p "$work/redis" "$work/stores" "$work/spool"
+mkdir -p "$work/redis" "$work/stores" "$work/spool" "$work/keys"
+
+keys_cmd=$(command_of keys | native)
+check_rewritten "keys command" "$keys_cmd"
+step "run keys: $keys_cmd"
+(eval "$keys_cmd") >"$work/keys.log" 2>&1 || fail "keys failed (see $work/keys.log)"
+[ -s "$work/keys/broker.key" ] && [ -s "$work/keys/operator.pub" ] || fail "keys wrote no key pairs"
+[ "$(stat -c %a "$work/keys/emergency.key")" = 600 ] || fail "a secret key is readable by others"
+(eval "$keys_cmd") >"$work/keys-again.log" 2>&1 || fail "second keys run failed (keys must be kept)"
+step "keys made, a second run kept them"
 
 start redis
 healthy redis || fail "redis healthcheck never passed (see $work/redis.log)"
@@ -192,6 +202,7 @@ sed -e "s#tcp://0\.0\.0\.0:5570#tcp://127.0.0.1:$broker_port#" \
     -e "s#\"0\.0\.0\.0:9570\"#\"127.0.0.1:$http_port\"#" \
     -e "s#\"redis:6379\"#\"127.0.0.1:$redis_port\"#" \
     -e "s#/var/lib/onenet#$work/spool#" \
+    -e "s#/etc/onenet/keys#$work/keys#g" \
     "$src/config/compose/broker.cfg" >"$work/broker.cfg"
 if grep -v '^[[:space:]]*#' "$work/broker.cfg" | grep -Eq '0\.0\.0\.0|redis:6379|/var/lib/onenet'; then
     fail "config/compose/broker.cfg: the native rewrite missed something"
@@ -212,7 +223,7 @@ done
 
 # Every healthcheck, once more, all at the same time of the system's life.
 for name in $(services); do
-    [ "$name" = seed ] && continue
+    [ "$name" = seed ] || [ "$name" = keys ] && continue
     healthy "$name" 1 || fail "$name healthcheck failed on the final pass"
 done
 
@@ -231,4 +242,5 @@ for service in ps.view.person ss.view.person em.view.person; do
     grep -q "^onenet_instances{service=\"$service\"} 1\$" <<<"$metrics" \
         || fail "/metrics: onenet_instances{service=\"$service\"} is not 1"
 done
-step "all $(services | grep -vc '^seed$') long-running services healthy; seed completed"
+grep -q 'security=curve' "$work/broker.log" || fail "the broker did not run with CURVE"
+step "all $(services | grep -Evc '^(seed|keys)$') long-running services healthy (CURVE on); keys and seed completed"
