@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "harness.h"
 #include "onenet/proto/example.pb-c.h"
 #include "onenet/proto/onenet.pb-c.h"
@@ -242,6 +243,43 @@ test_max_pending_is_enforced (void **state)
     onenet_reply_destroy (&reply);
 }
 
+static int
+setup_rate_limit (void **state)
+{
+    return start_with_config (state, "limits: { rate_per_second = 20; rate_burst = 10; };\n");
+}
+
+static void
+test_rate_limit_per_department (void **state)
+{
+    fixture_t *fixture = *state;
+    enum { CALLS = 60 };
+    for (int i = 0; i < CALLS; i++)
+        assert_true (onenet_client_send (fixture->client, "onenet.ping", NULL, 0, NULL) > 0);
+    int ok = 0, limited = 0;
+    for (int i = 0; i < CALLS; i++) {
+        onenet_reply_t *reply = onenet_client_recv (fixture->client, -1);
+        assert_non_null (reply);
+        ok += onenet_reply_status (reply) == ONENET_OK;
+        if (onenet_reply_status (reply) == ONENET_RESOURCE_EXHAUSTED) {
+            limited++;
+            assert_non_null (strstr (onenet_reply_message (reply), "rate limit"));
+        }
+        onenet_reply_destroy (&reply);
+    }
+    /* About the burst passes (the harness's start-up ping took a token from
+     * the same department's bucket; a few refill meanwhile), the rest of
+     * the flood is refused, typed. */
+    assert_int_equal (ok + limited, CALLS);
+    assert_true (ok >= 5 && ok <= 15);
+    assert_true (limited >= CALLS - 15);
+    /* The bucket refills: after a pause the department is served again. */
+    usleep (600000);
+    onenet_reply_t *reply = onenet_client_call (fixture->client, "onenet.ping", NULL, 0, NULL);
+    assert_int_equal (onenet_reply_status (reply), ONENET_OK);
+    onenet_reply_destroy (&reply);
+}
+
 static void
 test_services_lists_instances (void **state)
 {
@@ -281,6 +319,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_request_waits_for_adapter, setup, teardown),
         cmocka_unit_test_setup_teardown (test_max_pending_is_enforced, setup_small_limits, teardown),
         cmocka_unit_test_setup_teardown (test_services_lists_instances, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_rate_limit_per_department, setup_rate_limit, teardown),
     };
     return cmocka_run_group_tests_name ("integration_routing", tests, NULL, NULL);
 }
