@@ -514,6 +514,9 @@ alerts_submit (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
 {
     alerts_t *self = broker->alerts;
     char why[256];
+    /* What is not CAP is not stored: unknown fields could make the stored
+     * envelope unreadable for every subscriber (found by fuzzing). */
+    onenet_message_strip_unknown (&alert->base);
     if (onenet_cap_validate (alert, why, sizeof why) < 0) {
         onenet__alert__alert__free_unpacked (alert, NULL);
         self->stats.rejected++;

@@ -98,6 +98,9 @@ struct queued_t {
     onenet_status_t status;
     uint64_t latency_us;
     char *text[TEXT_COUNT];
+    bool sent;                  /* chained as sent_sequence with sent_hash */
+    uint64_t sent_sequence;
+    uint8_t sent_hash[HASH_SIZE];
     queued_t *next;
 };
 
@@ -162,7 +165,8 @@ complain (audit_t *self, onenet_log_level_t level, const char *event, const char
 {
     int64_t now = onenet_clock_ms ();
     size_t slots = sizeof self->complaints / sizeof self->complaints[0], i = 0;
-    while (i < slots - 1 && self->complaints[i].event && strcmp (self->complaints[i].event, event) != 0)
+    while (i < slots - 1 && self->complaints[i].event
+           && strcmp (self->complaints[i].event, event) != 0)
         i++;
     if (self->complaints[i].event && strcmp (self->complaints[i].event, event) == 0
         && now - self->complaints[i].at < COMPLAIN_EVERY_MS) {
@@ -397,7 +401,8 @@ append_line (audit_t *self, const Onenet__Audit__Entry *entry)
     self->stats.file_errors++;
     char quoted[160];
     complain (self, ONENET_LOG_ERROR, "audit.write_failed",
-              "file=%s reason=%s effect=\"exchanges are not recorded until the file can be written\"",
+              "file=%s reason=%s effect=\"exchanges are not recorded until the file can be "
+              "written\"",
               self->path, onenet_log_quote (strerror (error), quoted, sizeof quoted));
     return -1;
 }
@@ -429,7 +434,8 @@ static int
 continue_chain (audit_t *self, const char *buffer, size_t start, size_t end, bool has_previous,
                 size_t previous_start, bool first_of_file, char *why, size_t why_size)
 {
-    Onenet__Audit__Entry *last = onenet_audit_parse_line (buffer + start, end - start, why, why_size);
+    Onenet__Audit__Entry *last = onenet_audit_parse_line (buffer + start, end - start, why,
+                                                          why_size);
     Onenet__Audit__Entry *previous = NULL;
     uint8_t hash[HASH_SIZE], previous_hash[HASH_SIZE] = { 0 };
     uint64_t expected = 1;
@@ -513,7 +519,8 @@ read_tail (audit_t *self, char *err, size_t err_size)
             goto done;
         }
         onenet_warn ("audit.file_truncated",
-                     "file=%s bytes=%zu reason=\"incomplete last line: the broker stopped while writing it\"",
+                     "file=%s bytes=%zu reason=\"incomplete last line: the broker stopped "
+                     "while writing it\"",
                      self->path, chunk - end);
     }
     self->file_size = base + (off_t) end;
@@ -534,7 +541,8 @@ read_tail (audit_t *self, char *err, size_t err_size)
         snprintf (err, err_size,
                   "audit file %s: its last entry is damaged (%s): the chain cannot be continued "
                   "safely; check it with 'onenet audit verify --file %s', then move the file "
-                  "aside to begin a new chain (with a new audit.stream)", self->path, why, self->path);
+                  "aside to begin a new chain (with a new audit.stream)", self->path, why,
+                  self->path);
 done:
     free (buffer);
     return rc;
@@ -598,7 +606,8 @@ start_sync (audit_t *self)
     self->syncing = true;
     const char *argv[] = { "XREVRANGE", self->stream, "+", "-", "COUNT", "1" };
     size_t lengths[] = { 9, strlen (self->stream), 1, 1, 5, 1 };
-    uint64_t cookie = AUDIT_COOKIE_BIT | (uint64_t) OP_SYNC << 56 | (uint64_t) self->generation << 48;
+    uint64_t cookie = AUDIT_COOKIE_BIT | (uint64_t) OP_SYNC << 56
+                      | (uint64_t) self->generation << 48;
     if (cache_command (self->broker->cache, cookie, 6, argv, lengths) < 0)
         self->syncing = false;
 }
@@ -644,7 +653,8 @@ pump_file (audit_t *self)
          sent++) {
         char why[200];
         off_t next = 0;
-        if (self->catchup_offset < 0 && find_line (self, self->streamed + 1, &self->catchup_offset) < 0) {
+        if (self->catchup_offset < 0
+            && find_line (self, self->streamed + 1, &self->catchup_offset) < 0) {
             catchup_failed (self, "cannot read the file");
             return;
         }
@@ -704,6 +714,9 @@ pump_queue (audit_t *self)
         memcpy (self->head, hash, HASH_SIZE);
         self->head_time = time_ms;
         self->streamed = self->sequence;
+        item->sent = true;
+        item->sent_sequence = self->sequence;
+        memcpy (item->sent_hash, hash, HASH_SIZE);
         self->unsent = item->next;
     }
 }
@@ -773,8 +786,28 @@ on_sync (audit_t *self, const redisReply *reply)
         self->catchup_offset = -1;
     }
     else {
-        /* The stream is the chain: go on from its end, and send again
-         * whatever was not confirmed before. */
+        /* The stream is the chain: go on from its end. What was sent and
+         * not confirmed may have reached it all the same (the connection
+         * failed after Redis ran the command): if the stream ends with one
+         * of those, it and those before it are done; the rest is sent
+         * again, chained anew. */
+        queued_t *reached = NULL;
+        for (queued_t *item = self->first; item && item->sent && !reached; item = item->next)
+            if (item->sent_sequence == top && memcmp (item->sent_hash, top_hash, HASH_SIZE) == 0)
+                reached = item;
+        bool more = reached != NULL;
+        while (more && self->first) {
+            queued_t *done = self->first;
+            more = done != reached;
+            self->first = done->next;
+            self->queued--;
+            self->stats.streamed++;
+            queued_free (done);
+        }
+        if (!self->first)
+            self->last = NULL;
+        for (queued_t *item = self->first; item; item = item->next)
+            item->sent = false;
         self->sequence = top;
         memcpy (self->head, top_hash, HASH_SIZE);
         self->head_time = top_time;
@@ -848,12 +881,14 @@ audit_new (broker_t *broker, const audit_settings_t *settings, char *err, size_t
         return NULL;
     }
     if (!self->enabled) {
-        onenet_warn ("audit.disabled", "reason=\"audit.enabled = false: exchanges are not recorded\"");
+        onenet_warn ("audit.disabled",
+                     "reason=\"audit.enabled = false: exchanges are not recorded\"");
         return self;
     }
     if (settings->file && *settings->file) {
         self->path = strdup (settings->file);
-        self->fd = self->path ? open (self->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640) : -1;
+        self->fd = self->path ? open (self->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640)
+                              : -1;
         if (self->fd < 0) {
             snprintf (err, err_size, "audit file %s: %s", settings->file,
                       self->path ? strerror (errno) : "out of memory");
@@ -875,7 +910,8 @@ audit_new (broker_t *broker, const audit_settings_t *settings, char *err, size_t
     }
     else if (!cache_enabled (broker->cache))
         onenet_warn ("audit.nowhere",
-                     "reason=\"audit.file is empty and Redis is disabled: exchanges are not kept anywhere\"");
+                     "reason=\"audit.file is empty and Redis is disabled: exchanges are not "
+                     "kept anywhere\"");
     onenet_info ("audit.start", "file=%s stream=%s last=%" PRIu64, self->path ? self->path : "-",
                  self->stream, self->sequence);
     return self;
@@ -912,7 +948,9 @@ audit_destroy (audit_t **self_p)
     if (self->reader)
         fclose (self->reader);
     if (self->queued)
-        onenet_warn ("audit.unsent", "stream=%s entries=%zu reason=\"Redis did not take them before the broker stopped: lost (audit.file is empty)\"",
+        onenet_warn ("audit.unsent",
+                     "stream=%s entries=%zu reason=\"Redis did not take them before the broker "
+                     "stopped: lost (audit.file is empty)\"",
                      self->stream, self->queued);
     while (self->first) {
         queued_t *next = self->first->next;
@@ -954,7 +992,8 @@ enqueue (audit_t *self, const cleaned_t *cleaned, int64_t time_ms, const audit_e
     if (self->queued >= QUEUE_MAX) {
         self->stats.lost++;
         complain (self, ONENET_LOG_ERROR, "audit.lost",
-                  "stream=%s waiting=%zu reason=\"Redis unavailable and no audit.file: exchanges are dropped\"",
+                  "stream=%s waiting=%zu reason=\"Redis unavailable and no audit.file: "
+                  "exchanges are dropped\"",
                   self->stream, self->queued);
         return -1;
     }
@@ -1050,7 +1089,8 @@ audit_subject_of (const ProtobufCMessageDescriptor *request_type, const void *bo
         return 0;
     const ProtobufCFieldDescriptor *field
         = protobuf_c_message_descriptor_get_field_by_name (request_type, "resident_id");
-    if (!field || field->type != PROTOBUF_C_TYPE_STRING || field->label == PROTOBUF_C_LABEL_REPEATED)
+    if (!field || field->type != PROTOBUF_C_TYPE_STRING
+        || field->label == PROTOBUF_C_LABEL_REPEATED)
         return 0;
     const uint8_t *p = body, *end = p + size;
     const uint8_t *found = NULL;

@@ -19,6 +19,7 @@ packages=(
   docker-compose                        # validates docker-compose.yml (tests/integration/compose_check.sh)
   clang                                 # compiles the libFuzzer harnesses (scripts/fuzz.sh, make fuzz)
   libclang-rt-14-dev                    # libFuzzer and the sanitizer runtimes clang links them with
+  chromium                              # headless browser for the web console test (tests/browser/run.sh)
 )
 
 missing=()

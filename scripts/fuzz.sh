@@ -9,9 +9,11 @@
 #   --target NAME only this target: wire, json, config, cap or policy
 #   --build DIR   build and work here (default build-fuzz)
 #
-# Each target starts from a copy of its seed corpus (tests/fuzz/corpus/
-# NAME, plus tests/fuzz/regressions/NAME) in DIR/corpus/NAME, which keeps
-# what the fuzzer finds between runs; the repository is never written.
+# Each target first replays tests/fuzz/regressions/NAME (a file that
+# still fails is reported and the target counts as failed), then fuzzes
+# from a copy of its seed corpus (tests/fuzz/corpus/NAME) and the passing
+# regressions in DIR/corpus/NAME, which keeps what the fuzzer finds
+# between runs; the repository is never written.
 # Prints one line per target, "fuzz NAME: RUNS runs, SECONDS s, no crash",
 # or the crash, its input (saved in DIR/crashes/NAME/) and how to replay
 # it; exits non-zero when any target crashed, leaked, timed out (10 s for
@@ -84,9 +86,21 @@ for target in "${targets[@]}"; do
     crashes="$build/crashes/$target/"
     log="$build/logs/$target.log"
     mkdir -p "$work" "$crashes" "$build/logs"
-    for seeds in "$root/tests/fuzz/corpus/$target" "$root/tests/fuzz/regressions/$target"; do
-        if [ -d "$seeds" ]; then
-            find "$seeds" -maxdepth 1 -type f ! -name '.*' -exec cp -f {} "$work"/ \;
+    find "$root/tests/fuzz/corpus/$target" -maxdepth 1 -type f ! -name '.*' -exec cp -f {} "$work"/ \;
+    # Regressions replay first: one that still fails is reported (its bug
+    # is not fixed) and left out of the corpus, so fuzzing goes on
+    # instead of stopping at it.
+    for kept in "$root/tests/fuzz/regressions/$target"/*; do
+        [ -f "$kept" ] || continue
+        if "$build/fuzz_$target" "$kept" </dev/null >"$build/logs/$target.regression.log" 2>&1; then
+            cp -f "$kept" "$work"/
+        else
+            failed=1
+            rm -f "$work/$(basename "$kept")"
+            echo "fuzz $target: ${kept#"$root"/} still fails: the bug it records is not fixed"
+            grep -E '^(==[0-9]+==ERROR|SUMMARY:|fuzz [a-z]+: |.*runtime error:)' \
+                "$build/logs/$target.regression.log" | head -n 5 | cut -c1-300 | sed 's/^/  /'
+            echo "  replay: $build/fuzz_$target $kept"
         fi
     done
     dict=()

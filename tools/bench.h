@@ -9,6 +9,11 @@
  *   bench_rr.c    `bench rr`: request/reply against a bare ZeroMQ baseline
  *   bench_view.c  `bench view`: the one network view against Redis and a
  *                 single round trip
+ *   bench_alerts.c `bench alerts`: persisted alerts, one publisher to four
+ *                 subscribers, against Redis XADD; `bench events`: the
+ *                 bare XSUB/XPUB baseline (OneNet has no plain events path)
+ *   bench_memory.c `bench memory`: the broker's RSS with many subscribers
+ *                 and adapters; the broker with a known alerts endpoint
  *
  * A benchmark measures and reports; it never judges. Targets are printed
  * beside the figures they concern, never asserted.
@@ -177,6 +182,14 @@ pid_t bench_start_broker (bench_env_t *self, int port, const char *config_text, 
  * without persistence and waits until it answers PING. */
 pid_t bench_start_redis (bench_env_t *self, int port, char *err, size_t err_size);
 
+/* Starts onenet-broker on redis_port's Redis (alert spool in the temp
+ * dir) on free ports, endpoint and alerts (its XPUB) written to the
+ * buffers, and waits until it answers onenet.ping. Returns the PID, or -1
+ * with a reason. */
+pid_t bench_start_alerts_broker (bench_env_t *self, int redis_port, char *endpoint,
+                                 size_t endpoint_size, char *alerts, size_t alerts_size, char *err,
+                                 size_t err_size);
+
 /* True if the broker at endpoint answers onenet.ping within timeout_ms. */
 bool bench_ping (const char *endpoint, uint32_t timeout_ms);
 
@@ -196,6 +209,8 @@ typedef struct {
     size_t inflight; /* 0: the benchmark's default */
     long people;
     const char *broker; /* NULL: start a system of our own */
+    size_t subscribers; /* memory: SUB sockets to connect */
+    size_t adapters;    /* memory: test adapters to start */
 } bench_options_t;
 
 /* Each runs its benchmark, filling report. Returns 0, or -1 with a reason
@@ -204,6 +219,12 @@ int bench_rr (bench_env_t *env, const bench_options_t *options, bench_report_t *
               size_t err_size);
 int bench_view (bench_env_t *env, const bench_options_t *options, bench_report_t *report, char *err,
                 size_t err_size);
+int bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *report,
+                  char *err, size_t err_size);
+int bench_events (bench_env_t *env, const bench_options_t *options, bench_report_t *report,
+                  char *err, size_t err_size);
+int bench_memory (bench_env_t *env, const bench_options_t *options, bench_report_t *report,
+                  char *err, size_t err_size);
 
 /* The baseline's own processes, run as hidden subcommands of this binary
  * (`onenet bench zmq-proxy FRONTEND BACKEND`, `onenet bench zmq-echo
@@ -211,5 +232,8 @@ int bench_view (bench_env_t *env, const bench_options_t *options, bench_report_t
  * They run until killed; return an exit code on failure. */
 int bench_zmq_proxy_main (const char *frontend, const char *backend);
 int bench_zmq_echo_main (const char *backend);
+/* `onenet bench zmq-xproxy FRONTEND BACKEND`: XSUB/XPUB zmq_proxy, the
+ * baseline of bench events. */
+int bench_zmq_xproxy_main (const char *frontend, const char *backend);
 
 #endif

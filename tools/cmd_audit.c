@@ -57,7 +57,7 @@ static const char s_audit_usage[] =
     "  $ onenet audit verify --file /var/lib/onenet/audit.log\n"
     "  onenet: audit verify: line 42 (sequence 42): edited: hash mismatch\n"
     "  $ onenet audit query --person 510104199003071234 --since 30d\n"
-    "  2026-07-12T10:00:01.123Z  social_security/clerk.wang  ps.person.get  purpose \"pension review\"\n"
+    "  2026-07-12T10:00:01.123Z  social_security/wang  ps.person.get  purpose \"pension\"\n"
     "      -> OK in 1.8 ms, answered by public_security/i1  (request #42)\n";
 
 enum {
@@ -159,7 +159,8 @@ s_verify (cli_t *cli, const audit_options_t *options)
         printf ("%s: %" PRIu64 " entries intact before line %" PRIu64 "\n", path, report.entries,
                 report.line);
     if (intact)
-        return fflush (stdout) ? cli_fail (cli, CLI_EXIT_FAILED, "cannot write output") : CLI_EXIT_OK;
+        return fflush (stdout) ? cli_fail (cli, CLI_EXIT_FAILED, "cannot write output")
+                               : CLI_EXIT_OK;
     char where[64] = "";
     if (report.sequence)
         snprintf (where, sizeof where, " (sequence %" PRIu64 ")", report.sequence);

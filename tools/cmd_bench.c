@@ -1,9 +1,11 @@
 /*
- * tools/cmd_bench.c - `onenet bench rr|view`: how fast OneNet is, beside
+ * tools/cmd_bench.c - `onenet bench rr|view|alerts|events|memory`: how fast
+ * (and how large) OneNet is, beside
  * a baseline measured in the same run on the same machine.
  *
  * This file parses the options, sets up the run's temp dir and processes
- * (bench_proc.c), hands over to the benchmark (bench_rr.c, bench_view.c)
+ * (bench_proc.c), hands over to the benchmark (bench_rr.c, bench_view.c,
+ * bench_alerts.c, bench_memory.c)
  * and prints its figures: one `name value unit` line each, measurements
  * first, then ratios; or one JSON object with --json. docs/PERFORMANCE.md
  * describes the figures and records what they were on our machines.
@@ -21,6 +23,8 @@ enum {
     OPT_DURATION = CLI_OPT_COMMAND,
     OPT_INFLIGHT,
     OPT_PEOPLE,
+    OPT_SUBSCRIBERS,
+    OPT_ADAPTERS,
 };
 
 #define DEFAULT_DURATION_S 5.0
@@ -30,10 +34,18 @@ enum {
  * both loops; also the broker's limits.max_credit (1024). */
 #define MAX_INFLIGHT 1000
 #define MAX_PEOPLE 20000000L
+#define DEFAULT_SUBSCRIBERS 1000
+#define MAX_SUBSCRIBERS 20000
+#define DEFAULT_ADAPTERS 10
+/* The bench's children: broker, Redis and the adapters, under 32. */
+#define MAX_ADAPTERS 20
 
 static const char s_bench_usage[] =
     "usage: onenet bench rr [--inflight N] [--duration SECONDS]\n"
     "       onenet bench view [--people N] [--inflight N] [--duration SECONDS]\n"
+    "       onenet bench alerts [--inflight N] [--duration SECONDS]\n"
+    "       onenet bench events [--duration SECONDS]\n"
+    "       onenet bench memory [--subscribers N] [--adapters N]\n"
     "\n"
     "Measures OneNet and, in the same run, a baseline doing the same work\n"
     "without it, and prints both with their ratio. It starts what it needs\n"
@@ -47,6 +59,14 @@ static const char s_bench_usage[] =
     "  view  the one network view (onenet.view.person) of people seeded by\n"
     "        onenet-seed: cache hits and misses (bypass_cache), against a\n"
     "        single ps.person.get round trip and pipelined Redis GETs\n"
+    "  alerts  persisted alerts (onenet.alert.publish, Redis without AOF) from one\n"
+    "        publisher to four SDK subscribers: alerts/s published and delivered,\n"
+    "        delivery latency, lost and duplicated, against pipelined Redis XADDs\n"
+    "  events  OneNet has no plain (not persisted) event fan-out: prints the bare\n"
+    "        XSUB/XPUB zmq_proxy baseline to four SUB sockets and\n"
+    "        events.onenet.unsupported\n"
+    "  memory  the broker's resident memory idle, with --adapters test adapters\n"
+    "        and with --subscribers SUB sockets on its alerts endpoint\n"
     "\n"
     "options:\n"
     "  --duration SECONDS  measured time of each phase, after 0.5 s of warm-up\n"
@@ -54,10 +74,13 @@ static const char s_bench_usage[] =
     "  --inflight N        requests kept in flight, 1 to 1000 (rr: 1 and 64;\n"
     "                      view: 64)\n"
     "  --people N          view: people to seed (default 100000)\n"
+    "  --subscribers N     memory: subscribers to connect (default 1000)\n"
+    "  --adapters N        memory: test adapters to start, 0 to 20 (default 10)\n"
     "  --broker ENDPOINT   measure that running system instead of starting one;\n"
     "                      baselines still run locally. rr starts a test adapter\n"
     "                      if the broker has no test.echo; view needs the three\n"
-    "                      departments, seeded with onenet-seed's default seed\n"
+    "                      departments, seeded with onenet-seed's default seed;\n"
+    "                      alerts, events and memory always start their own\n"
     "\n"
     "Output: one line per figure, 'name value unit' (us = microseconds), ratios\n"
     "last; figures ending in .target_min/.target_max are targets, for reading\n"
@@ -109,6 +132,16 @@ s_on_option (cli_t *cli, int opt, const char *arg, void *state)
         if (rc == 0 && value != (double)(long)value)
             rc = cli_fail (cli, CLI_EXIT_USAGE, "--people: expected a whole number, got '%s'", arg);
         options->people = (long)value;
+        return rc;
+    case OPT_SUBSCRIBERS:
+    case OPT_ADAPTERS:
+        rc = s_parse_number (cli, opt == OPT_ADAPTERS ? "--adapters" : "--subscribers", arg,
+                             opt == OPT_ADAPTERS ? 0 : 1,
+                             opt == OPT_ADAPTERS ? MAX_ADAPTERS : MAX_SUBSCRIBERS, &value);
+        if (rc == 0 && value != (double)(size_t)value)
+            rc = cli_fail (cli, CLI_EXIT_USAGE, "%s: expected a whole number, got '%s'",
+                           opt == OPT_ADAPTERS ? "--adapters" : "--subscribers", arg);
+        *(opt == OPT_ADAPTERS ? &options->adapters : &options->subscribers) = (size_t)value;
         return rc;
     default:
         return 0;
@@ -168,7 +201,11 @@ static int
 s_run (cli_t *cli, const char *name, const bench_options_t *options)
 {
     int (*bench) (bench_env_t *, const bench_options_t *, bench_report_t *, char *, size_t) =
-        strcmp (name, "rr") == 0 ? bench_rr : bench_view;
+        strcmp (name, "rr") == 0       ? bench_rr
+        : strcmp (name, "view") == 0   ? bench_view
+        : strcmp (name, "alerts") == 0 ? bench_alerts
+        : strcmp (name, "events") == 0 ? bench_events
+                                       : bench_memory;
     char err[1024] = "";
     bench_env_t *env = bench_env_new (err, sizeof err);
     if (!env)
@@ -205,9 +242,12 @@ s_bench_run (cli_t *cli, int argc, char **argv)
         {"duration", required_argument, NULL, OPT_DURATION},
         {"inflight", required_argument, NULL, OPT_INFLIGHT},
         {"people", required_argument, NULL, OPT_PEOPLE},
+        {"subscribers", required_argument, NULL, OPT_SUBSCRIBERS},
+        {"adapters", required_argument, NULL, OPT_ADAPTERS},
         {NULL, 0, NULL, 0},
     };
-    bench_options_t state = {DEFAULT_DURATION_S, 0, DEFAULT_PEOPLE, NULL};
+    bench_options_t state = {DEFAULT_DURATION_S, 0, DEFAULT_PEOPLE, NULL, DEFAULT_SUBSCRIBERS,
+                             DEFAULT_ADAPTERS};
     int rc = cli_parse (cli, argc, argv, options, s_on_option, &state);
     if (rc == CLI_CONTINUE)
         rc = cli_expect_args (cli, 1, 3);
@@ -219,8 +259,12 @@ s_bench_run (cli_t *cli, int argc, char **argv)
         return bench_zmq_proxy_main (cli->args[1], cli->args[2]);
     if (strcmp (name, "zmq-echo") == 0 && cli->nargs == 2)
         return bench_zmq_echo_main (cli->args[1]);
-    if (strcmp (name, "rr") != 0 && strcmp (name, "view") != 0)
-        return cli_fail (cli, CLI_EXIT_USAGE, "unknown benchmark '%s': rr or view", name);
+    if (strcmp (name, "zmq-xproxy") == 0 && cli->nargs == 3)
+        return bench_zmq_xproxy_main (cli->args[1], cli->args[2]);
+    if (strcmp (name, "rr") != 0 && strcmp (name, "view") != 0 && strcmp (name, "alerts") != 0 &&
+        strcmp (name, "events") != 0 && strcmp (name, "memory") != 0)
+        return cli_fail (cli, CLI_EXIT_USAGE,
+                         "unknown benchmark '%s': rr, view, alerts, events or memory", name);
     if (cli->nargs > 1)
         return cli_fail (cli, CLI_EXIT_USAGE,
                          "unexpected argument '%s' (see 'onenet bench --help')", cli->args[1]);
@@ -235,7 +279,8 @@ s_bench_run (cli_t *cli, int argc, char **argv)
 
 const cli_command_t cli_cmd_bench = {
     .name = "bench",
-    .summary = "measure throughput and latency against a baseline (rr, view)",
+    .summary = "measure throughput, latency and memory against a baseline (rr, view, alerts, "
+               "events, memory)",
     .usage = s_bench_usage,
     .run = s_bench_run,
 };

@@ -65,6 +65,7 @@ struct onenet_adapter_t {
     int64_t broker_seen_at;    /* last message from the broker */
     int64_t heartbeat_at;      /* when to send the next HEARTBEAT */
     bool registered;
+    int64_t ready_sent_at;     /* last READY not yet WELCOMEd; 0 when none */
     bool stopped;
     bool fatal;
     onenet_request_t *held;    /* requests given to handlers, not yet replied */
@@ -265,6 +266,7 @@ send_ready (onenet_adapter_t *self)
     ready.heartbeat_ms = self->heartbeat_ms;
     send_simple (self, ONENET_CMD_READY, &ready.base);
     self->registered = false;
+    self->ready_sent_at = onenet_clock_ms ();
     /* Requests from an earlier registration are not answered into this
      * one: a restarted broker could take their ids for its own. */
     self->connection++;
@@ -372,6 +374,7 @@ handle_welcome (onenet_adapter_t *self, onenet_wire_msg_t *msg)
         protobuf_c_message_free_unpacked (&welcome->base, NULL);
     }
     self->registered = true;
+    self->ready_sent_at = 0;
     onenet_info ("adapter.registered", "department=%s instance=%s broker=%s", self->department,
                  self->instance, self->endpoint);
 }
@@ -417,7 +420,13 @@ handle_message (onenet_adapter_t *self, onenet_wire_msg_t *msg)
         break;
     case ONENET_CMD_DISCONNECT:
         /* The broker does not know us (it restarted, or dropped us as
-         * silent): register again on this connection. */
+         * silent): register again on this connection. A restarted broker
+         * answers every heartbeat and late reply with DISCONNECT: one READY
+         * answers them all, and a second would undo the first (the broker
+         * takes it as a fresh start and fails what it had sent us). */
+        if (self->ready_sent_at
+            && onenet_clock_ms () - self->ready_sent_at < (int64_t) self->broker_heartbeat_ms)
+            break;
         onenet_info ("adapter.reregister", "department=%s instance=%s", self->department,
                      self->instance);
         send_ready (self);

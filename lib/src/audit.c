@@ -262,9 +262,9 @@ onenet_audit_line (const Onenet__Audit__Entry *entry, size_t *length)
     /* Every key is written after a comma; the first comma becomes the brace. */
     char *out = put_number (line, "sequence", entry->sequence, false);
     line[0] = '{';
-    out = put_number (out, "time_ms",
-                      entry->time_ms < 0 ? 0 - (uint64_t) entry->time_ms : (uint64_t) entry->time_ms,
-                      entry->time_ms < 0);
+    bool before_1970 = entry->time_ms < 0;
+    uint64_t time_ms = before_1970 ? 0 - (uint64_t) entry->time_ms : (uint64_t) entry->time_ms;
+    out = put_number (out, "time_ms", time_ms, before_1970);
     for (size_t i = 0; out && i < TEXT_FIELD_COUNT; i++) {
         out = put_text (out, s_text_fields[i].key, *TEXT_FIELD (entry, i));
         if (out && strcmp (s_text_fields[i].key, "outcome") == 0)   /* field order */
@@ -361,7 +361,8 @@ read_entry (json_t *object, Onenet__Audit__Entry *entry, uint8_t prev[ONENET_AUD
             continue;   /* absent: "" */
         /* A NUL inside would be cut off by the C string: refuse it rather
          * than hash something other than what the line says. */
-        if (!json_is_string (text) || strlen (json_string_value (text)) != json_string_length (text)) {
+        if (!json_is_string (text)
+            || strlen (json_string_value (text)) != json_string_length (text)) {
             snprintf (err, err_size, "'%s' must be a string without NUL", s_text_fields[i].key);
             return -1;
         }
@@ -510,11 +511,13 @@ onenet_audit_verify_file (const char *path, onenet_audit_report_t *report, char 
            && (length = getline (&line, &capacity, file)) >= 0) {
         number++;
         char why[200];
-        Onenet__Audit__Entry *entry = onenet_audit_parse_line (line, (size_t) length, why, sizeof why);
+        Onenet__Audit__Entry *entry = onenet_audit_parse_line (line, (size_t) length, why,
+                                                               sizeof why);
         if (entry && entry->sequence == missing) {
             report->problem = ONENET_AUDIT_REORDERED;
             snprintf (report->detail, sizeof report->detail,
-                      "sequence %" PRIu64 " follows %" PRIu64 "; %" PRIu64 " comes later, at line %" PRIu64,
+                      "sequence %" PRIu64 " follows %" PRIu64 "; %" PRIu64
+                      " comes later, at line %" PRIu64,
                       report->sequence, report->last_sequence, missing, number);
         }
         if (entry)

@@ -44,6 +44,7 @@ struct onenet_client_t {
     size_t pending_capacity;
     onenet_reply_t *ready_head;   /* replies read, not yet returned */
     onenet_reply_t *ready_tail;
+    size_t ready_count;
     char error[256];
 };
 
@@ -115,7 +116,9 @@ onenet_client_error (const onenet_client_t *self)
 size_t
 onenet_client_pending (const onenet_client_t *self)
 {
-    return self->pending_count;
+    /* Started and not yet returned by recv: waiting for an answer, or
+     * answered and queued here. */
+    return self->pending_count + self->ready_count;
 }
 
 void *
@@ -220,6 +223,7 @@ ready_push (onenet_client_t *self, onenet_reply_t *reply)
     else
         self->ready_head = reply;
     self->ready_tail = reply;
+    self->ready_count++;
 }
 
 /* Takes the queued reply with this id (any when id is 0), or NULL. */
@@ -237,6 +241,7 @@ ready_take (onenet_client_t *self, uint64_t id)
         if (self->ready_tail == reply)
             self->ready_tail = prev;
         reply->next = NULL;
+        self->ready_count--;
         return reply;
     }
     return NULL;

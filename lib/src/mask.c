@@ -195,7 +195,10 @@ s_mask_address (builder_t *b, const char *value, size_t length)
 static void
 s_mask_birth_date (builder_t *b, const char *value, size_t length)
 {
-    bool year = length >= 5 && value[4] == '-';
+    /* Only a date (the shortest is "1990-3-7") shows its year: "1990-" is
+     * not one, and its masked form would not fit ONENET_MASK_SIZE (found by
+     * fuzzing). */
+    bool year = length >= 8 && value[4] == '-';
     for (size_t i = 0; year && i < 4; i++)
         year = value[i] >= '0' && value[i] <= '9';
     if (!year)

@@ -235,6 +235,35 @@ onenet_wire_unpack (const ProtobufCMessageDescriptor *descriptor, const zmq_msg_
                                       zmq_msg_data (mutable_frame));
 }
 
+/* --- unknown fields --- */
+
+void
+onenet_message_strip_unknown (ProtobufCMessage *message)
+{
+    if (!message)
+        return;
+    for (unsigned i = 0; i < message->n_unknown_fields; i++)
+        free (message->unknown_fields[i].data);
+    free (message->unknown_fields);
+    message->unknown_fields = NULL;
+    message->n_unknown_fields = 0;
+    const ProtobufCMessageDescriptor *descriptor = message->descriptor;
+    for (unsigned f = 0; f < descriptor->n_fields; f++) {
+        const ProtobufCFieldDescriptor *field = &descriptor->fields[f];
+        if (field->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        void *member = (char *) message + field->offset;
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t count = *(size_t *) ((char *) message + field->quantifier_offset);
+            ProtobufCMessage **items = *(ProtobufCMessage ***) member;
+            for (size_t j = 0; j < count; j++)
+                onenet_message_strip_unknown (items[j]);
+        }
+        else
+            onenet_message_strip_unknown (*(ProtobufCMessage **) member);
+    }
+}
+
 /* --- clocks --- */
 
 int64_t

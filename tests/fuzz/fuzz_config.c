@@ -1,5 +1,6 @@
 /*
- * fuzz_config.c - libFuzzer harness for the broker's configuration loader (broker/config.c) and key files.
+ * fuzz_config.c - libFuzzer harness for the broker's configuration loader (broker/config.c) and key
+ * files.
  *
  * The logic is fuzz_config in targets.c, shared with the regression test
  * (tests/unit/test_fuzz_regressions.c). Built and run by scripts/fuzz.sh.

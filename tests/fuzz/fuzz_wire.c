@@ -1,5 +1,6 @@
 /*
- * fuzz_wire.c - libFuzzer harness for the frame decoder: signature, header and body frames of every message type.
+ * fuzz_wire.c - libFuzzer harness for the frame decoder: signature, header and body frames of every
+ * message type.
  *
  * The logic is fuzz_wire in targets.c, shared with the regression test
  * (tests/unit/test_fuzz_regressions.c). Built and run by scripts/fuzz.sh.

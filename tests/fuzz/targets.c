@@ -45,8 +45,8 @@
 
 #define ERR_SIZE 512
 
-static void
-s_fail (const char *target, const char *format, ...) __attribute__ ((format (printf, 2, 3), noreturn));
+static void s_fail (const char *target, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3), noreturn));
 
 static void
 s_fail (const char *target, const char *format, ...)
@@ -80,21 +80,21 @@ static const ProtobufCMessageDescriptor *
 s_header_of (int command)
 {
     switch (command) {
-        case ONENET_CMD_READY:
-            return &onenet__ready__descriptor;
-        case ONENET_CMD_REQUEST:
-            return &onenet__request_header__descriptor;
-        case ONENET_CMD_REPLY:
-            return &onenet__reply_header__descriptor;
-        case ONENET_CMD_DISCONNECT:
-        case ONENET_CMD_ERROR:
-            return &onenet__notice__descriptor;
-        case ONENET_CMD_EVENT:
-            return &onenet__event_header__descriptor;
-        case ONENET_CMD_WELCOME:
-            return &onenet__welcome__descriptor;
-        default:
-            return NULL;
+    case ONENET_CMD_READY:
+        return &onenet__ready__descriptor;
+    case ONENET_CMD_REQUEST:
+        return &onenet__request_header__descriptor;
+    case ONENET_CMD_REPLY:
+        return &onenet__reply_header__descriptor;
+    case ONENET_CMD_DISCONNECT:
+    case ONENET_CMD_ERROR:
+        return &onenet__notice__descriptor;
+    case ONENET_CMD_EVENT:
+        return &onenet__event_header__descriptor;
+    case ONENET_CMD_WELCOME:
+        return &onenet__welcome__descriptor;
+    default:
+        return NULL;
     }
 }
 
@@ -122,17 +122,17 @@ s_has_field_zero (const ProtobufCMessage *msg)
         if (field->type != PROTOBUF_C_TYPE_MESSAGE)
             continue;
         if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-            *(const uint32_t *) ((const char *) msg + field->quantifier_offset) != field->id)
+            *(const uint32_t *)((const char *)msg + field->quantifier_offset) != field->id)
             continue;
-        const char *member = (const char *) msg + field->offset;
+        const char *member = (const char *)msg + field->offset;
         if (field->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t count = *(const size_t *) ((const char *) msg + field->quantifier_offset);
-            ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *) member;
+            size_t count = *(const size_t *)((const char *)msg + field->quantifier_offset);
+            ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)member;
             for (size_t k = 0; k < count; k++)
                 if (items[k] && s_has_field_zero (items[k]))
                     return true;
         } else {
-            const ProtobufCMessage *sub = *(const ProtobufCMessage *const *) member;
+            const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)member;
             if (sub && s_has_field_zero (sub))
                 return true;
         }
@@ -160,16 +160,15 @@ s_wire_header (const ProtobufCMessageDescriptor *type, const zmq_msg_t *frame)
     ProtobufCMessage *in_roomy = onenet_wire_unpack (type, frame, &roomy);
     ProtobufCMessage *in_tiny = onenet_wire_unpack (type, frame, &tiny);
     if (!heap != !in_roomy || !heap != !in_tiny)
-        s_fail ("wire", "%s unpacks %s on the heap, %s in an arena, %s in a tiny arena",
-                type->name, heap ? "ok" : "NULL", in_roomy ? "ok" : "NULL",
-                in_tiny ? "ok" : "NULL");
+        s_fail ("wire", "%s unpacks %s on the heap, %s in an arena, %s in a tiny arena", type->name,
+                heap ? "ok" : "NULL", in_roomy ? "ok" : "NULL", in_tiny ? "ok" : "NULL");
     if (heap) {
         char *text = s_encode ("wire", heap, ONENET_JSON_DEFAULTS);
         char *roomy_text = s_encode ("wire", in_roomy, ONENET_JSON_DEFAULTS);
         char *tiny_text = s_encode ("wire", in_tiny, ONENET_JSON_DEFAULTS);
         if (strcmp (text, roomy_text) != 0 || strcmp (text, tiny_text) != 0)
-            s_fail ("wire", "%s differs in an arena: heap %s, arena %s, tiny arena %s",
-                    type->name, text, roomy_text, tiny_text);
+            s_fail ("wire", "%s differs in an arena: heap %s, arena %s, tiny arena %s", type->name,
+                    text, roomy_text, tiny_text);
 
         size_t size = protobuf_c_message_get_packed_size (heap);
         uint8_t *packed = malloc (size ? size : 1);
@@ -208,7 +207,9 @@ s_wire_header (const ProtobufCMessageDescriptor *type, const zmq_msg_t *frame)
 static void
 s_wire_alert (const ProtobufCMessage *msg)
 {
-    Onenet__Alert__Alert *alert = (Onenet__Alert__Alert *) msg;
+    Onenet__Alert__Alert *alert = (Onenet__Alert__Alert *)msg;
+    /* as alerts_submit does: unknown fields are dropped before storing */
+    onenet_message_strip_unknown (&alert->base);
     if (onenet_cap_validate (alert, NULL, 0) != 0)
         return;
     Onenet__Alert__AlertEnvelope envelope = ONENET__ALERT__ALERT_ENVELOPE__INIT;
@@ -224,8 +225,10 @@ s_wire_alert (const ProtobufCMessage *msg)
         onenet__alert__alert_envelope__unpack (NULL, size, packed);
     char *text = s_encode ("wire", msg, 0);
     if (!stored || !stored->alert)
-        s_fail ("wire", "an alert onenet_cap_validate accepts does not unpack from its "
-                        "AlertEnvelope (subscribers drop it): %s", text);
+        s_fail ("wire",
+                "an alert onenet_cap_validate accepts does not unpack from its "
+                "AlertEnvelope (subscribers drop it): %s",
+                text);
     char *stored_text = s_encode ("wire", &stored->alert->base, 0);
     if (strcmp (text, stored_text) != 0)
         s_fail ("wire", "an accepted alert changes in its AlertEnvelope: %s, then %s", text,
@@ -257,8 +260,7 @@ s_wire_body (const ProtobufCMessageDescriptor *type, const zmq_msg_t *frame, int
     if (back) {
         char *back_text = s_encode ("wire", back, flags);
         if (strcmp (text, back_text) != 0)
-            s_fail ("wire", "%s: JSON read back differs: %s, then %s", type->name, text,
-                    back_text);
+            s_fail ("wire", "%s: JSON read back differs: %s, then %s", type->name, text, back_text);
         free (back_text);
         protobuf_c_message_free_unpacked (back, NULL);
     } else if (!strstr (err, "enum"))
@@ -277,20 +279,20 @@ fuzz_wire (const uint8_t *data, size_t size)
      * rest is the header (or body) frame. The whole input as a signature
      * frame covers the wrong-size path. */
     int version = 0;
-    (void) onenet_wire_parse_signature (data, size, &version);
+    (void)onenet_wire_parse_signature (data, size, &version);
     int command = onenet_wire_parse_signature (
         data, size < ONENET_SIGNATURE_SIZE ? size : ONENET_SIGNATURE_SIZE, &version);
     if (command >= 0) {
         if (command < 1 || command > 255)
             s_fail ("wire", "signature gave command %d", command);
-        (void) onenet_command_name (command);
+        (void)onenet_command_name (command);
         data += ONENET_SIGNATURE_SIZE;
         size -= ONENET_SIGNATURE_SIZE;
     }
     /* A frame over the input's bytes, as zmq_msg_recv would hand it over
      * (no copy; zmq frees nothing of it). */
     zmq_msg_t frame;
-    if (zmq_msg_init_data (&frame, (void *) data, size, NULL, NULL) != 0)
+    if (zmq_msg_init_data (&frame, (void *)data, size, NULL, NULL) != 0)
         s_fail ("wire", "zmq_msg_init_data failed");
 
     const ProtobufCMessageDescriptor *expected = s_header_of (command);
@@ -319,15 +321,15 @@ int
 fuzz_json (const uint8_t *data, size_t size)
 {
     static const ProtobufCMessageDescriptor *const types[] = {
-        &onenet__request_header__descriptor, &onenet__ready__descriptor,
-        &onenet__services_reply__descriptor, &onenet__view__person_view__descriptor,
-        &onenet__alert__alert__descriptor,   &onenet__ps__person__descriptor,
+        &onenet__request_header__descriptor,     &onenet__ready__descriptor,
+        &onenet__services_reply__descriptor,     &onenet__view__person_view__descriptor,
+        &onenet__alert__alert__descriptor,       &onenet__ps__person__descriptor,
         &onenet__ss__insured_person__descriptor, &onenet__audit__entry__descriptor,
     };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         char err[ERR_SIZE];
         ProtobufCMessage *msg =
-            onenet_json_decode (types[i], (const char *) data, size, err, sizeof err);
+            onenet_json_decode (types[i], (const char *)data, size, err, sizeof err);
         if (!msg) {
             if (!*err)
                 s_fail ("json", "%s: refused without a reason", types[i]->name);
@@ -335,7 +337,8 @@ fuzz_json (const uint8_t *data, size_t size)
         }
         int flags = (i % 2) ? ONENET_JSON_DEFAULTS | ONENET_JSON_PRETTY : 0;
         char *text = s_encode ("json", msg, flags);
-        ProtobufCMessage *again = onenet_json_decode (types[i], text, strlen (text), err, sizeof err);
+        ProtobufCMessage *again =
+            onenet_json_decode (types[i], text, strlen (text), err, sizeof err);
         if (!again)
             s_fail ("json", "%s: its own output is refused: %s: %s", types[i]->name, err, text);
         char *again_text = s_encode ("json", again, flags);
@@ -380,7 +383,7 @@ s_config_file (const uint8_t *data, size_t size)
         atexit (s_config_cleanup);
     }
     if (ftruncate (s_config_fd, 0) != 0 ||
-        (size && pwrite (s_config_fd, data, size, 0) != (ssize_t) size))
+        (size && pwrite (s_config_fd, data, size, 0) != (ssize_t)size))
         s_fail ("config", "cannot write %s", s_config_path);
     return s_config_path;
 }
@@ -388,7 +391,7 @@ s_config_file (const uint8_t *data, size_t size)
 static void
 s_changed (const char *setting)
 {
-    (void) setting;
+    (void)setting;
 }
 
 int
@@ -425,7 +428,7 @@ int
 fuzz_cap (const uint8_t *data, size_t size)
 {
     char err[ERR_SIZE] = "";
-    Onenet__Alert__Alert *alert = onenet_cap_parse ((const char *) data, size, err, sizeof err);
+    Onenet__Alert__Alert *alert = onenet_cap_parse ((const char *)data, size, err, sizeof err);
     if (!alert) {
         if (!*err)
             s_fail ("cap", "refused without a reason");
@@ -445,7 +448,7 @@ fuzz_cap (const uint8_t *data, size_t size)
             s_fail ("cap", "out of memory");
         if (onenet_cap_geocodes (alert, NULL, codes, geocodes) != geocodes)
             s_fail ("cap", "geocode count changed between calls");
-        (void) onenet_cap_geocodes (alert, codes[0]->value_name, codes, geocodes);
+        (void)onenet_cap_geocodes (alert, codes[0]->value_name, codes, geocodes);
         free (codes);
     }
 
@@ -475,8 +478,16 @@ fuzz_cap (const uint8_t *data, size_t size)
 
 /* Names the policy and masking code treat specially, always tried. */
 static const char *const s_policy_names[] = {
-    "anonymous",   "*",     "onenet.view.person", "ps.person.get", "public_security",
-    "resident_id", "phone", "name",               "address",       "birth_date",
+    "anonymous",
+    "*",
+    "onenet.view.person",
+    "ps.person.get",
+    "public_security",
+    "resident_id",
+    "phone",
+    "name",
+    "address",
+    "birth_date",
 };
 #define POLICY_NAMES (sizeof s_policy_names / sizeof s_policy_names[0])
 
@@ -504,7 +515,7 @@ s_strings (const char *text, strings_t *out)
         const char *close = strchr (open + 1, '"');
         if (!close)
             break;
-        size_t length = (size_t) (close - open - 1);
+        size_t length = (size_t)(close - open - 1);
         if (length > POLICY_STRING_MAX)
             length = POLICY_STRING_MAX;
         out->text[out->count++] = strndup (open + 1, length);
@@ -527,7 +538,7 @@ s_mask (const char *field, const char *value)
     if (!out)
         s_fail ("policy", "out of memory");
     int rc = onenet_mask_field (field, value, out, size);
-    if (rc < 0 || (size_t) rc >= size || strlen (out) != (size_t) rc)
+    if (rc < 0 || (size_t)rc >= size || strlen (out) != (size_t)rc)
         s_fail ("policy", "mask (\"%s\", \"%s\") returned %d into %zu bytes", field, value, rc,
                 size);
     if (length == 0 && rc != 0)
@@ -535,13 +546,13 @@ s_mask (const char *field, const char *value)
     if (length > 0 && !strchr (out, '*'))
         s_fail ("policy", "mask (\"%s\", \"%s\") shows \"%s\"", field, value, out);
     if (rc > 0) {
-        char *small = malloc ((size_t) rc);
+        char *small = malloc ((size_t)rc);
         if (!small)
             s_fail ("policy", "out of memory");
-        int short_rc = onenet_mask_field (field, value, small, (size_t) rc);
+        int short_rc = onenet_mask_field (field, value, small, (size_t)rc);
         if (short_rc != -1 || small[0] != '\0')
-            s_fail ("policy", "mask (\"%s\", \"%s\") into %d bytes returned %d", field, value,
-                    rc, short_rc);
+            s_fail ("policy", "mask (\"%s\", \"%s\") into %d bytes returned %d", field, value, rc,
+                    short_rc);
         free (small);
     }
     return out;
@@ -565,10 +576,10 @@ s_filter (const onenet_policy_decision_t *decision, const char *department,
         storage[i].label = "label";
         fields[i] = &storage[i];
     }
-    static uint8_t detail[] = { 0x0a, 0x01, 'x' };
+    static uint8_t detail[] = {0x0a, 0x01, 'x'};
     Onenet__View__Section section;
     onenet__view__section__init (&section);
-    section.department = (char *) department;
+    section.department = (char *)department;
     section.status = ONENET__VIEW__SECTION_STATUS__SECTION_OK;
     section.message = "";
     section.fields = fields;
@@ -600,8 +611,8 @@ s_filter (const onenet_policy_decision_t *decision, const char *department,
                     department, section.n_fields, expected, decision->rule);
         size_t j = 0;
         for (size_t i = 0; i < section.n_fields; i++, j++) {
-            while (j < n && onenet_policy_field_action (entry, storage[j].name) ==
-                                ONENET_FIELD_REMOVED)
+            while (j < n &&
+                   onenet_policy_field_action (entry, storage[j].name) == ONENET_FIELD_REMOVED)
                 j++;
             if (j >= n || strcmp (section.fields[i]->name, storage[j].name) != 0)
                 s_fail ("policy", "section %s: field %zu \"%s\" is out of order", department, i,
@@ -613,8 +624,8 @@ s_filter (const onenet_policy_decision_t *decision, const char *department,
             if (!masked)
                 s_fail ("policy", "out of memory");
             if (strcmp (section.fields[i]->value, masked) != 0)
-                s_fail ("policy", "section %s: field \"%s\" is \"%s\", expected \"%s\"",
-                        department, storage[j].name, section.fields[i]->value, masked);
+                s_fail ("policy", "section %s: field \"%s\" is \"%s\", expected \"%s\"", department,
+                        storage[j].name, section.fields[i]->value, masked);
             free (masked);
         }
         if (onenet_policy_section_restricted (entry) && section.detail.len != 0)
@@ -665,10 +676,16 @@ s_decide (const onenet_policy_t *policy, const strings_t *strings, const char *r
             onenet_field_action_t action = onenet_policy_field_action (entry, strings->text[k]);
             if (action != ONENET_FIELD_VISIBLE && action != ONENET_FIELD_MASKED &&
                 action != ONENET_FIELD_REMOVED)
-                s_fail ("policy", "field action %d", (int) action);
+                s_fail ("policy", "field action %d", (int)action);
         }
-        s_filter (&decision, strings->text[i], strings);
     }
+    /* A section of each department the rule names, and of two it may not. */
+    for (size_t i = 0; i < count; i++)
+        s_filter (&decision,
+                  onenet_policy_section_department (onenet_policy_section_at (&decision, i)),
+                  strings);
+    s_filter (&decision, strings->text[POLICY_NAMES], strings);
+    s_filter (&decision, strings->text[strings->count - 1], strings);
 }
 
 int
@@ -687,16 +704,22 @@ fuzz_policy (const uint8_t *data, size_t size)
     strings_t strings;
     s_strings (text, &strings);
     if (policy) {
-        (void) onenet_policy_path (policy);
-        (void) onenet_policy_rule_count (policy);
-        /* Every string as requester and as service, with a purpose from
-         * the strings or none: the input's own names meet its own rules. */
-        for (size_t r = 0; r < strings.count; r++)
-            for (size_t s = 0; s < strings.count; s++) {
-                const char *purpose = strings.text[(r + s) % strings.count];
+        (void)onenet_policy_path (policy);
+        (void)onenet_policy_rule_count (policy);
+        /* Every string as requester, with the strings that follow it as
+         * services and purposes (as a rule writes them: requester, then
+         * service, then purposes), and with the view service: the
+         * input's own names meet its own rules. */
+        size_t n = strings.count;
+        for (size_t r = 0; r < n; r++) {
+            for (size_t k = 1; k <= 3; k++) {
+                size_t s = (r + k) % n;
                 s_decide (policy, &strings, strings.text[r], strings.text[s],
-                          (r + s) % 4 == 0 ? NULL : purpose);
+                          k == 2 ? NULL : strings.text[(s + 1) % n]);
             }
+            s_decide (policy, &strings, strings.text[r], ONENET_POLICY_VIEW_SERVICE,
+                      strings.text[(r + 2) % n]);
+        }
     } else {
         s_decide (NULL, &strings, "anonymous", "onenet.ping", NULL);
     }
@@ -716,7 +739,7 @@ fuzz_policy (const uint8_t *data, size_t size)
 //  --------------------------------------------------------------------------
 
 const fuzz_target_t fuzz_targets[] = {
-    { "wire", fuzz_wire },     { "json", fuzz_json },     { "config", fuzz_config },
-    { "cap", fuzz_cap },       { "policy", fuzz_policy },
+    {"wire", fuzz_wire}, {"json", fuzz_json},     {"config", fuzz_config},
+    {"cap", fuzz_cap},   {"policy", fuzz_policy},
 };
 const size_t fuzz_target_count = sizeof fuzz_targets / sizeof fuzz_targets[0];

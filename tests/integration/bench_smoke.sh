@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # bench_smoke.sh - `onenet bench` runs and keeps its output contract: runs
-# `onenet bench rr --duration 1` and `onenet bench view --duration 1
-# --people 2000`, and checks that each exits 0, that every stdout line is
-# `name value unit`, and that the figures scripts rely on are there with a
-# value above 0.
+# `onenet bench rr --duration 1`, `onenet bench view --duration 1
+# --people 2000`, `onenet bench alerts --duration 1`, `onenet bench events
+# --duration 1` and `onenet bench memory --subscribers 50 --adapters 2`,
+# and checks that each exits 0, that every stdout line is `name value
+# unit`, and that the figures scripts rely on are there with a value above
+# 0 (counts that may be 0 only present). The alerts run must lose and
+# duplicate nothing: that is correctness, not speed.
 #
 # It checks the contract, never the speed: no figure is compared with any
 # threshold, since the machine running the tests may be busy.
@@ -61,6 +64,22 @@ check_figures () {
     done
 }
 
+# The named figures exist, whatever their value.
+check_present () {
+    local name=$1 figure
+    shift
+    for figure in "$@"; do
+        grep -q "^$figure " "$tmp/$name.out" || fail "$name: no figure $figure"
+    done
+}
+
+# The named figure is exactly this value.
+check_equal () {
+    local name=$1 figure=$2 want=$3 value
+    value=$(awk -v f="$figure" '$1 == f { print $2 }' "$tmp/$name.out")
+    [ "$value" = "$want" ] || fail "$name: $figure is '$value', expected $want"
+}
+
 # --- rr ----------------------------------------------------------------------
 run rr rr --duration 1
 check_lines rr
@@ -87,4 +106,33 @@ check_figures view \
     view.redis_get.inflight64.rps \
     view.miss.p50_over_rr_p50 view.hit.rps_over_redis_get
 
-step "ok: $(wc -l <"$tmp/rr.out") rr and $(wc -l <"$tmp/view.out") view figures"
+# --- alerts ------------------------------------------------------------------
+run alerts alerts --duration 1
+check_lines alerts
+figures=(alerts.persisted.published.rps alerts.persisted.latency.p50
+    alerts.persisted.latency.p99 alerts.persisted.published alerts.redis_xadd.rps
+    alerts.persisted.ratio_to_xadd alerts.persisted.ratio_to_xadd.target_min)
+for n in 1 2 3 4; do
+    figures+=("alerts.persisted.sub$n.delivered.rps" "alerts.persisted.sub$n.received")
+done
+check_figures alerts "${figures[@]}"
+check_present alerts alerts.persisted.lost alerts.persisted.duplicated alerts.persisted.spooled
+check_equal alerts alerts.persisted.lost 0
+check_equal alerts alerts.persisted.duplicated 0
+
+# --- events ------------------------------------------------------------------
+run events events --duration 1
+check_lines events
+check_figures events events.baseline.delivered.rps events.baseline.published.rps \
+    events.baseline.published events.baseline.received events.onenet.unsupported
+check_present events events.baseline.dropped
+
+# --- memory ------------------------------------------------------------------
+run memory memory --subscribers 50 --adapters 2
+check_lines memory
+check_figures memory memory.broker.idle_rss_mb memory.broker.adapters_rss_mb \
+    memory.broker.rss_mb memory.broker.rss_mb.target_max memory.subscribers.requested \
+    memory.subscribers.connected memory.adapters.connected
+check_present memory memory.broker.per_subscriber_kb
+
+step "ok: $(cat "$tmp"/{rr,view,alerts,events,memory}.out | wc -l) figures from rr, view, alerts, events and memory"

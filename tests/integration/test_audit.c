@@ -138,7 +138,8 @@ setup_system (void **state)
     snprintf (s.audit_file, sizeof s.audit_file, "%s/audit.log", harness_tempdir ());
     char seed[512];
     snprintf (seed, sizeof seed, "%s", harness_bin ("onenet-seed"));
-    const char *argv[] = { seed, "--out", s.data, "--people", "200", "--seed", "7", "--quiet", NULL };
+    const char *argv[] = { seed, "--out", s.data, "--people", "200", "--seed", "7",
+                           "--quiet", NULL };
     if (harness_run ("seed.log", argv) != 0)
         return -1;
     s.redis_port = harness_free_port ();
@@ -148,7 +149,8 @@ setup_system (void **state)
     snprintf (s.config, sizeof s.config,
               "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
               "audit = { file = \"%s\"; };\n"
-              "departments = ( { name = \"public_security\"; view_service = \"ps.view.person\"; } );\n",
+              "departments = ( { name = \"public_security\";"
+              " view_service = \"ps.view.person\"; } );\n",
               s.redis_port, s.audit_file);
     start_broker ();
     s.adapter = start_public_security ();
@@ -389,8 +391,8 @@ test_edited_entry_fails_verify_naming_its_line (void **state)
     run = verify_file ();
     assert_int_equal (run->exit_code, 1);
     char expected[128];
-    snprintf (expected, sizeof expected, "onenet: audit verify: line %d (sequence %d): edited: hash mismatch",
-              line, line);
+    snprintf (expected, sizeof expected,
+              "onenet: audit verify: line %d (sequence %d): edited: hash mismatch", line, line);
     assert_non_null (strstr (run->err, expected));
     run = run_cli ((const char *[]) { "audit", "verify", "--file", s.audit_file, "--json", NULL });
     assert_int_equal (run->exit_code, 1);

@@ -21,6 +21,7 @@
 #include "onenet/proto/view.pb-c.h"
 
 #define MAX_LINES 128
+#define ZEROS "0000000000000000000000000000000000000000000000000000000000000000"
 
 /* The entry whose hash was computed by hand (see the file comment). */
 static Onenet__Audit__Entry
@@ -57,16 +58,19 @@ test_hash_is_sha256_of_the_canonical_encoding (void **state)
     uint8_t zero[32] = { 0 }, first[32], second[32], again[32];
     Onenet__Audit__Entry entry = known_entry (1, zero, "pension review");
     assert_int_equal (onenet_audit_hash (&entry, first), 0);
-    assert_string_equal (hex (first), "f628f89c2d86e8f11a3eb3bbf93aed8baf338dff64817dfd22f6b3e941144e88");
+    assert_string_equal (hex (first),
+                         "f628f89c2d86e8f11a3eb3bbf93aed8baf338dff64817dfd22f6b3e941144e88");
     /* The next entry chains to it; "" (the default) is left out. */
     Onenet__Audit__Entry next = known_entry (2, first, "");
     assert_int_equal (onenet_audit_hash (&next, second), 0);
-    assert_string_equal (hex (second), "801b60d49ad0dc3eea68f8cf5baf7750f64cfbe8b20db98b9de155d41d771a40");
+    assert_string_equal (hex (second),
+                         "801b60d49ad0dc3eea68f8cf5baf7750f64cfbe8b20db98b9de155d41d771a40");
 
     /* The hash field and unknown fields do not count. */
     entry.hash.data = second;
     entry.hash.len = 32;
-    ProtobufCMessageUnknownField unknown = { 99, PROTOBUF_C_WIRE_TYPE_VARINT, 1, (uint8_t *) "\x01" };
+    ProtobufCMessageUnknownField unknown = { 99, PROTOBUF_C_WIRE_TYPE_VARINT, 1,
+                                             (uint8_t *) "\x01" };
     entry.base.n_unknown_fields = 1;
     entry.base.unknown_fields = &unknown;
     assert_int_equal (onenet_audit_hash (&entry, again), 0);
@@ -93,7 +97,7 @@ test_line_round_trip (void **state)
     assert_int_equal (strlen (line), length);
     assert_int_equal (line[length - 1], '\n');
     assert_null (memchr (line, '\n', length - 1));   /* one line, whatever the purpose holds */
-    assert_non_null (strstr (line, "\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\""));
+    assert_non_null (strstr (line, "\"prev\":\"" ZEROS "\""));
     char why[200];
     Onenet__Audit__Entry *back = onenet_audit_parse_line (line, length, why, sizeof why);
     assert_non_null (back);
@@ -121,12 +125,10 @@ test_line_round_trip (void **state)
         "not json",
         "[1,2]",
         "{\"sequence\":1,\"prev\":\"00\",\"hash\":\"00\"}",
-        "{\"sequence\":-1,\"prev\":\"" "0000000000000000000000000000000000000000000000000000000000000000"
-        "\",\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+        "{\"sequence\":-1,\"prev\":\"" ZEROS "\",\"hash\":\"" ZEROS "\"}",
         "{\"sequence\":1,\"extra\":1}",
         "{\"sequence\":1,\"sequence\":2}",
-        "{\"sequence\":1,\"purpose\":7,\"prev\":\"" "0000000000000000000000000000000000000000000000000000000000000000"
-        "\",\"hash\":\"0000000000000000000000000000000000000000000000000000000000000000\"}",
+        "{\"sequence\":1,\"purpose\":7,\"prev\":\"" ZEROS "\",\"hash\":\"" ZEROS "\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         why[0] = '\0';
@@ -248,7 +250,8 @@ test_verify_intact_and_empty (void **state)
     assert_int_equal (report.entries, 0);
 
     char err[256];
-    assert_int_equal (onenet_audit_verify_file (path_in_dir ("missing.log"), &report, err, sizeof err), -1);
+    assert_int_equal (onenet_audit_verify_file (path_in_dir ("missing.log"), &report, err,
+                                                sizeof err), -1);
     assert_non_null (strstr (err, "missing.log"));
 }
 
@@ -366,8 +369,8 @@ test_replaced_entry_breaks_the_chain_after_it (void **state)
     lines_t lines;
     read_lines (path, &lines);
     char why[200];
-    Onenet__Audit__Entry *entry = onenet_audit_parse_line (lines.line[2], strlen (lines.line[2]), why,
-                                                           sizeof why);
+    Onenet__Audit__Entry *entry = onenet_audit_parse_line (lines.line[2], strlen (lines.line[2]),
+                                                           why, sizeof why);
     assert_non_null (entry);
     Onenet__Audit__Entry forged = *entry;
     forged.purpose = "nothing to see";
@@ -589,8 +592,8 @@ test_subject_absent (void **state)
     nobody.kind = "noise";
     nobody.summary = "loud music";
     size = pack (&nobody.base, body);
-    assert_int_equal (audit_subject_of (&onenet__ps__incident_report_request__descriptor, body, size,
-                                        subject, sizeof subject), 0);
+    assert_int_equal (audit_subject_of (&onenet__ps__incident_report_request__descriptor, body,
+                                        size, subject, sizeof subject), 0);
     /* No type, no body, an empty body. */
     assert_int_equal (audit_subject_of (NULL, body, size, subject, sizeof subject), 0);
     assert_int_equal (audit_subject_of (&onenet__ps__person_get_request__descriptor, NULL, 0,

@@ -692,6 +692,9 @@ test_broker_default_file (void **state)
         "limits.rate_burst",
         "policy.file",
         "curve.key_file",
+        "audit.enabled",
+        "audit.file",
+        "audit.stream",
     };
     onenet_config_t *cfg = onenet_config_load (path, err, sizeof err);
     assert_non_null (cfg);

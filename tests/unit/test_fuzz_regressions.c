@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,12 +26,13 @@
 typedef struct {
     const char *kind;   /* "corpus" or "regressions" */
     const char *target; /* "wire", ... */
+    const char *name;   /* the test's: "corpus/wire" */
 } replay_t;
 
 static int
 name_compare (const void *a, const void *b)
 {
-    return strcmp (*(char *const *) a, *(char *const *) b);
+    return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 static fuzz_target_fn
@@ -141,36 +143,32 @@ static void
 test_regressions (void **state)
 {
     const replay_t *replay = *state;
-    (void) replay_dir (replay);
+    (void)replay_dir (replay);
 }
 
-#define REPLAY(kind, target)                                                                  \
-    static replay_t s_##kind##_##target = { #kind, #target };
-REPLAY (corpus, wire)
-REPLAY (corpus, json)
-REPLAY (corpus, config)
-REPLAY (corpus, cap)
-REPLAY (corpus, policy)
-REPLAY (regressions, wire)
-REPLAY (regressions, json)
-REPLAY (regressions, config)
-REPLAY (regressions, cap)
-REPLAY (regressions, policy)
+/* One cmocka test per directory, named after it. */
+static replay_t s_replays[] = {
+    {"regressions", "wire", "regressions/wire"},
+    {"regressions", "json", "regressions/json"},
+    {"regressions", "config", "regressions/config"},
+    {"regressions", "cap", "regressions/cap"},
+    {"regressions", "policy", "regressions/policy"},
+    {"corpus", "wire", "corpus/wire"},
+    {"corpus", "json", "corpus/json"},
+    {"corpus", "config", "corpus/config"},
+    {"corpus", "cap", "corpus/cap"},
+    {"corpus", "policy", "corpus/policy"},
+};
+#define REPLAYS (sizeof s_replays / sizeof s_replays[0])
 
 int
 main (void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_prestate (test_regressions, &s_regressions_wire),
-        cmocka_unit_test_prestate (test_regressions, &s_regressions_json),
-        cmocka_unit_test_prestate (test_regressions, &s_regressions_config),
-        cmocka_unit_test_prestate (test_regressions, &s_regressions_cap),
-        cmocka_unit_test_prestate (test_regressions, &s_regressions_policy),
-        cmocka_unit_test_prestate (test_corpus, &s_corpus_wire),
-        cmocka_unit_test_prestate (test_corpus, &s_corpus_json),
-        cmocka_unit_test_prestate (test_corpus, &s_corpus_config),
-        cmocka_unit_test_prestate (test_corpus, &s_corpus_cap),
-        cmocka_unit_test_prestate (test_corpus, &s_corpus_policy),
-    };
+    struct CMUnitTest tests[REPLAYS];
+    for (size_t i = 0; i < REPLAYS; i++) {
+        bool seeds = strcmp (s_replays[i].kind, "corpus") == 0;
+        tests[i] = (struct CMUnitTest){s_replays[i].name, seeds ? test_corpus : test_regressions,
+                                       NULL, NULL, &s_replays[i]};
+    }
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -110,6 +110,13 @@ void onenet_arena_reset (onenet_arena_t *arena);
 ProtobufCMessage *onenet_wire_unpack (const ProtobufCMessageDescriptor *descriptor,
                                       const zmq_msg_t *frame, onenet_arena_t *arena);
 
+/* Drops the unknown fields of message and of every message inside it.
+ * For a message unpacked with the default allocator (NULL) that is about
+ * to be stored or re-sent: protobuf-c keeps unknown fields it cannot
+ * always pack back readably (an over-long varint tag of field 0 is read,
+ * then written as a plain 0 that unpack refuses). */
+void onenet_message_strip_unknown (ProtobufCMessage *message);
+
 /* Milliseconds of a monotonic clock, for deadlines and heartbeats. */
 int64_t onenet_clock_ms (void);
 /* Milliseconds since the Unix epoch. */
