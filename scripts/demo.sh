@@ -19,6 +19,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 bin=$(cd "$bin" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/onenet-demo.XXXXXX)
 pids=()
 cleanup() {
@@ -74,6 +75,17 @@ for i in 1 2; do
   pids+=($!)
 done
 
+# The gateway and web console, on the demo config's synthetic users.
+gateway_port=$(free_port)
+sed -e "s#^\( *port = \).*#\1$gateway_port;#" \
+    -e "s#^\( *broker = \).*#\1\"$ONENET_BROKER\";#" \
+    -e "s#^\( *alerts = \).*#\1\"$ONENET_ALERTS\";#" \
+    -e "s#^\( *web_root = \).*#\1\"$src/web\";#" \
+    -e "s#^\( *openapi = \).*#\1\"$src/docs/openapi.yaml\";#" \
+    "$src/config/gateway.cfg" >"$work/gateway.cfg"
+"$bin/onenet-gateway" -c "$work/gateway.cfg" >"$work/gateway.log" 2>&1 &
+pids+=($!)
+
 # Wait until every adapter has registered.
 for _ in $(seq 100); do
   n=$("$bin/onenet" services --json 2>/dev/null | grep -c '"instance"' || true)
@@ -98,7 +110,19 @@ kill "$social_security_pid"
 sleep 0.3
 say "$bin/onenet" view "$person" --fresh
 echo
+echo "The same through the gateway's REST API (as the demo clerk):"
+gateway_get() {
+  exec 3<>"/dev/tcp/127.0.0.1/$gateway_port"
+  printf 'GET %s HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n' "$1" "$2" >&3
+  cat <&3
+  exec 3<&-
+}
+printf '\n\033[1m$ GET /api/v1/persons/%s/view?purpose=identity_check\033[0m\n' "$person"
+gateway_get "/api/v1/persons/$person/view?purpose=identity_check" demo-clerk-token | sed -n '1p;$p' | cut -c1-300
+echo
 echo "Requests above went client -> broker ($ONENET_BROKER) -> department adapters -> back."
+echo "Web console: http://127.0.0.1:$gateway_port/  (demo tokens: demo-clerk-token,"
+echo "             demo-coordinator-token, demo-auditor-token, demo-operator-token)"
 echo "Logs: $work/*.log"
 
 if [ "$once" -eq 1 ]; then exit 0; fi

@@ -3,6 +3,18 @@
 // department coloured by its status, fields as the broker sent them
 // (masked where the policy masks them), conflicting fields highlighted.
 
+// "Public security, Social security: A ≠ Civil affairs: B": departments
+// holding the same value are grouped, so ≠ stands only between values
+// that differ.
+function conflictText (conflict) {
+  const byValue = new Map();
+  for (const v of conflict.values) {
+    const name = DEPARTMENTS[v.department] || v.department;
+    byValue.set(v.value, [...(byValue.get(v.value) || []), name]);
+  }
+  return [...byValue].map(([value, names]) => `${names.join(', ')}: ${value}`).join(' ≠ ');
+}
+
 import { api } from './api.js';
 import { el, clear, formatMs } from './dom.js';
 import { residentIdProblem } from './resident_id.js';
@@ -85,7 +97,7 @@ function render(view) {
     conflicts.append(el('div', { class: 'banner conflict' },
       el('strong', {}, '数据不一致 Conflicting data: '),
       view.conflicts.map((c) => el('span', { class: 'conflict-item' },
-        `${c.field}: `, c.values.map((v) => `${DEPARTMENTS[v.department] || v.department} = ${v.value}`).join(' ≠ ')))));
+        `${c.field}: `, conflictText(c)))));
   }
 
   const cards = $('sections');

@@ -90,6 +90,7 @@ redis_port=$(free_port)
 broker_port=$(free_port)
 alerts_port=$(free_port)
 http_port=$(free_port)
+gateway_port=$(free_port)
 
 native() {
     sed -e "s#tcp://broker:5570#tcp://127.0.0.1:$broker_port#g" \
@@ -97,6 +98,8 @@ native() {
         -e "s#/dev/tcp/127\.0\.0\.1/9570#/dev/tcp/127.0.0.1/$http_port#g" \
         -e "s#/data/stores#$work/stores#g" \
         -e "s#/etc/onenet/broker\.cfg#$work/broker.cfg#g" \
+        -e "s#/etc/onenet/gateway\.cfg#$work/gateway.cfg#g" \
+        -e "s#/dev/tcp/127\.0\.0\.1/8080#/dev/tcp/127.0.0.1/$gateway_port#g" \
         -e "s#/etc/onenet/keys#$work/keys#g" \
         -e "s#--dir /data\$#--dir $work/redis#" \
         -e "s#--dir /data #--dir $work/redis #" \
@@ -108,7 +111,7 @@ native() {
 # Fails when a rewritten text still names a container host, port or path.
 check_rewritten() {
     local what=$1 text=$2
-    if grep -Eq '(broker|redis):[0-9]|127\.0\.0\.1[:/](5570|5571|9570)\b| /data\b|/etc/onenet' <<<"$text"; then
+    if grep -Eq '(broker|redis):[0-9]|127\.0\.0\.1[:/](5570|5571|9570|8080)\b| /data\b|/etc/onenet' <<<"$text"; then
         fail "$what: the native rewrite missed something: $text"
     fi
 }
@@ -142,7 +145,7 @@ healthy() {
 
 # --- (a) validation ---
 
-expected="keys redis seed broker public_security social_security emergency"
+expected="keys redis seed broker public_security social_security emergency gateway"
 [ "$(services | tr '\n' ' ' | sed 's/ $//')" = "$expected" ] \
     || fail "services are '$(services | tr '\n' ' ')', expected '$expected'"
 if command -v docker-compose >/dev/null; then
@@ -220,6 +223,20 @@ for adapter in public_security social_security emergency; do
     healthy "$adapter" || fail "$adapter healthcheck never passed (see $work/$adapter.log)"
     step "$adapter healthy"
 done
+
+sed -e "s#\"0\.0\.0\.0\"#\"127.0.0.1\"#" \
+    -e "s#port = 8080;#port = $gateway_port;#" \
+    -e "s#tcp://broker:5570#tcp://127.0.0.1:$broker_port#" \
+    -e "s#tcp://broker:5571#tcp://127.0.0.1:$alerts_port#" \
+    -e "s#/usr/local/share/onenet/web#$src/web#" \
+    -e "s#/usr/local/share/onenet/openapi\.yaml#$src/docs/openapi.yaml#" \
+    "$src/config/compose/gateway.cfg" >"$work/gateway.cfg"
+if grep -v '^[[:space:]]*#' "$work/gateway.cfg" | grep -Eq '0\.0\.0\.0|broker:|/usr/local'; then
+    fail "config/compose/gateway.cfg: the native rewrite missed something"
+fi
+start gateway
+healthy gateway || fail "gateway healthcheck never passed (see $work/gateway.log)"
+step "gateway healthy (CURVE key gateway, OpenAPI served)"
 
 # Every healthcheck, once more, all at the same time of the system's life.
 for name in $(services); do
