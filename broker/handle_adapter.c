@@ -8,6 +8,7 @@
 #include <string.h>
 #include "broker_internal.h"
 #include "onenet/proto/view.pb-c.h"
+#include "alerts.h"
 #include "rules.h"
 #include "view.h"
 
@@ -223,6 +224,7 @@ on_adapter_event (broker_t *self, inbound_t *in)
     onenet_debug ("event.received", "department=%s topic=%s type=%s", in->adapter->department,
                   header->topic, header->type);
     rules_on_event (self, in->adapter->department, header, in->body);
+    alerts_relay_event (self->alerts, in->adapter->department, header, in->body);
     if (strcmp (header->topic, "record.changed") == 0 && in->body) {
         Onenet__View__RecordChanged *changed = (Onenet__View__RecordChanged *) onenet_wire_unpack (
             &onenet__view__record_changed__descriptor, in->body, &self->arena);

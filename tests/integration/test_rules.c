@@ -13,9 +13,11 @@
 #include <unistd.h>
 #include "harness.h"
 #include "onenet/proto/alert.pb-c.h"
+#include "onenet/proto/onenet.pb-c.h"
 #include "onenet/proto/public_security.pb-c.h"
 
 static onenet_client_t *s_client;
+static int s_broker_port;
 
 static int
 setup (void **state)
@@ -42,6 +44,7 @@ setup (void **state)
               ");\n",
               redis_port);
     harness_start_broker (port, config);
+    s_broker_port = port;
     char bin[512], db[512], endpoint[64];
     snprintf (bin, sizeof bin, "%s", harness_bin ("onenet-adapter-public-security"));
     snprintf (db, sizeof db, "%s/public_security.db", stores);
@@ -94,10 +97,28 @@ newest (void)
     return batch;
 }
 
+/* A SUB socket on the broker's alerts endpoint for prefix. */
+static void *
+subscribe (void *context, const char *prefix)
+{
+    void *sub = zmq_socket (context, ZMQ_SUB);
+    int linger = 0;
+    zmq_setsockopt (sub, ZMQ_LINGER, &linger, sizeof linger);
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", harness_alerts_port (s_broker_port));
+    assert_int_equal (zmq_connect (sub, endpoint), 0);
+    zmq_setsockopt (sub, ZMQ_SUBSCRIBE, prefix, strlen (prefix));
+    usleep (200000);   /* the subscription reaches the broker */
+    return sub;
+}
+
 static void
 test_missing_person_becomes_alert (void **state)
 {
     (void) state;
+    /* Departments' events are relayed as they are, too. */
+    void *context = zmq_ctx_new ();
+    void *events = subscribe (context, "event.public_security.incident.reported");
     Onenet__Ps__IncidentReport *noise = report ("noise", "Loud construction at night");
     Onenet__Ps__IncidentReport *missing = report ("missing_person", "Child missing near Jinjiang market");
     char expected[128];
@@ -128,6 +149,29 @@ test_missing_person_becomes_alert (void **state)
     assert_string_equal (alert->info[0]->area[0]->area_desc, "District 510104");
     assert_string_equal (alert->info[0]->area[0]->geocode[0]->value, "510104");
     onenet__alert__alert_batch__free_unpacked (batch, NULL);
+
+    /* Both reports went out as events: [topic][EventHeader][IncidentReport]. */
+    for (int i = 0; i < 2; i++) {
+        zmq_pollitem_t item = { events, 0, ZMQ_POLLIN, 0 };
+        assert_int_equal (zmq_poll (&item, 1, 3000), 1);
+        onenet_wire_msg_t msg;
+        assert_int_equal (onenet_wire_recv (events, &msg, 0), 0);
+        assert_int_equal (msg.count, 3);
+        Onenet__EventHeader *header = (Onenet__EventHeader *) onenet_wire_unpack (
+            &onenet__event_header__descriptor, &msg.frame[1], NULL);
+        assert_non_null (header);
+        assert_string_equal (header->department, "public_security");   /* set by the broker */
+        assert_string_equal (header->type, "onenet.ps.IncidentReport");
+        Onenet__Ps__IncidentReport *event = (Onenet__Ps__IncidentReport *) onenet_wire_unpack (
+            &onenet__ps__incident_report__descriptor, &msg.frame[2], NULL);
+        assert_non_null (event);
+        assert_string_equal (event->report_id, i == 0 ? noise->report_id : missing->report_id);
+        protobuf_c_message_free_unpacked (&event->base, NULL);
+        protobuf_c_message_free_unpacked (&header->base, NULL);
+        onenet_wire_close (&msg);
+    }
+    zmq_close (events);
+    zmq_ctx_term (context);
     onenet__ps__incident_report__free_unpacked (noise, NULL);
     onenet__ps__incident_report__free_unpacked (missing, NULL);
 }
