@@ -103,8 +103,11 @@ export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     || { show "$tmp/help.out"; fail "the out-of-tree adapter's --help did not exit 0"; }
 grep -q "Usage:" "$tmp/help.out" || fail "the out-of-tree adapter's --help printed no usage"
 # It must run on the installed library, not the build tree's.
-ldd "$adapter" | grep -q "$libdir/libonenet.so" \
-    || fail "the out-of-tree adapter does not load libonenet from $libdir: $(ldd "$adapter" | grep onenet)"
+# (ldd's output captured first: `ldd | grep -q` under pipefail fails when
+# grep stops reading early and ldd gets SIGPIPE.)
+linked=$(ldd "$adapter")
+grep -q "$libdir/libonenet.so" <<<"$linked" \
+    || fail "the out-of-tree adapter does not load libonenet from $libdir: $(grep onenet <<<"$linked")"
 
 # --- run: installed broker, out-of-tree adapter, installed CLI -------------------
 port_is_free () {
@@ -140,8 +143,8 @@ pids+=($!)
 adapter_pid=$!
 registered=""
 for _ in $(seq 1 100); do
-    if "$cli" --broker "$endpoint" --timeout 500 services example.greet 2>/dev/null \
-        | grep -q "example/oot1"; then
+    listed=$("$cli" --broker "$endpoint" --timeout 500 services example.greet 2>/dev/null || true)
+    if grep -q "example/oot1" <<<"$listed"; then
         registered=yes
         break
     fi
