@@ -542,8 +542,8 @@ alerts_submit (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
     envelope->received_at_ms = onenet_wall_ms ();
     self->stats.published++;
     /* The audit's subject of an alert is its CAP identifier. */
-    broker_audit (broker, "alert.publish", department, "onenet.alert.publish", alert->identifier, "",
-                  ONENET_OK, 0, "broker");
+    broker_audit (broker, "alert.publish", department, "", "onenet.alert.publish",
+                  alert->identifier, "", ONENET_OK, 0, "broker");
 
     if (cache_ready (broker->cache)) {
         pending_t *pending = pending_new (self, PENDING_PUBLISH, peer, correlation);
@@ -861,8 +861,8 @@ on_ack (alerts_t *self, pending_t *pending, const redisReply *reply)
     broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_OK, NULL, &body);
     zmq_msg_close (&body);
     self->stats.acks++;
-    broker_audit (broker, "alert.ack", pending->ack->by, "onenet.alert.ack", pending->ack->identifier,
-                  "", ONENET_OK, 0, "broker");
+    broker_audit (broker, "alert.ack", pending->ack->by, "", "onenet.alert.ack",
+                  pending->ack->identifier, "", ONENET_OK, 0, "broker");
 }
 
 void

@@ -256,12 +256,19 @@ broker_stop (broker_t *self)
 }
 
 void
-broker_audit (broker_t *self, const char *kind, const char *requester, const char *service,
-              const char *subject, const char *purpose, onenet_status_t status, uint64_t latency_us,
-              const char *answered_by)
+broker_audit (broker_t *self, const char *kind, const char *requester, const char *user,
+              const char *service, const char *subject, const char *purpose, onenet_status_t status,
+              uint64_t latency_us, const char *answered_by)
 {
-    audit_event_t event = { kind, requester, "", service, subject ? subject : "",
-                            purpose ? purpose : "", status, latency_us, answered_by };
+    audit_event_t event = {kind,
+                           requester,
+                           user ? user : "",
+                           service,
+                           subject ? subject : "",
+                           purpose ? purpose : "",
+                           status,
+                           latency_us,
+                           answered_by};
     audit_record (self->audit, &event);
 }
 

@@ -104,16 +104,15 @@ void broker_send_error (broker_t *self, const zmq_msg_t *peer, onenet_status_t s
 
 /* management.c: services named onenet.* answered by the broker itself.
  * Returns true if the service was one of them (answered). */
-bool management_handle (broker_t *self, const zmq_msg_t *peer,
-                        const Onenet__RequestHeader *header, const char *requester,
-                        zmq_msg_t *body);
+bool management_handle (broker_t *self, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
+                        const char *requester, const char *user, zmq_msg_t *body);
 
 /* broker.c */
 void broker_log_bad (broker_t *self, const char *reason);
 
 /* Records an exchange in the audit log (a no-op when audit is off). */
-void broker_audit (broker_t *self, const char *kind, const char *requester, const char *service,
-                   const char *subject, const char *purpose, onenet_status_t status,
-                   uint64_t latency_us, const char *answered_by);
+void broker_audit (broker_t *self, const char *kind, const char *requester, const char *user,
+                   const char *service, const char *subject, const char *purpose,
+                   onenet_status_t status, uint64_t latency_us, const char *answered_by);
 
 #endif

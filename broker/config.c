@@ -159,6 +159,9 @@ broker_config_destroy (broker_config_t **self_p)
     free (self->alerts_endpoint);
     free (self->http_endpoint);
     free (self->policy_file);
+    for (size_t index = 0; index < self->delegate_count; index++)
+        free (self->delegates[index]);
+    free (self->delegates);
     free (self->audit_file);
     free (self->audit_stream);
     free (self->alerts_stream);
@@ -459,6 +462,23 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
     if (onenet_config_string (cfg, "audit.stream", self->audit_stream, &audit_stream) == 0 &&
         s_set_string (&self->audit_stream, audit_stream))
         return -1;
+    size_t delegates = 0;
+    if (onenet_config_count (cfg, "delegates", &delegates) == 0 && delegates) {
+        self->delegates = calloc (delegates, sizeof *self->delegates);
+        if (!self->delegates)
+            return -1;
+        for (size_t index = 0; index < delegates; index++) {
+            char path[PATH_SIZE];
+            const char *name = NULL;
+            snprintf (path, sizeof path, "delegates[%zu]", index);
+            if (onenet_config_string (cfg, path, NULL, &name) || !name)
+                break;
+            self->delegates[index] = strdup (name);
+            self->delegate_count++;
+            if (!self->delegates[index])
+                return -1;
+        }
+    }
     const char *policy_file;
     if (onenet_config_string (cfg, "policy.file", self->policy_file, &policy_file) == 0 &&
         s_set_string (&self->policy_file, policy_file))

@@ -65,6 +65,8 @@ typedef struct {
     int rate_per_second;         /* limits.rate_per_second 0 (off)  [0, 10000000]: per requesting department */
     int rate_burst;              /* limits.rate_burst      100      [1, 10000000] */
     char *policy_file;           /* policy.file  "": no sharing policy enforced (logged) */
+    char **delegates; /* delegates = [ "gateway" ]: departments trusted to act for users */
+    size_t delegate_count;
     int audit_enabled;           /* audit.enabled true: record every cross-department exchange */
     char *audit_file;            /* audit.file   "onenet-audit.log": the local chain; "" for none */
     char *audit_stream;          /* audit.stream "onenet:audit": the Redis Stream copy */

@@ -158,9 +158,9 @@ on_adapter_reply (broker_t *self, inbound_t *in)
         /* A department answering itself is its own business; across
          * departments, it is recorded. */
         if (strcmp (request->requester, adapter->department) != 0)
-            broker_audit (self, "request", request->requester, request->service->name,
-                          request->subject, request->purpose, status,
-                          (uint64_t) (registry_clock_us () - request->received_us), adapter->label);
+            broker_audit (self, "request", request->requester, request->user,
+                          request->service->name, request->subject, request->purpose, status,
+                          (uint64_t)(registry_clock_us () - request->received_us), adapter->label);
     }
     if (status != ONENET_OK)
         request->service->errors++;

@@ -87,6 +87,7 @@ dispatch (broker_t *self, request_t *request, adapter_t *adapter)
     int64_t left = request->deadline - self->now;
     Onenet__Requester requester = ONENET__REQUESTER__INIT;
     requester.department = request->requester;
+    requester.user = request->user;
     Onenet__RequestHeader header = ONENET__REQUEST_HEADER__INIT;
     header.correlation_id = request->id;
     header.service = request->service->name;
@@ -143,6 +144,26 @@ requester_of (const inbound_t *in, char *out, size_t size)
 {
     const char *user_id = zmq_msg_gets (in->signature, "User-Id");
     snprintf (out, size, "%s", user_id && *user_id ? user_id : "anonymous");
+}
+
+/* A connection trusted to act for its users (delegates) may name the
+ * department and user a request is for; from anyone else those fields
+ * are ignored. Rewrites requester and fills user. */
+static void
+apply_delegation (const broker_t *self, const Onenet__RequestHeader *header, char *requester,
+                  size_t requester_size, char *user, size_t user_size)
+{
+    *user = '\0';
+    const Onenet__Requester *behalf = header->requester;
+    if (!behalf)
+        return;
+    for (size_t i = 0; i < self->config->delegate_count; i++)
+        if (strcmp (self->config->delegates[i], requester) == 0) {
+            if (behalf->department && *behalf->department)
+                snprintf (requester, requester_size, "%s", behalf->department);
+            snprintf (user, user_size, "%s", behalf->user ? behalf->user : "");
+            return;
+        }
 }
 
 /* Checks the header; on a problem answers the client and returns -1. */
@@ -258,8 +279,9 @@ on_client_request (broker_t *self, inbound_t *in)
     }
     if (check_header (self, in, header) < 0)
         return;
-    char requester[64];
+    char requester[64], user[64];
     requester_of (in, requester, sizeof requester);
+    apply_delegation (self, header, requester, sizeof requester, user, sizeof user);
     if (self->draining && strcmp (header->service, "onenet.ping") != 0) {
         broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_UNAVAILABLE,
                        "broker is shutting down: try again in a moment", NULL);
@@ -286,12 +308,12 @@ on_client_request (broker_t *self, inbound_t *in)
                      onenet_log_quote (decision.reason, quoted, sizeof quoted));
         broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_DENIED, decision.reason,
                        NULL);
-        broker_audit (self, "request", requester, header->service, "", header->purpose, ONENET_DENIED,
-                      0, "broker");
+        broker_audit (self, "request", requester, user, header->service, "", header->purpose,
+                      ONENET_DENIED, 0, "broker");
         return;
     }
     if (strncmp (header->service, "onenet.", 7) == 0) {
-        management_handle (self, in->peer, header, requester, in->body);
+        management_handle (self, in->peer, header, requester, user, in->body);
         return;
     }
     service_t *service = registry_service (self->registry, header->service);
@@ -329,6 +351,7 @@ on_client_request (broker_t *self, inbound_t *in)
     if (header->purpose && *header->purpose)
         request->purpose = strdup (header->purpose);
     snprintf (request->requester, sizeof request->requester, "%s", requester);
+    snprintf (request->user, sizeof request->user, "%s", user);
     /* Whom the request is about, for the audit: read from the body's
      * resident_id field by its wire tag, without decoding the body. */
     if (in->body && service->request_type && *service->request_type)

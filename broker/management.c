@@ -126,14 +126,14 @@ done:
 
 bool
 management_handle (broker_t *self, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
-                   const char *requester, zmq_msg_t *body)
+                   const char *requester, const char *user, zmq_msg_t *body)
 {
     if (strcmp (header->service, "onenet.ping") == 0)
         on_ping (self, peer, header->correlation_id);
     else if (strcmp (header->service, "onenet.services") == 0)
         on_services (self, peer, header->correlation_id, body);
     else if (strcmp (header->service, "onenet.view.person") == 0)
-        view_start (self, peer, header, requester, body);
+        view_start (self, peer, header, requester, user, body);
     else if (strcmp (header->service, "onenet.alert.publish") == 0)
         alerts_publish (self, peer, header, requester, body);
     else if (strcmp (header->service, "onenet.alert.since") == 0)

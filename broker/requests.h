@@ -36,6 +36,7 @@ struct request_t {
     uint32_t attempt;
     char *purpose;                 /* NULL when none given */
     char requester[64];            /* department, from the connection */
+    char user[64];                 /* end user, when a trusted delegate named one */
     char subject[20];              /* resident ID the request is about, for the audit; "" if none */
     zmq_msg_t body;                /* held while queued, or in flight and idempotent */
     uint64_t parent;               /* a view's id when the broker itself asked, else 0 */

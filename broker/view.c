@@ -52,6 +52,7 @@ struct view_t {
     uint64_t correlation;
     char resident_id[RESIDENT_ID_SIZE + 1];
     char requester[64];
+    char user[64];         /* end user, when a trusted delegate named one */
     char purpose[128];     /* as the requester gave it: the policy may depend on it */
     int64_t started_ms;
     int64_t deadline;
@@ -171,8 +172,8 @@ answer (views_t *self, const view_t *view, const Onenet__View__PersonView *perso
     uint64_t latency_us = (uint64_t) (onenet_clock_ms () - view->started_ms) * 1000;
     if (!broker->policy) {
         send_view (broker, &view->client, view->correlation, person);
-        broker_audit (broker, "view", view->requester, "onenet.view.person", view->resident_id,
-                      view->purpose, ONENET_OK, latency_us, "broker");
+        broker_audit (broker, "view", view->requester, view->user, "onenet.view.person",
+                      view->resident_id, view->purpose, ONENET_OK, latency_us, "broker");
         return;
     }
     onenet_policy_decision_t decision;
@@ -181,12 +182,12 @@ answer (views_t *self, const view_t *view, const Onenet__View__PersonView *perso
         /* Allowed when it came in; a reload since has withdrawn it. */
         broker_answer (broker, &view->client, view->correlation, NULL, ONENET_DENIED, decision.reason,
                        NULL);
-        broker_audit (broker, "view", view->requester, "onenet.view.person", view->resident_id,
-                      view->purpose, ONENET_DENIED, latency_us, "broker");
+        broker_audit (broker, "view", view->requester, view->user, "onenet.view.person",
+                      view->resident_id, view->purpose, ONENET_DENIED, latency_us, "broker");
         return;
     }
-    broker_audit (broker, "view", view->requester, "onenet.view.person", view->resident_id,
-                  view->purpose, ONENET_OK, latency_us, "broker");
+    broker_audit (broker, "view", view->requester, view->user, "onenet.view.person",
+                  view->resident_id, view->purpose, ONENET_OK, latency_us, "broker");
     size_t n = person->n_sections ? person->n_sections : 1;
     Onenet__View__Section copies[n];
     Onenet__View__Section *copy_ptrs[n];
@@ -358,7 +359,7 @@ fetch (views_t *self, view_t *view)
 
 void
 view_start (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
-            const char *requester, zmq_msg_t *body)
+            const char *requester, const char *user, zmq_msg_t *body)
 {
     views_t *self = broker->views;
     Onenet__View__PersonViewRequest *request = body ? (Onenet__View__PersonViewRequest *) onenet_wire_unpack (
@@ -399,6 +400,7 @@ view_start (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader
     view->correlation = header->correlation_id;
     snprintf (view->resident_id, sizeof view->resident_id, "%s", request->resident_id);
     snprintf (view->requester, sizeof view->requester, "%s", requester);
+    snprintf (view->user, sizeof view->user, "%s", user ? user : "");
     snprintf (view->purpose, sizeof view->purpose, "%s", header->purpose ? header->purpose : "");
     view->started_ms = onenet_clock_ms ();
     uint32_t timeout = header->timeout_ms ? header->timeout_ms : (uint32_t) broker->config->default_timeout_ms;

@@ -27,7 +27,7 @@ void views_destroy (views_t **self_p);
 
 /* Starts a view for a client's "onenet.view.person" request. */
 void view_start (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
-                 const char *requester, zmq_msg_t *body);
+                 const char *requester, const char *user, zmq_msg_t *body);
 
 /* A department's answer to one part of a view (request->parent != 0), or
  * the broker's failure of it. body may be NULL. */

@@ -5,11 +5,10 @@
  * and the departments decide; the gateway translates and checks only
  * what it must before calling (resident ID, purpose, CAP syntax).
  *
- * The purpose travels in onenet_call_options_t.purpose. The client API
- * has no field for the end user yet, so the audit log records the
- * gateway's department (the broker authenticates the gateway's key), not
- * the clerk; the user name is sent only where a message carries one (an
- * Ack's `by`). docs/GATEWAY.md says what the SDK would need.
+ * The purpose travels in onenet_call_options_t.purpose, and the user's
+ * department and name in its on_behalf_of_* fields: a broker that lists
+ * the gateway's department in `delegates` decides and audits on them;
+ * any other broker ignores them and sees the gateway's own key.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +25,9 @@
 #define SPLIT_MAX 16
 
 ProtobufCMessage *
-api_call (gateway_t *gateway, const char *service, const ProtobufCMessage *request,
-          const ProtobufCMessageDescriptor *reply_type, const char *purpose,
-          onenet_status_t *status_p, char *why, size_t why_size)
+api_call (gateway_t *gateway, const gateway_user_t *user, const char *service,
+          const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_type,
+          const char *purpose, onenet_status_t *status_p, char *why, size_t why_size)
 {
     char err[256] = "";
     onenet_client_t *client = pool_acquire (gateway->pool, err, sizeof err);
@@ -40,6 +39,13 @@ api_call (gateway_t *gateway, const char *service, const ProtobufCMessage *reque
     onenet_call_options_t options = {0};
     options.timeout_ms = gateway->config->request_timeout_ms;
     options.purpose = purpose;
+    /* The broker lets the gateway (listed in its `delegates`) name the user
+     * a call is for: the policy decides on the user's department and the
+     * audit log records the user. */
+    if (user) {
+        options.on_behalf_of_department = user->department;
+        options.on_behalf_of_user = user->name;
+    }
     onenet_reply_t *reply = onenet_client_call_message (client, service, request, &options);
     ProtobufCMessage *message = NULL;
     onenet_status_t status = reply ? onenet_reply_status (reply) : ONENET_INTERNAL;
@@ -68,8 +74,8 @@ s_forward (gateway_request_t *req, const char *service, const ProtobufCMessage *
 {
     onenet_status_t status;
     char why[512];
-    ProtobufCMessage *reply =
-        api_call (req->gateway, service, request, reply_type, purpose, &status, why, sizeof why);
+    ProtobufCMessage *reply = api_call (req->gateway, req->user, service, request, reply_type,
+                                        purpose, &status, why, sizeof why);
     if (!reply)
         return gateway_reply_error (req, status, "%s", why);
     json_t *json = onenet_json_from_message (reply, ONENET_JSON_DEFAULTS);
@@ -146,7 +152,7 @@ s_service_types (gateway_request_t *req, const char *service,
     Onenet__ServicesRequest request = ONENET__SERVICES_REQUEST__INIT;
     request.prefix = (char *)service;
     ProtobufCMessage *message =
-        api_call (req->gateway, "onenet.services", &request.base,
+        api_call (req->gateway, req->user, "onenet.services", &request.base,
                   &onenet__services_reply__descriptor, NULL, status_p, why, why_size);
     if (!message)
         return -1;

@@ -135,7 +135,7 @@ enum MHD_Result api_audit (gateway_request_t *req);
 /* Calls a service with a message body, unpacks the reply into reply_type.
  * Returns the reply message (caller frees with
  * protobuf_c_message_free_unpacked) or NULL with the status and reason. */
-ProtobufCMessage *api_call (gateway_t *gateway, const char *service,
+ProtobufCMessage *api_call (gateway_t *gateway, const gateway_user_t *user, const char *service,
                             const ProtobufCMessage *request,
                             const ProtobufCMessageDescriptor *reply_type, const char *purpose,
                             onenet_status_t *status_p, char *why, size_t why_size);

@@ -122,7 +122,7 @@ s_latest (gateway_request_t *req, char *out, size_t size, onenet_status_t *statu
     Onenet__Alert__SinceRequest request = ONENET__ALERT__SINCE_REQUEST__INIT;
     request.last = 1;
     ProtobufCMessage *message =
-        api_call (req->gateway, "onenet.alert.since", &request.base,
+        api_call (req->gateway, req->user, "onenet.alert.since", &request.base,
                   &onenet__alert__alert_batch__descriptor, NULL, status_p, why, why_size);
     if (!message)
         return -1;

@@ -10,8 +10,9 @@
  *   bench_view.c  `bench view`: the one network view against Redis and a
  *                 single round trip
  *   bench_alerts.c `bench alerts`: persisted alerts, one publisher to four
- *                 subscribers, against Redis XADD; `bench events`: the
- *                 bare XSUB/XPUB baseline (OneNet has no plain events path)
+ *                 subscribers, against Redis XADD; `bench events`:
+ *                 department events through the broker's relay against
+ *                 a bare XSUB/XPUB proxy
  *   bench_memory.c `bench memory`: the broker's RSS with many subscribers
  *                 and adapters; the broker with a known alerts endpoint
  *
@@ -182,10 +183,10 @@ pid_t bench_start_broker (bench_env_t *self, int port, const char *config_text, 
  * without persistence and waits until it answers PING. */
 pid_t bench_start_redis (bench_env_t *self, int port, char *err, size_t err_size);
 
-/* Starts onenet-broker on redis_port's Redis (alert spool in the temp
- * dir) on free ports, endpoint and alerts (its XPUB) written to the
- * buffers, and waits until it answers onenet.ping. Returns the PID, or -1
- * with a reason. */
+/* Starts onenet-broker on redis_port's Redis (0: none; alerts would be
+ * spooled), its alert spool in the temp dir, no audit, on free ports;
+ * writes endpoint and alerts (its XPUB) to the buffers and waits until it
+ * answers onenet.ping. Returns the PID, or -1 with a reason. */
 pid_t bench_start_alerts_broker (bench_env_t *self, int redis_port, char *endpoint,
                                  size_t endpoint_size, char *alerts, size_t alerts_size, char *err,
                                  size_t err_size);

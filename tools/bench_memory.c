@@ -42,12 +42,15 @@ bench_start_alerts_broker (bench_env_t *env, int redis_port, char *endpoint, siz
     int port = bench_free_port (), alerts_port = bench_free_port ();
     if (bench_find_binary ("onenet-broker", binary, sizeof binary, err, err_size) < 0)
         return -1;
+    char redis[64] = "";
+    if (redis_port > 0)
+        snprintf (redis, sizeof redis, "127.0.0.1:%d", redis_port);
     snprintf (config, sizeof config,
-              "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
+              "redis = { endpoint = \"%s\"; };\n"
               "alerts = { spool = \"%s/alerts-%d.spool\"; };\n"
               "audit = { enabled = false; };\n"
               "log = { level = \"warn\"; };\n",
-              redis_port, bench_env_dir (env), port);
+              redis, bench_env_dir (env), port);
     snprintf (log_name, sizeof log_name, "broker-%d.cfg", port);
     if (bench_write_file (env, log_name, config, path, sizeof path, err, err_size) < 0)
         return -1;

@@ -381,6 +381,13 @@ onenet_client_send (onenet_client_t *self, const char *service, const void *body
     header.idempotent = options->idempotent;
     header.purpose = (char *) (options->purpose ? options->purpose : "");
     header.schema_version = ONENET_SCHEMA_VERSION;
+    Onenet__Requester behalf = ONENET__REQUESTER__INIT;
+    if (options->on_behalf_of_department || options->on_behalf_of_user) {
+        behalf.department =
+            (char *)(options->on_behalf_of_department ? options->on_behalf_of_department : "");
+        behalf.user = (char *)(options->on_behalf_of_user ? options->on_behalf_of_user : "");
+        header.requester = &behalf;
+    }
     if (options->trace_id) {
         header.trace_id.data = (uint8_t *) options->trace_id;
         header.trace_id.len = 16;

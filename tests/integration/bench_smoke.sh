@@ -6,7 +6,9 @@
 # and checks that each exits 0, that every stdout line is `name value
 # unit`, and that the figures scripts rely on are there with a value above
 # 0 (counts that may be 0 only present). The alerts run must lose and
-# duplicate nothing: that is correctness, not speed.
+# duplicate nothing: that is correctness, not speed. The events run may
+# drop (plain events are best effort) but must see nothing malformed,
+# duplicated or out of order (events.onenet.unexpected 0).
 #
 # It checks the contract, never the speed: no figure is compared with any
 # threshold, since the machine running the tests may be busy.
@@ -123,9 +125,20 @@ check_equal alerts alerts.persisted.duplicated 0
 # --- events ------------------------------------------------------------------
 run events events --duration 1
 check_lines events
-check_figures events events.baseline.delivered.rps events.baseline.published.rps \
-    events.baseline.published events.baseline.received events.onenet.unsupported
-check_present events events.baseline.dropped
+figures=(events.onenet.delivered.rps events.onenet.published.rps events.onenet.latency.p50
+    events.onenet.latency.p99 events.onenet.published events.onenet.received
+    events.baseline.delivered.rps events.baseline.published.rps events.baseline.published
+    events.baseline.received events.onenet.ratio_to_proxy events.onenet.ratio_to_proxy.target_min)
+for n in 1 2 3 4; do
+    figures+=("events.onenet.sub$n.delivered.rps")
+done
+check_figures events "${figures[@]}"
+# plain events are best effort: drops are reported, not failed on
+check_present events events.onenet.dropped events.onenet.unexpected events.baseline.dropped
+check_equal events events.onenet.unexpected 0
+if grep -q '^events.onenet.unsupported ' "$tmp/events.out"; then
+    fail "events: events.onenet.unsupported is printed again"
+fi
 
 # --- memory ------------------------------------------------------------------
 run memory memory --subscribers 50 --adapters 2

@@ -113,14 +113,16 @@ setup (void **state)
                   "%s{ department = \"%s\"; public_key_file = \"%s/%s.pub\"; }", i > 1 ? ", " : "",
                   names[i], s_keys, names[i]);
     }
-    snprintf (config, sizeof config,
-              "security = \"curve\";\n"
-              "curve = { key_file = \"%s/broker.key\"; clients = ( %s ); };\n"
-              "policy = { file = \"%s\"; };\n"
-              "redis = { endpoint = \"\"; };\n"
-              "departments = ( { name = \"public_security\"; view_service = \"ps.view.person\"; },\n"
-              "                { name = \"social_security\"; view_service = \"ss.view.person\"; } );\n",
-              s_keys, clients, s_policy);
+    snprintf (
+        config, sizeof config,
+        "security = \"curve\";\n"
+        "curve = { key_file = \"%s/broker.key\"; clients = ( %s ); };\n"
+        "policy = { file = \"%s\"; };\n"
+        "delegates = [ \"gateway\" ];\n"
+        "redis = { endpoint = \"\"; };\n"
+        "departments = ( { name = \"public_security\"; view_service = \"ps.view.person\"; },\n"
+        "                { name = \"social_security\"; view_service = \"ss.view.person\"; } );\n",
+        s_keys, clients, s_policy);
     key_env ("gateway");
     s_broker = harness_start_broker (s_port, config);
     start_department ("public_security", "onenet-adapter-public-security", stores);
@@ -140,10 +142,12 @@ teardown (void **state)
     return 0;
 }
 
-/* Calls service as department, with purpose; returns the status and the
- * message in why. */
+/* Calls service with department's key, with purpose, claiming to act for
+ * behalf_department's clerk-7 when behalf_department is not NULL; returns
+ * the status and the message in why. */
 static onenet_status_t
-call_as (const char *department, const char *service, const char *purpose, char *why, size_t size)
+call_for (const char *department, const char *behalf_department, const char *service,
+          const char *purpose, char *why, size_t size)
 {
     key_env (department);
     onenet_client_t *client = onenet_client_new (harness_endpoint (s_port), NULL, 0);
@@ -151,12 +155,22 @@ call_as (const char *department, const char *service, const char *purpose, char 
     Onenet__Ps__PersonGetRequest request = ONENET__PS__PERSON_GET_REQUEST__INIT;
     request.resident_id = s_person;
     onenet_call_options_t options = { .timeout_ms = 2000, .purpose = purpose };
+    if (behalf_department) {
+        options.on_behalf_of_department = behalf_department;
+        options.on_behalf_of_user = "clerk-7";
+    }
     onenet_reply_t *reply = onenet_client_call_message (client, service, &request.base, &options);
     onenet_status_t status = onenet_reply_status (reply);
     snprintf (why, size, "%s", onenet_reply_message (reply));
     onenet_reply_destroy (&reply);
     onenet_client_destroy (&client);
     return status;
+}
+
+static onenet_status_t
+call_as (const char *department, const char *service, const char *purpose, char *why, size_t size)
+{
+    return call_for (department, NULL, service, purpose, why, size);
 }
 
 static void
@@ -238,6 +252,36 @@ test_view_masked_and_withheld (void **state)
 }
 
 static void
+test_gateway_acts_for_its_users (void **state)
+{
+    (void)state;
+    char why[512];
+    /* The gateway is a delegate: the policy decides for social security. */
+    assert_int_equal (
+        call_for ("gateway", "social_security", "ps.person.get", "benefit_review", why, sizeof why),
+        ONENET_OK);
+    /* Emergency is not: its claim is ignored and its own rule denies it. */
+    assert_int_equal (call_for ("emergency", "social_security", "ps.person.get", "benefit_review",
+                                why, sizeof why),
+                      ONENET_DENIED);
+    assert_non_null (strstr (why, "em_no_ps"));
+    /* The audit log names the user the gateway acted for. */
+    char path[512], line[4096];
+    snprintf (path, sizeof path, "%s/onenet-audit.log", harness_tempdir ());
+    bool found = false;
+    for (int i = 0; i < 50 && !found; i++) {
+        FILE *file = fopen (path, "r");
+        while (file && !found && fgets (line, sizeof line, file))
+            found = strstr (line, "\"clerk-7\"") && strstr (line, "\"social_security\"");
+        if (file)
+            fclose (file);
+        if (!found)
+            usleep (100000);
+    }
+    assert_true (found);
+}
+
+static void
 test_policy_reload (void **state)
 {
     (void) state;
@@ -259,6 +303,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_who_may_call_what),
         cmocka_unit_test (test_view_masked_and_withheld),
+        cmocka_unit_test (test_gateway_acts_for_its_users),
         cmocka_unit_test (test_policy_reload),
     };
     return cmocka_run_group_tests_name ("integration_policy_enforced", tests, setup, teardown);

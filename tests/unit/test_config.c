@@ -692,6 +692,7 @@ test_broker_default_file (void **state)
         "limits.rate_burst",
         "policy.file",
         "curve.key_file",
+        "delegates",
         "audit.enabled",
         "audit.file",
         "audit.stream",

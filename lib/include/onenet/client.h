@@ -35,6 +35,12 @@ typedef struct {
     bool idempotent;       /* the broker may retry it on another instance */
     const char *purpose;   /* why the data is asked for; audited */
     const void *trace_id;  /* 16 bytes, or NULL to let the broker make one */
+    /* For a gateway acting for its users: the department and user the call
+     * is made for. The broker honours them only from a connection whose
+     * department is listed in its `delegates` (a trusted gateway), and
+     * ignores them from anyone else. NULL: the connection's own identity. */
+    const char *on_behalf_of_department;
+    const char *on_behalf_of_user;
 } onenet_call_options_t;
 
 /* Default broker endpoint: $ONENET_BROKER or tcp://127.0.0.1:5570.
