@@ -35,7 +35,18 @@ typedef enum {
     PENDING_UNACKED,
     PENDING_STATE,
     PENDING_ESCALATE,
+    PENDING_SCRIPT_LOAD,
 } pending_kind_t;
+
+/* The Lua scripts below, by what they do. */
+typedef enum {
+    SCRIPT_PUBLISH,
+    SCRIPT_ACK,
+    SCRIPT_UNACKED,
+    SCRIPT_ESCALATE,
+    SCRIPT_STATE,
+    SCRIPT_COUNT
+} script_id_t;
 
 /* Redis keys beside the stream S: S:index (hash identifier -> stream id),
  * S:open (zset of stream ids not acknowledged or cancelled), S:escalate
@@ -125,7 +136,17 @@ typedef struct {
     Onenet__Alert__AlertEnvelope *envelope;   /* PUBLISH: malloc'd, stream id not yet set */
     Onenet__Alert__SinceRequest *since;       /* SINCE, UNACKED: malloc'd */
     Onenet__Alert__Ack *ack;                  /* ACK: as it will be recorded */
+    script_id_t script;                       /* SCRIPT_LOAD: which one */
 } pending_t;
+
+/* A script is sent whole once per Redis connection (SCRIPT LOAD) and then
+ * called by its SHA1 (EVALSHA): Redis need not hash ~1 KB of Lua on every
+ * publish, nor read it off the socket. */
+typedef struct {
+    const char *text;
+    char sha[41];       /* "" until the first SCRIPT LOAD answers */
+    uint64_t loaded_on; /* cache_connections when SCRIPT LOAD was sent */
+} script_t;
 
 struct alerts_t {
     broker_t *broker;
@@ -139,6 +160,7 @@ struct alerts_t {
     unsigned flushing;         /* spooled XADDs not yet confirmed */
     int64_t retry_at;          /* Redis answered an error (still loading its AOF...): try again then */
     uint64_t ticks;
+    script_t scripts[SCRIPT_COUNT];
     alerts_stats_t stats;
 };
 
@@ -154,6 +176,11 @@ alerts_new (broker_t *broker, char *err, size_t err_size)
     }
     self->broker = broker;
     self->next_id = 1;
+    self->scripts[SCRIPT_PUBLISH].text = s_publish_script;
+    self->scripts[SCRIPT_ACK].text = s_ack_script;
+    self->scripts[SCRIPT_UNACKED].text = s_unacked_script;
+    self->scripts[SCRIPT_ESCALATE].text = s_escalate_script;
+    self->scripts[SCRIPT_STATE].text = s_state_script;
     self->pending = hashmap_new ();
     self->xpub = zmq_socket (broker->context, ZMQ_XPUB);
     const broker_config_t *config = broker->config;
@@ -364,18 +391,43 @@ spool_append (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope)
     return rc;
 }
 
-/* Runs a script on the alert stream: EVAL script 1 <stream> args... */
+/* Sends SCRIPT LOAD for a script on this connection; its answer gives the
+ * SHA1 that EVALSHA names. */
+static void
+script_load (alerts_t *self, script_id_t id)
+{
+    script_t *script = &self->scripts[id];
+    pending_t *pending = pending_new (self, PENDING_SCRIPT_LOAD, NULL, 0);
+    if (!pending)
+        return;
+    pending->script = id;
+    const char *argv[] = {"SCRIPT", "LOAD", script->text};
+    size_t lengths[] = {6, 4, strlen (script->text)};
+    if (cache_command (self->broker->cache, ALERTS_COOKIE_BIT | pending->id, 3, argv, lengths) < 0)
+        pending_done (self, pending);
+    else
+        script->loaded_on = cache_connections (self->broker->cache);
+}
+
+/* Runs a script on the alert stream: EVALSHA sha 1 <stream> args..., or
+ * EVAL with the text until the SHA1 is known. Redis runs a connection's
+ * commands in order, so a SCRIPT LOAD sent first on a new connection is
+ * in Redis's script cache before the EVALSHA that follows it. */
 static int
-eval (alerts_t *self, uint64_t cookie, const char *script, int argc, const char **args,
+eval (alerts_t *self, uint64_t cookie, script_id_t id, int argc, const char **args,
       const size_t *lengths)
 {
+    script_t *script = &self->scripts[id];
+    if (script->loaded_on != cache_connections (self->broker->cache))
+        script_load (self, id);
     const char *stream = self->broker->config->alerts_stream;
     const char *argv[argc + 4];
     size_t argvlen[argc + 4];
-    argv[0] = "EVAL";
-    argvlen[0] = 4;
-    argv[1] = script;
-    argvlen[1] = strlen (script);
+    bool by_sha = script->sha[0] != '\0';
+    argv[0] = by_sha ? "EVALSHA" : "EVAL";
+    argvlen[0] = strlen (argv[0]);
+    argv[1] = by_sha ? script->sha : script->text;
+    argvlen[1] = strlen (argv[1]);
     argv[2] = "1";
     argvlen[2] = 1;
     argv[3] = stream;
@@ -385,6 +437,21 @@ eval (alerts_t *self, uint64_t cookie, const char *script, int argc, const char 
         argvlen[i + 4] = lengths ? lengths[i] : strlen (args[i]);
     }
     return cache_command (self->broker->cache, ALERTS_COOKIE_BIT | cookie, argc + 4, argv, argvlen);
+}
+
+/* Redis lost its script cache under an open connection (SCRIPT FLUSH):
+ * load every script again before the next call, and retry the spool
+ * (the command that failed was spooled, not lost). */
+static void
+scripts_forgotten (alerts_t *self)
+{
+    for (int id = 0; id < SCRIPT_COUNT; id++)
+        self->scripts[id].loaded_on = 0;
+    if (self->retry_at)
+        return; /* the calls sent before it was noticed: said already */
+    self->retry_at = self->broker->now + TICK_MS;
+    onenet_warn ("alerts.scripts_flushed",
+                 "effect=\"scripts are loaded again; the spool is retried\"");
 }
 
 /* Does an alert escalate when left unacknowledged? */
@@ -437,7 +504,7 @@ store (alerts_t *self, uint64_t cookie, const Onenet__Alert__AlertEnvelope *enve
         p = end;
     }
 #undef ARG
-    int rc = eval (self, cookie, s_publish_script, argc, args, lengths);
+    int rc = eval (self, cookie, SCRIPT_PUBLISH, argc, args, lengths);
     free (packed);
     return rc;
 }
@@ -822,7 +889,7 @@ alerts_ack (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader
             const char *args[] = { ack->identifier, (const char *) packed };
             size_t lengths[] = { strlen (ack->identifier), size };
             pending->ack = onenet__alert__ack__unpack (NULL, size, packed);
-            if (eval (self, pending->id, s_ack_script, 2, args, lengths) < 0)
+            if (eval (self, pending->id, SCRIPT_ACK, 2, args, lengths) < 0)
                 pending_done (self, pending);
         }
         else {
@@ -894,7 +961,7 @@ alerts_unacked (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHe
     pending->since->after = strdup ("");
     pending->since->filter = filter;
     pending->since->limit = SCAN_MAX;
-    if (!pending->since->after || eval (self, pending->id, s_unacked_script, 0, NULL, NULL) < 0)
+    if (!pending->since->after || eval (self, pending->id, SCRIPT_UNACKED, 0, NULL, NULL) < 0)
         pending_done (self, pending);
 }
 
@@ -916,7 +983,7 @@ alerts_state (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHead
     pending_t *pending = start_query (self, PENDING_STATE, peer, header->correlation_id);
     if (pending) {
         const char *args[] = { request->identifier };
-        if (eval (self, pending->id, s_state_script, 1, args, NULL) < 0)
+        if (eval (self, pending->id, SCRIPT_STATE, 1, args, NULL) < 0)
             pending_done (self, pending);
     }
     onenet__alert__state_request__free_unpacked (request, NULL);
@@ -988,7 +1055,7 @@ escalate (alerts_t *self)
     snprintf (cutoff, sizeof cutoff, "%" PRId64,
               onenet_wall_ms () - (int64_t) broker->config->alerts_escalate_after_s * 1000);
     const char *args[] = { cutoff };
-    if (eval (self, pending->id, s_escalate_script, 1, args, NULL) < 0)
+    if (eval (self, pending->id, SCRIPT_ESCALATE, 1, args, NULL) < 0)
         pending_done (self, pending);
 }
 
@@ -1015,7 +1082,15 @@ alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
     pending_t *pending = self ? hashmap_get (self->pending, &cookie, sizeof cookie) : NULL;
     if (!pending)
         return;
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp (reply->str, "NOSCRIPT", 8) == 0)
+        scripts_forgotten (self);
     switch (pending->kind) {
+    case PENDING_SCRIPT_LOAD:
+        if (reply && reply->type == REDIS_REPLY_STRING && reply->len == 40)
+            memcpy (self->scripts[pending->script].sha, reply->str, 41);
+        else
+            self->scripts[pending->script].loaded_on = 0; /* try again on the next call */
+        break;
     case PENDING_PUBLISH:
         on_published (self, pending, reply);
         break;

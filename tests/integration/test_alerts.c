@@ -3,8 +3,8 @@
  * `onenet alerts` / `onenet alert publish` commands against a real broker
  * and a real redis-server (AOF on): filters, a subscriber offline while a
  * thousand alerts are published, a subscriber restarted mid-stream, the
- * broker and Redis restarted mid-stream, --last, and the CLI's CAP input
- * and output.
+ * broker and Redis restarted mid-stream, Redis's script cache flushed,
+ * --last, and the CLI's CAP input and output.
  *
  * Each test gets a fresh redis-server and broker. Alerts are generated
  * here with unique identifiers ("<test>-00042"), so a test can check that
@@ -578,6 +578,36 @@ test_redis_restarted (void **state)
     free (got);
 }
 
+/* Redis forgets its Lua scripts under a live connection (an operator ran
+ * SCRIPT FLUSH): the broker calls its scripts by SHA1, so the next publish
+ * meets NOSCRIPT. It must be spooled, not lost, and land in the stream
+ * once the scripts are loaded again. */
+static void
+test_script_cache_flushed (void **state)
+{
+    (void)state;
+    const char *severe[] = {"Severe"};
+    publish_range (s.publisher, "sf", 0, 20, "Severe", "Met", "510104", NULL);
+    char port[16];
+    snprintf (port, sizeof port, "%d", s.redis_port);
+    const char *flush[] = {"/usr/bin/redis-cli", "-p", port, "SCRIPT", "FLUSH", NULL};
+    assert_int_equal (harness_run ("redis-cli.log", flush), 0);
+    publish_range (s.publisher, "sf", 20, 20, "Severe", "Met", "510104", NULL);
+
+    got_t *replay = calloc (1, sizeof *replay);
+    int64_t until = onenet_clock_ms () + 20000;
+    while (replay->count < 40 && onenet_clock_ms () < until) {
+        memset (replay, 0, sizeof *replay);
+        onenet_subscriber_t *newcomer = subscribe (severe, 1, NULL, 0, NULL, 0, NULL);
+        drain (newcomer, replay, 2500);
+        onenet_subscriber_destroy (&newcomer);
+    }
+    assert_exactly (replay, "sf", 40, false);
+    for (size_t i = 0; i < replay->count; i++)
+        assert_true (*replay->stream_id[i]);
+    free (replay);
+}
+
 static void
 test_last_n (void **state)
 {
@@ -835,6 +865,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_subscriber_restarted_mid_stream, setup, teardown),
         cmocka_unit_test_setup_teardown (test_broker_restarted_mid_stream, setup, teardown),
         cmocka_unit_test_setup_teardown (test_redis_restarted, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_script_cache_flushed, setup, teardown),
         cmocka_unit_test_setup_teardown (test_last_n, setup, teardown),
         cmocka_unit_test_setup_teardown (test_cli_publish_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown (test_cli_alerts, setup, teardown),
