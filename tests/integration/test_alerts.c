@@ -334,6 +334,28 @@ assert_exactly (const got_t *got, const char *prefix, int n, bool ordered)
     }
 }
 
+/* Subscribes anew to Severe alerts until a newcomer replays n from the
+ * stream (the broker may still be writing its spool), and checks that it
+ * got "<prefix>-00000" .. "<prefix>-(n-1)" once each, every one with a
+ * stream ID. */
+static void
+assert_stream_replays (const char *prefix, int n)
+{
+    const char *severe[] = {"Severe"};
+    got_t *replay = calloc (1, sizeof *replay);
+    int64_t until = onenet_clock_ms () + 20000;
+    while (replay->count < (size_t) n && onenet_clock_ms () < until) {
+        memset (replay, 0, sizeof *replay);
+        onenet_subscriber_t *newcomer = subscribe (severe, 1, NULL, 0, NULL, 0, NULL);
+        drain (newcomer, replay, 2500);
+        onenet_subscriber_destroy (&newcomer);
+    }
+    assert_exactly (replay, prefix, n, false);
+    for (size_t i = 0; i < replay->count; i++)
+        assert_true (*replay->stream_id[i]);
+    free (replay);
+}
+
 /* --- filters ----------------------------------------------------------- */
 
 static void
@@ -557,24 +579,13 @@ test_redis_restarted (void **state)
 
     /* A newcomer replays all 100 from the stream once the broker has
      * written its spool: the 50 from before the restart survived it. */
-    got_t *replay = calloc (1, sizeof *replay);
-    int64_t until = onenet_clock_ms () + 20000;
-    while (replay->count < 100 && onenet_clock_ms () < until) {
-        memset (replay, 0, sizeof *replay);
-        onenet_subscriber_t *newcomer = subscribe (severe, 1, NULL, 0, NULL, 0, NULL);
-        drain (newcomer, replay, 2500);
-        onenet_subscriber_destroy (&newcomer);
-    }
-    assert_exactly (replay, "rd", 100, false);
-    for (size_t i = 0; i < replay->count; i++)
-        assert_true (*replay->stream_id[i]);
+    assert_stream_replays ("rd", 100);
 
     /* The first subscriber read the same entries in its catch-up and
      * handed none out twice. */
     assert_int_equal (drain (sub, got, 2500), 0);
     assert_exactly (got, "rd", 100, false);
     onenet_subscriber_destroy (&sub);
-    free (replay);
     free (got);
 }
 
@@ -586,26 +597,13 @@ static void
 test_script_cache_flushed (void **state)
 {
     (void)state;
-    const char *severe[] = {"Severe"};
     publish_range (s.publisher, "sf", 0, 20, "Severe", "Met", "510104", NULL);
     char port[16];
     snprintf (port, sizeof port, "%d", s.redis_port);
     const char *flush[] = {"/usr/bin/redis-cli", "-p", port, "SCRIPT", "FLUSH", NULL};
     assert_int_equal (harness_run ("redis-cli.log", flush), 0);
     publish_range (s.publisher, "sf", 20, 20, "Severe", "Met", "510104", NULL);
-
-    got_t *replay = calloc (1, sizeof *replay);
-    int64_t until = onenet_clock_ms () + 20000;
-    while (replay->count < 40 && onenet_clock_ms () < until) {
-        memset (replay, 0, sizeof *replay);
-        onenet_subscriber_t *newcomer = subscribe (severe, 1, NULL, 0, NULL, 0, NULL);
-        drain (newcomer, replay, 2500);
-        onenet_subscriber_destroy (&newcomer);
-    }
-    assert_exactly (replay, "sf", 40, false);
-    for (size_t i = 0; i < replay->count; i++)
-        assert_true (*replay->stream_id[i]);
-    free (replay);
+    assert_stream_replays ("sf", 40);
 }
 
 static void
