@@ -928,7 +928,13 @@ on_ack (alerts_t *self, pending_t *pending, const redisReply *reply)
     broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_OK, NULL, &body);
     zmq_msg_close (&body);
     self->stats.acks++;
-    broker_audit (broker, "alert.ack", pending->ack->by, "", "onenet.alert.ack",
+    /* `by` is "department/name": the audit keeps them apart. */
+    char department[128];
+    const char *slash = strchr (pending->ack->by, '/');
+    snprintf (department, sizeof department, "%.*s",
+              slash ? (int)(slash - pending->ack->by) : (int)strlen (pending->ack->by),
+              pending->ack->by);
+    broker_audit (broker, "alert.ack", department, slash ? slash + 1 : "", "onenet.alert.ack",
                   pending->ack->identifier, "", ONENET_OK, 0, "broker");
 }
 

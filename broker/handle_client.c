@@ -166,6 +166,25 @@ apply_delegation (const broker_t *self, const Onenet__RequestHeader *header, cha
         }
 }
 
+/* Whom a request is about, for the audit: the body's resident_id field,
+ * read by its wire tag without decoding the body; "" when the service's
+ * request type has none or is not known. */
+static void
+subject_of (broker_t *self, const char *service_name, zmq_msg_t *body, char *out, size_t size)
+{
+    const char *type = NULL;
+    if (strcmp (service_name, "onenet.view.person") == 0)
+        type = "onenet.view.PersonViewRequest";
+    else {
+        service_t *service = registry_service (self->registry, service_name);
+        type = service ? service->request_type : NULL;
+    }
+    out[0] = '\0';
+    if (body && type && *type)
+        audit_subject_of (onenet_schema_find (type), zmq_msg_data (body), zmq_msg_size (body), out,
+                          size);
+}
+
 /* Checks the header; on a problem answers the client and returns -1. */
 static int
 check_header (broker_t *self, inbound_t *in, const Onenet__RequestHeader *header)
@@ -308,7 +327,9 @@ on_client_request (broker_t *self, inbound_t *in)
                      onenet_log_quote (decision.reason, quoted, sizeof quoted));
         broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_DENIED, decision.reason,
                        NULL);
-        broker_audit (self, "request", requester, user, header->service, "", header->purpose,
+        char subject[20]; /* as request_t.subject */
+        subject_of (self, header->service, in->body, subject, sizeof subject);
+        broker_audit (self, "request", requester, user, header->service, subject, header->purpose,
                       ONENET_DENIED, 0, "broker");
         return;
     }
@@ -352,11 +373,7 @@ on_client_request (broker_t *self, inbound_t *in)
         request->purpose = strdup (header->purpose);
     snprintf (request->requester, sizeof request->requester, "%s", requester);
     snprintf (request->user, sizeof request->user, "%s", user);
-    /* Whom the request is about, for the audit: read from the body's
-     * resident_id field by its wire tag, without decoding the body. */
-    if (in->body && service->request_type && *service->request_type)
-        audit_subject_of (onenet_schema_find (service->request_type), zmq_msg_data (in->body),
-                          zmq_msg_size (in->body), request->subject, sizeof request->subject);
+    subject_of (self, service->name, in->body, request->subject, sizeof request->subject);
     if (in->body)
         zmq_msg_move (&request->body, in->body);
     route (self, request);

@@ -295,6 +295,9 @@ test_ack_cancel_and_state (void **state)
     Onenet__Alert__Ack *recorded = (Onenet__Alert__Ack *) onenet_reply_unpack (reply, &onenet__alert__ack__descriptor);
     assert_string_equal (recorded->by, "anonymous/duty officer Li");
     assert_true (recorded->at_ms > 0);
+    /* The audit keeps the department and the person apart. */
+    assert_true (harness_audit_has ("\"kind\":\"alert.ack\"", "\"requester\":\"anonymous\"",
+                                    "\"user\":\"duty officer Li\""));
     onenet__alert__ack__free_unpacked (recorded, NULL);
     onenet_reply_destroy (&reply);
     open_alerts ("KSTO1055887203", &listed);

@@ -348,3 +348,21 @@ harness_echo_body (uint8_t *buf, size_t size, const char *payload, uint32_t dela
         die ("echo body too large");
     return protobuf_c_message_pack (&echo.base, buf);
 }
+
+bool
+harness_audit_has (const char *a, const char *b, const char *c)
+{
+    char path[512], line[4096];
+    snprintf (path, sizeof path, "%s/onenet-audit.log", harness_tempdir ());
+    bool found = false;
+    for (int i = 0; i < 50 && !found; i++) {
+        FILE *file = fopen (path, "r");
+        while (file && !found && fgets (line, sizeof line, file))
+            found = strstr (line, a) && strstr (line, b) && strstr (line, c);
+        if (file)
+            fclose (file);
+        if (!found)
+            usleep (100000);
+    }
+    return found;
+}

@@ -59,6 +59,10 @@ int harness_run (const char *log_name, const char *const argv[]);
 /* Kills every process still started by the harness and removes the temp dir. */
 void harness_cleanup (void);
 
+/* Does a record of the broker's audit log (onenet-audit.log in the temp
+ * dir), written within 5 s, hold all three strings? */
+bool harness_audit_has (const char *a, const char *b, const char *c);
+
 /* Packs an EchoMessage {payload, delay_ms} into buf; returns its size. */
 size_t harness_echo_body (uint8_t *buf, size_t size, const char *payload, uint32_t delay_ms);
 
