@@ -421,6 +421,7 @@ main (void)
         cmocka_unit_test (test_ack_cancel_and_state),
         cmocka_unit_test (test_escalation_of_unacknowledged),
         cmocka_unit_test (test_spool_while_redis_is_down),
+        cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_alert_lifecycle", tests, setup, teardown);
 }

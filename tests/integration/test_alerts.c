@@ -76,8 +76,9 @@ teardown (void **state)
 {
     (void)state;
     onenet_client_destroy (&s.publisher);
+    bool clean = harness_stop_all_clean ();
     harness_cleanup ();
-    return 0;
+    return clean ? 0 : -1;
 }
 
 /* --- alerts made here --------------------------------------------------- */

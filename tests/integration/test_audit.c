@@ -406,6 +406,7 @@ main (void)
         cmocka_unit_test (test_exchanges_listed_by_person_with_purpose),
         cmocka_unit_test (test_chain_continues_across_restart_and_redis_outage),
         cmocka_unit_test (test_edited_entry_fails_verify_naming_its_line),
+        cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests (tests, setup_system, teardown_system);
 }

@@ -78,8 +78,9 @@ teardown (void **state)
     if (fixture->context)
         zmq_ctx_term (fixture->context);
     onenet_client_destroy (&fixture->client);
+    bool clean = harness_stop_all_clean ();
     harness_cleanup ();
-    return 0;
+    return clean ? 0 : -1;
 }
 
 /* --- the raw peer ----------------------------------------------------- */

@@ -59,8 +59,9 @@ static int
 teardown (void **state)
 {
     (void) state;
+    bool clean = harness_stop_all_clean ();
     harness_cleanup ();
-    return 0;
+    return clean ? 0 : -1;
 }
 
 static void

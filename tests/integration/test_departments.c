@@ -783,6 +783,7 @@ main (void)
         cmocka_unit_test (test_ss_view_contribution),
         cmocka_unit_test (test_em_services),
         cmocka_unit_test (test_em_view_contribution),
+        cmocka_unit_test (harness_test_exits_cleanly),
     };
     int failed = cmocka_run_group_tests_name ("seed", seed_tests, setup_seeds, teardown_all);
     failed += cmocka_run_group_tests_name ("adapters", adapter_tests, setup_system,

@@ -720,8 +720,9 @@ teardown (void **state)
     (void)state;
     unsetenv ("ONENET_KEY");
     unsetenv ("ONENET_BROKER_KEY");
+    bool clean = harness_stop_all_clean ();
     harness_cleanup ();
-    return 0;
+    return clean ? 0 : -1;
 }
 
 /* Redis with AOF, and a broker with alerts on it (extra: more config). */

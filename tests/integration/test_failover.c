@@ -56,8 +56,9 @@ teardown (void **state)
     fixture_t *fixture = *state;
     onenet_client_destroy (&fixture->client);
     onenet_client_destroy (&fixture->observer);
+    bool clean = harness_stop_all_clean ();
     harness_cleanup ();
-    return 0;
+    return clean ? 0 : -1;
 }
 
 /* --- what the broker sees ------------------------------------------ */

@@ -1083,7 +1083,7 @@ main (void)
         cmocka_unit_test (test_alerts),        cmocka_unit_test (test_stream_resume),
         cmocka_unit_test (test_audit),         cmocka_unit_test (test_concurrent),
         cmocka_unit_test (test_config_errors), cmocka_unit_test (test_curve),
-        cmocka_unit_test (test_shutdown),
+        cmocka_unit_test (test_shutdown),      cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests (tests, setup_system, teardown_system);
 }

@@ -398,7 +398,9 @@ test_not_ready_while_draining (void **state)
     assert_int_equal (response.code, 200);
     response_free (&response);
     /* A second SIGTERM ends the drain; the pending call is answered. */
-    harness_stop (s.broker, SIGTERM);
+    char log_name[64];
+    snprintf (log_name, sizeof log_name, "broker-%d.log", s.port);
+    assert_true (harness_stop_clean (s.broker, log_name));
     onenet_reply_t *reply = onenet_client_recv (s.client, 5000);
     assert_non_null (reply);
     assert_int_equal (onenet_reply_status (reply), ONENET_UNAVAILABLE);
@@ -414,6 +416,7 @@ main (void)
         cmocka_unit_test (test_metrics_move_with_calls),
         cmocka_unit_test (test_not_found_and_method),
         cmocka_unit_test (test_not_ready_while_draining),
+        cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_http", tests, setup_system, teardown_system);
 }

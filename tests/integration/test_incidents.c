@@ -513,6 +513,7 @@ main (void)
         cmocka_unit_test (test_incident_written_to_the_store_becomes_alert),
         cmocka_unit_test (test_restart_neither_republishes_nor_skips),
         cmocka_unit_test (test_redis_down_alert_is_spooled),
+        cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_incidents", tests, setup_system,
                                         teardown_system);

@@ -347,10 +347,14 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_allowed_exits_0),         cmocka_unit_test (test_denied_exits_1),
-        cmocka_unit_test (test_view_sections_explained), cmocka_unit_test (test_json),
-        cmocka_unit_test (test_invalid_policy_exits_2),  cmocka_unit_test (test_usage_exits_2),
+        cmocka_unit_test (test_allowed_exits_0),
+        cmocka_unit_test (test_denied_exits_1),
+        cmocka_unit_test (test_view_sections_explained),
+        cmocka_unit_test (test_json),
+        cmocka_unit_test (test_invalid_policy_exits_2),
+        cmocka_unit_test (test_usage_exits_2),
         cmocka_unit_test (test_default_policy_file),
+        cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_policy_cli", tests, setup, teardown);
 }

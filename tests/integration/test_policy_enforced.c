@@ -298,6 +298,7 @@ main (void)
         cmocka_unit_test (test_view_masked_and_withheld),
         cmocka_unit_test (test_gateway_acts_for_its_users),
         cmocka_unit_test (test_policy_reload),
+        cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_policy_enforced", tests, setup, teardown);
 }

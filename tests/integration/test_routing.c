@@ -46,8 +46,9 @@ teardown (void **state)
 {
     fixture_t *fixture = *state;
     onenet_client_destroy (&fixture->client);
+    bool clean = harness_stop_all_clean ();
     harness_cleanup ();
-    return 0;
+    return clean ? 0 : -1;
 }
 
 static onenet_reply_t *

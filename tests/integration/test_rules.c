@@ -181,6 +181,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_missing_person_becomes_alert),
+        cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_rules", tests, setup, teardown);
 }

@@ -235,6 +235,7 @@ main (void)
         cmocka_unit_test (test_identity_in_the_message_is_ignored),
         cmocka_unit_test (test_unlisted_key_and_plaintext_refused),
         cmocka_unit_test (test_adapter_cannot_claim_another_department),
+        cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_security", tests, setup, teardown);
 }

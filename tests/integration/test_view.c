@@ -401,6 +401,7 @@ main (void)
         cmocka_unit_test (test_update_invalidates_cached_view),
         cmocka_unit_test (test_partial_and_stale_when_department_down),
         cmocka_unit_test (test_redis_down_and_back),
+        cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_view", tests, setup_system, teardown_system);
 }

@@ -1,6 +1,10 @@
 /*
  * harness.c - process control for integration tests.
  */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +25,12 @@
 
 #define MAX_CHILDREN 64
 
-static pid_t s_children[MAX_CHILDREN];
+/* Every process started and not yet reaped, in start order, with its log. */
+typedef struct {
+    pid_t pid;
+    char log_name[64];
+} child_t;
+static child_t s_children[MAX_CHILDREN];
 static size_t s_child_count;
 static char s_tempdir[256];
 
@@ -104,8 +113,12 @@ harness_spawn (const char *log_name, const char *const argv[])
         fprintf (stderr, "exec %s: %s\n", argv[0], strerror (errno));
         _exit (127);
     }
-    if (s_child_count < MAX_CHILDREN)
-        s_children[s_child_count++] = pid;
+    if (s_child_count < MAX_CHILDREN) {
+        s_children[s_child_count].pid = pid;
+        snprintf (s_children[s_child_count].log_name, sizeof s_children[s_child_count].log_name,
+                  "%s", log_name);
+        s_child_count++;
+    }
     return pid;
 }
 
@@ -113,8 +126,10 @@ static void
 forget_child (pid_t pid)
 {
     for (size_t i = 0; i < s_child_count; i++)
-        if (s_children[i] == pid) {
-            s_children[i] = s_children[--s_child_count];
+        if (s_children[i].pid == pid) {
+            memmove (&s_children[i], &s_children[i + 1],
+                     (s_child_count - i - 1) * sizeof *s_children);
+            s_child_count--;
             return;
         }
 }
@@ -326,7 +341,7 @@ void
 harness_cleanup (void)
 {
     while (s_child_count)
-        harness_stop (s_children[s_child_count - 1], SIGKILL);
+        harness_stop (s_children[s_child_count - 1].pid, SIGKILL);
     if (*s_tempdir && !getenv ("ONENET_KEEP_TEMP")) {
         char command[300];
         snprintf (command, sizeof command, "rm -rf '%s'", s_tempdir);
@@ -365,4 +380,41 @@ harness_audit_has (const char *a, const char *b, const char *c)
             usleep (100000);
     }
     return found;
+}
+
+bool
+harness_stop_clean (pid_t pid, const char *log_name)
+{
+    int status = harness_stop (pid, SIGTERM);
+    if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+        return true;
+    if (WIFEXITED (status))
+        fprintf (stderr, "harness: %s exited %d after SIGTERM\n", log_name, WEXITSTATUS (status));
+    else
+        fprintf (stderr, "harness: %s did not exit after SIGTERM (signal %d)\n", log_name,
+                 WIFSIGNALED (status) ? WTERMSIG (status) : 0);
+    char command[700];
+    snprintf (command, sizeof command, "tail -n 40 '%s/%s' >&2", harness_tempdir (), log_name);
+    if (system (command) != 0)
+        fprintf (stderr, "harness: cannot show %s\n", log_name);
+    return false;
+}
+
+bool
+harness_stop_all_clean (void)
+{
+    bool clean = true;
+    while (s_child_count) {
+        child_t child = s_children[s_child_count - 1];
+        if (!harness_stop_clean (child.pid, child.log_name))
+            clean = false;
+    }
+    return clean;
+}
+
+void
+harness_test_exits_cleanly (void **state)
+{
+    (void)state;
+    assert_true (harness_stop_all_clean ());
 }

@@ -56,6 +56,23 @@ pid_t harness_start_redis (int port, bool aof);
  * log_name; returns its exit status (or -1 if it did not exit normally). */
 int harness_run (const char *log_name, const char *const argv[]);
 
+/* Stops a process the way an operator does (SIGTERM) and checks that it
+ * shut down cleanly: exit status 0 within 5 s. In a sanitizer build that
+ * also means LeakSanitizer found nothing still allocated at exit and no
+ * ASan/UBSan error happened on the way out (they exit non-zero). On
+ * failure prints why and the tail of log_name to stderr. */
+bool harness_stop_clean (pid_t pid, const char *log_name);
+
+/* harness_stop_clean for every process still running, newest first (so
+ * adapters and clients go before the broker, the broker before Redis).
+ * Returns false if any of them did not exit 0. */
+bool harness_stop_all_clean (void);
+
+/* A cmocka test, listed last in a group whose processes live for the
+ * whole group: asserts harness_stop_all_clean (a group teardown's result
+ * does not fail the run). */
+void harness_test_exits_cleanly (void **state);
+
 /* Kills every process still started by the harness and removes the temp dir. */
 void harness_cleanup (void);
 
