@@ -13,7 +13,8 @@
 FROM debian:bookworm-slim AS build
 WORKDIR /src
 COPY scripts/deps.sh scripts/deps.sh
-# deps.sh also lists test and tooling packages (cmocka, redis-server,
+# deps.sh also lists test, benchmark and tooling packages (cmocka,
+# redis-server, chromium, clang, nats-server and libnats-dev,
 # docker-compose): harmless here, this stage is thrown away.
 RUN bash scripts/deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .

@@ -20,6 +20,8 @@ packages=(
   clang                                 # compiles the libFuzzer harnesses (scripts/fuzz.sh, make fuzz)
   libclang-rt-14-dev                    # libFuzzer and the sanitizer runtimes clang links them with
   chromium                              # headless browser for the web console test (tests/browser/run.sh)
+  nats-server                           # NATS server: benchmark baseline only (onenet bench rr, events)
+  libnats-dev                           # NATS C client: onenet-bench-nats, benchmark baseline only
 )
 
 missing=()

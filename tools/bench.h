@@ -5,14 +5,16 @@
  *   bench_core.c  figures, latency percentiles, the closed-loop load driver
  *                 over the SDK client (N calls kept in flight)
  *   bench_proc.c  the processes a run needs: temp dir, free ports, finding
- *                 binaries, starting and stopping them by PID
+ *                 binaries, starting and stopping them by PID; nats-server
+ *                 and onenet-bench-nats (tools/nats/), the NATS baseline
  *   bench_rr.c    `bench rr`: request/reply against a bare ZeroMQ baseline
+ *                 and NATS
  *   bench_view.c  `bench view`: the one network view against Redis and a
  *                 single round trip
  *   bench_alerts.c `bench alerts`: persisted alerts, one publisher to four
  *                 subscribers, against Redis XADD; `bench events`:
  *                 department events through the broker's relay against
- *                 a bare XSUB/XPUB proxy
+ *                 a bare XSUB/XPUB proxy and NATS
  *   bench_memory.c `bench memory`: the broker's RSS with many subscribers
  *                 and adapters; the broker with a known alerts endpoint
  *
@@ -26,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "bench_samples.h"
 #include "cli.h"
 
 /* Warm-up before every measured phase: connections, caches, allocators. */
@@ -61,27 +64,6 @@ void bench_add (bench_report_t *report, bench_group_t group, const char *unit, i
 
 /* Looks a figure up by exact name; NULL if absent. */
 const bench_figure_t *bench_find (const bench_report_t *report, const char *name);
-
-/* --- latency ----------------------------------------------------------- */
-
-/* Latencies in nanoseconds, grown as needed. */
-typedef struct {
-    uint64_t *ns;
-    size_t count;
-    size_t capacity;
-    bool out_of_memory;
-} bench_samples_t;
-
-void bench_samples_add (bench_samples_t *self, uint64_t ns);
-/* Sorts the samples (once, before asking percentiles). */
-void bench_samples_sort (bench_samples_t *self);
-/* The q-quantile (0 < q < 1) of sorted samples in microseconds, nearest
- * rank; 0 when there are none. */
-double bench_samples_us (const bench_samples_t *self, double q);
-void bench_samples_free (bench_samples_t *self);
-
-/* Nanoseconds of CLOCK_MONOTONIC. */
-int64_t bench_now_ns (void);
 
 /* --- load ---------------------------------------------------------------- */
 
@@ -201,6 +183,39 @@ int bench_wait_service (const char *endpoint, const char *service, int timeout_m
 
 /* "tcp://127.0.0.1:PORT" into out; returns out. */
 const char *bench_endpoint (char *out, size_t size, int port);
+
+/* --- the NATS baseline --------------------------------------------------- */
+
+/* nats-server and the helper that speaks to it (onenet-bench-nats, built
+ * from tools/nats/ only when libnats is there, so that this CLI never links
+ * libnats). The helper prints `name value unit` lines like ours. */
+typedef struct {
+    char server[512]; /* nats-server */
+    char helper[512]; /* onenet-bench-nats */
+    char url[64];     /* nats://127.0.0.1:PORT once started */
+    pid_t pid;        /* the running nats-server; 0 before bench_nats_start */
+} bench_nats_t;
+
+/* Finds nats-server (in $PATH, then /usr/sbin and /usr/bin: Debian puts it
+ * in /usr/sbin, which not every PATH has) and onenet-bench-nats (next to
+ * this executable, else in $PATH). Returns 0, or -1 with why one is
+ * missing in why: not an error, the NATS figures are then left out and
+ * the caller says so on stderr. */
+int bench_nats_find (bench_nats_t *self, char *why, size_t why_size);
+
+/* Starts nats-server on 127.0.0.1 on a free port (no monitoring, cluster
+ * or other listener) and waits until it greets a connection. Fills url and
+ * pid. Returns 0, or -1 with a reason. Stop it with bench_stop. */
+int bench_nats_start (bench_env_t *env, bench_nats_t *self, char *err, size_t err_size);
+
+/* Runs `onenet-bench-nats args... --url URL` to completion (args ends with
+ * NULL; output in <dir>/log_name) and reads its `name value unit` lines
+ * into figures, names as printed. Returns 0, or -1 with a reason (it
+ * failed, or left out one of the names in required, which ends with
+ * NULL). */
+int bench_nats_run (bench_env_t *env, const bench_nats_t *self, const char *log_name,
+                    const char *const args[], const char *const required[], bench_report_t *figures,
+                    char *err, size_t err_size);
 
 /* --- benchmarks ---------------------------------------------------------- */
 

@@ -32,7 +32,10 @@
  * adapter publishes as fast as its socket takes events). The baseline, in
  * the same run after OneNet's processes are stopped: a bare XSUB/XPUB
  * zmq_proxy (`onenet bench zmq-xproxy`, its own process) fanning one PUB
- * out to four SUB sockets, messages as big as the event body.
+ * out to four SUB sockets, messages as big as the event body. Then, when
+ * nats-server and onenet-bench-nats are both there, NATS doing the same:
+ * `onenet-bench-nats fanout`, one publisher and four subscribers (a
+ * connection each) through a nats-server of our own.
  */
 #include <errno.h>
 #include <limits.h>
@@ -635,6 +638,11 @@ s_events_baseline (bench_env_t *env, double duration_s, uint64_t *sent_out, uint
  * emit: until their counts stop moving, at most this. */
 #define EVENTS_DRAIN_MS 10000
 #define TARGET_RATIO_TO_PROXY 0.8
+/* The issue's targets against NATS: at least as many events delivered,
+ * and none dropped. */
+#define TARGET_RATIO_TO_NATS 1.0
+#define TARGET_DROPPED 0
+#define NATS_EVENTS_SUBJECT "event.test.bench"
 
 typedef struct {
     void *context;
@@ -921,6 +929,8 @@ s_events_onenet (bench_env_t *env, double duration_s, double *delivered_rps, ben
                    "events.onenet.published");
         bench_add (report, BENCH_MEASURED, "msgs", 0, (double)received, "events.onenet.received");
         bench_add (report, BENCH_MEASURED, "msgs", 0, (double)dropped, "events.onenet.dropped");
+        bench_add (report, BENCH_MEASURED, "msgs", 0, TARGET_DROPPED,
+                   "events.onenet.dropped.target_max");
         bench_add (report, BENCH_MEASURED, "msgs", 0, (double)(reordered + foreign),
                    "events.onenet.unexpected");
         bench_samples_free (&all);
@@ -929,6 +939,56 @@ s_events_onenet (bench_env_t *env, double duration_s, double *delivered_rps, ben
         bench_samples_free (&subs[i].latency);
     free (subs);
     return rc;
+}
+
+/* --- events: NATS ------------------------------------------------------------------ */
+
+/* NATS's run, when nats-server and onenet-bench-nats are both there:
+ * returns 1 with its figures in report and delivered_rps, 0 when it was
+ * not measured (said on stderr), -1 on failure. The server is stopped
+ * after. */
+static int
+s_events_nats (bench_env_t *env, double duration_s, double *delivered_rps, bench_report_t *report,
+               char *err, size_t err_size)
+{
+    bench_nats_t nats;
+    char why[512];
+    if (bench_nats_find (&nats, why, sizeof why) < 0) {
+        fprintf (stderr, "bench events: NATS baseline not measured: %s\n", why);
+        return 0;
+    }
+    if (bench_nats_start (env, &nats, err, err_size) < 0)
+        return -1;
+    char subscribers[16], duration[32], warmup[32], payload[16];
+    snprintf (subscribers, sizeof subscribers, "%d", SUBSCRIBERS);
+    snprintf (duration, sizeof duration, "%g", duration_s);
+    snprintf (warmup, sizeof warmup, "%g", BENCH_WARMUP_S);
+    snprintf (payload, sizeof payload, "%zu", s_envelope_size ());
+    const char *args[] = {"fanout",        "--subject", NATS_EVENTS_SUBJECT,
+                          "--subscribers", subscribers, "--duration",
+                          duration,        "--warmup",  warmup,
+                          "--payload",     payload,     NULL};
+    const char *required[] = {"delivered.rps",      "sub1.delivered.rps", "sub2.delivered.rps",
+                              "sub3.delivered.rps", "sub4.delivered.rps", "published.rps",
+                              "published",          "received",           "dropped",
+                              "client_dropped",     "disconnected",       NULL};
+    bench_report_t *figures = calloc (1, sizeof *figures);
+    int rc = figures ? bench_nats_run (env, &nats, "nats-fanout.log", args, required, figures, err,
+                                       err_size)
+                     : -1;
+    if (!figures)
+        snprintf (err, err_size, "out of memory");
+    bench_stop (env, nats.pid);
+    if (rc == 0) {
+        *delivered_rps = bench_find (figures, "delivered.rps")->value;
+        for (size_t i = 0; required[i]; i++) {
+            const bench_figure_t *figure = bench_find (figures, required[i]);
+            bench_add (report, BENCH_MEASURED, figure->unit, 0, figure->value, "events.nats.%s",
+                       figure->name);
+        }
+    }
+    free (figures);
+    return rc < 0 ? -1 : 1;
 }
 
 int
@@ -958,5 +1018,15 @@ bench_events (bench_env_t *env, const bench_options_t *options, bench_report_t *
                "events.onenet.ratio_to_proxy");
     bench_add (report, BENCH_RATIO, "x", 1, TARGET_RATIO_TO_PROXY,
                "events.onenet.ratio_to_proxy.target_min");
+    double nats = 0;
+    int with_nats = s_events_nats (env, options->duration_s, &nats, report, err, err_size);
+    if (with_nats < 0)
+        return -1;
+    if (with_nats) {
+        bench_add (report, BENCH_RATIO, "x", 3, nats > 0 ? onenet / nats : 0,
+                   "events.onenet.ratio_to_nats");
+        bench_add (report, BENCH_RATIO, "x", 1, TARGET_RATIO_TO_NATS,
+                   "events.onenet.ratio_to_nats.target_min");
+    }
     return 0;
 }

@@ -2,11 +2,11 @@
  * tools/bench_proc.c - the processes of one `onenet bench` run.
  *
  * Everything a run starts (broker, adapters, redis-server, the baseline's
- * proxy and echo worker) is a child process with its output in a log file
- * in the run's temp dir, and is stopped by its PID: never by name, since
- * other OneNet processes may be running on the same machine. Children die
- * with the bench (PR_SET_PDEATHSIG), and Ctrl-C stops them and removes the
- * temp dir too.
+ * proxy and echo worker, nats-server and onenet-bench-nats) is a child
+ * process with its output in a log file in the run's temp dir, and is
+ * stopped by its PID: never by name, since other OneNet processes may be
+ * running on the same machine. Children die with the bench
+ * (PR_SET_PDEATHSIG), and Ctrl-C stops them and removes the temp dir too.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "bench.h"
@@ -439,6 +440,128 @@ bench_start_redis (bench_env_t *self, int port, char *err, size_t err_size)
     snprintf (err, err_size, "redis-server did not answer PING within %d ms (see %s/%s)",
               START_WAIT_MS, self->dir, log_name);
     return -1;
+}
+
+/* --- the NATS baseline ---------------------------------------------------- */
+
+int
+bench_nats_find (bench_nats_t *self, char *why, size_t why_size)
+{
+    memset (self, 0, sizeof *self);
+    char unused[256];
+    bool server = bench_find_binary ("nats-server", self->server, sizeof self->server, unused,
+                                     sizeof unused) == 0;
+    static const char *const dirs[] = {"/usr/sbin", "/usr/bin"};
+    for (size_t i = 0; !server && i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf (self->server, sizeof self->server, "%s/nats-server", dirs[i]);
+        server = s_executable (self->server);
+    }
+    if (!server) {
+        snprintf (why, why_size,
+                  "nats-server not found in $PATH, /usr/sbin or /usr/bin (Debian package "
+                  "nats-server; scripts/deps.sh installs it)");
+        return -1;
+    }
+    if (bench_find_binary ("onenet-bench-nats", self->helper, sizeof self->helper, unused,
+                           sizeof unused) < 0) {
+        snprintf (why, why_size,
+                  "onenet-bench-nats not found next to this executable nor in $PATH (it is "
+                  "built only when libnats is there: Debian package libnats-dev)");
+        return -1;
+    }
+    return 0;
+}
+
+/* True once nats-server on port sends its INFO greeting. */
+static bool
+s_nats_answers (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons ((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    struct timeval timeout = {.tv_sec = 0, .tv_usec = 500000};
+    bool ok = false;
+    if (fd >= 0 && setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) == 0 &&
+        connect (fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+        char greeting[8] = "";
+        ok = read (fd, greeting, 5) == 5 && strncmp (greeting, "INFO ", 5) == 0;
+    }
+    if (fd >= 0)
+        close (fd);
+    return ok;
+}
+
+int
+bench_nats_start (bench_env_t *env, bench_nats_t *self, char *err, size_t err_size)
+{
+    int port = bench_free_port ();
+    if (port < 0) {
+        snprintf (err, err_size, "no free port for nats-server");
+        return -1;
+    }
+    char port_text[16], log_name[64];
+    snprintf (port_text, sizeof port_text, "%d", port);
+    snprintf (log_name, sizeof log_name, "nats-server-%d.log", port);
+    //  no config file, so no monitoring, cluster, gateway or leaf node
+    //  port: only the client port, on loopback
+    const char *argv[] = {self->server, "-a", "127.0.0.1", "-p", port_text, NULL};
+    pid_t pid = bench_spawn (env, log_name, argv, err, err_size);
+    if (pid < 0)
+        return -1;
+    for (int waited = 0; waited < START_WAIT_MS; waited += 20) {
+        if (!bench_alive (env, pid)) {
+            snprintf (err, err_size, "nats-server exited at start (see %s/%s)", env->dir, log_name);
+            return -1;
+        }
+        if (s_nats_answers (port)) {
+            self->pid = pid;
+            snprintf (self->url, sizeof self->url, "nats://127.0.0.1:%d", port);
+            return 0;
+        }
+        usleep (20000);
+    }
+    bench_stop (env, pid);
+    snprintf (err, err_size, "nats-server did not greet within %d ms (see %s/%s)", START_WAIT_MS,
+              env->dir, log_name);
+    return -1;
+}
+
+int
+bench_nats_run (bench_env_t *env, const bench_nats_t *self, const char *log_name,
+                const char *const args[], const char *const required[], bench_report_t *figures,
+                char *err, size_t err_size)
+{
+    const char *argv[24];
+    size_t argc = 0;
+    argv[argc++] = self->helper;
+    for (size_t i = 0; args[i] && argc < sizeof argv / sizeof argv[0] - 3; i++)
+        argv[argc++] = args[i];
+    argv[argc++] = "--url";
+    argv[argc++] = self->url;
+    argv[argc] = NULL;
+    if (bench_run (env, log_name, argv, err, err_size) < 0)
+        return -1;
+    char path[512], line[256];
+    snprintf (path, sizeof path, "%s/%s", env->dir, log_name);
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        snprintf (err, err_size, "cannot read %s: %s", path, strerror (errno));
+        return -1;
+    }
+    memset (figures, 0, sizeof *figures);
+    while (fgets (line, sizeof line, file)) {
+        char name[96], unit[16];
+        double value;
+        if (sscanf (line, "%95s %lf %15s", name, &value, unit) == 3)
+            bench_add (figures, BENCH_MEASURED, unit, 1, value, "%s", name);
+    }
+    fclose (file);
+    for (size_t i = 0; required[i]; i++)
+        if (!bench_find (figures, required[i])) {
+            snprintf (err, err_size, "onenet-bench-nats printed no %s (see %s)", required[i], path);
+            return -1;
+        }
+    return 0;
 }
 
 /* Live instances of exactly `service` in the broker's catalogue. */

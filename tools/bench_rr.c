@@ -4,18 +4,22 @@
  *
  *   OneNet    SDK client --DEALER--> onenet-broker --> onenet-test-adapter (test.echo)
  *   baseline  DEALER --> zmq_proxy (ROUTER | DEALER) --> echo worker (DEALER)
+ *   NATS      onenet-bench-nats rr --> nats-server --> onenet-bench-nats echo
  *
- * Both sides are three processes (this one, a router, an echo), carry
+ * All sides are three processes (a client, a router, an echo), carry
  * 100-byte bodies and keep the same number of requests in flight, so the
  * ratio between them is what OneNet's envelope, routing, credit and
  * bookkeeping cost over moving the bytes. The baseline's echo sends the
  * very frames it received back, as cheap as an echo gets; the test
  * adapter's echo also decodes its EchoMessage, as any adapter decodes its
- * request.
+ * request. NATS, the broker the issue asks OneNet to beat, runs only when
+ * nats-server and onenet-bench-nats are both there (bench_nats_find);
+ * otherwise its figures are left out, never guessed.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -29,6 +33,10 @@
 /* The baseline's first reply waits for its connections to come up. */
 #define BASELINE_RECV_MS 10000
 #define ADAPTER_CREDIT "1024"
+#define NATS_SUBJECT "bench.echo"
+/* The issue's target: OneNet at least 3x NATS's requests/s at 64 in flight. */
+#define TARGET_RATIO_TO_NATS 3.0
+#define TARGET_INFLIGHT 64
 
 typedef struct {
     uint8_t body[BODY_SIZE];
@@ -249,10 +257,63 @@ s_check_failures (const char *what, const bench_result_t *result, char *err, siz
     return -1;
 }
 
-/* One in-flight count: OneNet then the baseline, back to back. */
+/* NATS's phase: onenet-bench-nats rr against the echo started with the
+ * server, the same in-flight count, warm-up and window. */
 static int
-s_measure (const char *onenet, const char *baseline, size_t inflight,
-           const bench_options_t *options, bench_report_t *report, char *err, size_t err_size)
+s_nats_load (bench_env_t *env, const bench_nats_t *nats, size_t inflight, double duration_s,
+             bench_result_t *result, char *err, size_t err_size)
+{
+    char count[16], duration[32], warmup[32], payload[16], log_name[64];
+    snprintf (count, sizeof count, "%zu", inflight);
+    snprintf (duration, sizeof duration, "%g", duration_s);
+    snprintf (warmup, sizeof warmup, "%g", BENCH_WARMUP_S);
+    snprintf (payload, sizeof payload, "%d", BODY_SIZE);
+    snprintf (log_name, sizeof log_name, "nats-rr-%zu.log", inflight);
+    const char *args[] = {"rr",     "--subject", NATS_SUBJECT, "--inflight", count,   "--duration",
+                          duration, "--warmup",  warmup,       "--payload",  payload, NULL};
+    const char *required[] = {"rps", "p50", "p99", "p999", NULL};
+    bench_report_t *figures = calloc (1, sizeof *figures);
+    if (!figures) {
+        snprintf (err, err_size, "out of memory");
+        return -1;
+    }
+    int rc = bench_nats_run (env, nats, log_name, args, required, figures, err, err_size);
+    if (rc == 0) {
+        memset (result, 0, sizeof *result);
+        result->rps = bench_find (figures, "rps")->value;
+        result->p50_us = bench_find (figures, "p50")->value;
+        result->p99_us = bench_find (figures, "p99")->value;
+        result->p999_us = bench_find (figures, "p999")->value;
+    }
+    free (figures);
+    return rc;
+}
+
+/* nats-server and the echo responder, when both binaries are there:
+ * returns 1 when started, 0 when not there (said on stderr), -1 on
+ * failure. */
+static int
+s_start_nats (bench_env_t *env, bench_nats_t *nats, char *err, size_t err_size)
+{
+    char why[512];
+    if (bench_nats_find (nats, why, sizeof why) < 0) {
+        fprintf (stderr, "bench rr: NATS baseline not measured: %s\n", why);
+        return 0;
+    }
+    if (bench_nats_start (env, nats, err, err_size) < 0)
+        return -1;
+    const char *argv[] = {nats->helper, "echo",       "--url", nats->url,
+                          "--subject",  NATS_SUBJECT, NULL};
+    //  the rr client waits until the echo answers (no responders before)
+    return bench_spawn (env, "nats-echo.log", argv, err, err_size) < 0 ? -1 : 1;
+}
+
+/* One in-flight count: OneNet, the baseline, then NATS (when nats is not
+ * NULL), back to back. */
+static int
+s_measure (bench_env_t *env, const char *onenet, const char *baseline, const bench_nats_t *nats,
+           size_t inflight, const bench_options_t *options, bench_report_t *report, char *err,
+           size_t err_size)
 {
     rr_body_t body;
     Onenet__Example__EchoMessage echo = ONENET__EXAMPLE__ECHO_MESSAGE__INIT;
@@ -284,11 +345,14 @@ s_measure (const char *onenet, const char *baseline, size_t inflight,
                   options->duration_s, inflight);
         return -1;
     }
+    bench_result_t theirs = {0};
+    if (nats && s_nats_load (env, nats, inflight, options->duration_s, &theirs, err, err_size) < 0)
+        return -1;
     const struct {
         const char *side;
         const bench_result_t *result;
-    } sides[] = {{"onenet", &mine}, {"baseline", &bare}};
-    for (size_t i = 0; i < 2; i++) {
+    } sides[] = {{"onenet", &mine}, {"baseline", &bare}, {"nats", &theirs}};
+    for (size_t i = 0; i < (nats ? 3u : 2u); i++) {
         const char *side = sides[i].side;
         const bench_result_t *r = sides[i].result;
         bench_add (report, BENCH_MEASURED, "req/s", 0, r->rps, "rr.inflight%zu.%s.rps", inflight,
@@ -303,6 +367,15 @@ s_measure (const char *onenet, const char *baseline, size_t inflight,
     bench_add (report, BENCH_RATIO, "x", 3, mine.rps / bare.rps, "rr.inflight%zu.ratio", inflight);
     bench_add (report, BENCH_RATIO, "x", 3, mine.p50_us / bare.p50_us, "rr.inflight%zu.p50_ratio",
                inflight);
+    if (nats) {
+        bench_add (report, BENCH_RATIO, "x", 3, theirs.rps > 0 ? mine.rps / theirs.rps : 0,
+                   "rr.inflight%zu.ratio_to_nats", inflight);
+        if (inflight == TARGET_INFLIGHT)
+            bench_add (report, BENCH_RATIO, "x", 1, TARGET_RATIO_TO_NATS,
+                       "rr.inflight%zu.ratio_to_nats.target_min", inflight);
+        bench_add (report, BENCH_RATIO, "x", 3, theirs.p50_us > 0 ? mine.p50_us / theirs.p50_us : 0,
+                   "rr.inflight%zu.p50_ratio_to_nats", inflight);
+    }
     return 0;
 }
 
@@ -311,8 +384,11 @@ bench_rr (bench_env_t *env, const bench_options_t *options, bench_report_t *repo
           size_t err_size)
 {
     char onenet[256], baseline[64];
+    bench_nats_t nats;
+    int with_nats = 0;
     if (s_start_onenet (env, options, onenet, sizeof onenet, err, err_size) < 0 ||
-        s_start_baseline (env, baseline, sizeof baseline, err, err_size) < 0)
+        s_start_baseline (env, baseline, sizeof baseline, err, err_size) < 0 ||
+        (with_nats = s_start_nats (env, &nats, err, err_size)) < 0)
         return -1;
     size_t counts[2] = {1, 64};
     size_t n = 2;
@@ -321,7 +397,8 @@ bench_rr (bench_env_t *env, const bench_options_t *options, bench_report_t *repo
         n = 1;
     }
     for (size_t i = 0; i < n; i++)
-        if (s_measure (onenet, baseline, counts[i], options, report, err, err_size) < 0)
+        if (s_measure (env, onenet, baseline, with_nats ? &nats : NULL, counts[i], options, report,
+                       err, err_size) < 0)
             return -1;
     return 0;
 }

@@ -10,6 +10,13 @@
 # drop (plain events are best effort) but must see nothing malformed,
 # duplicated or out of order (events.onenet.unexpected 0).
 #
+# The NATS baseline (rr and events): when nats-server is installed (scripts/
+# deps.sh installs it, with libnats-dev, so CI and `make test` have it), the
+# bench must have measured it: onenet-bench-nats built next to onenet, the
+# *.nats.* figures and the ratios to NATS there, well formed, and above 0
+# where a rate or a latency. Without nats-server, the bench must say on
+# stderr that NATS was not measured and print no NATS figure.
+#
 # It checks the contract, never the speed: no figure is compared with any
 # threshold, since the machine running the tests may be busy.
 #
@@ -82,19 +89,48 @@ check_equal () {
     [ "$value" = "$want" ] || fail "$name: $figure is '$value', expected $want"
 }
 
+# The figure's name is not a NATS figure's, nor printed at all: no NATS
+# figures without NATS.
+check_no_nats () {
+    local name=$1 lines
+    lines=$(grep -E '^[^ ]*nats[^ ]* ' "$tmp/$name.out" | head -n 3)
+    [ -z "$lines" ] || fail "$name: NATS figures printed though NATS was not measured: $lines"
+    grep -q 'NATS baseline not measured' "$tmp/$name.err" ||
+        fail "$name: no 'NATS baseline not measured' line on stderr"
+}
+
+# Is NATS there? nats-server where the bench looks (Debian: /usr/sbin).
+nats_server=$(PATH="$PATH:/usr/sbin:/usr/bin" command -v nats-server || true)
+if [ -n "$nats_server" ]; then
+    [ -x "$ONENET_BINARY_DIR/onenet-bench-nats" ] ||
+        fail "nats-server is installed ($nats_server) but onenet-bench-nats is not built (libnats-dev missing? run scripts/deps.sh, then cmake again)"
+    step "NATS baseline expected ($nats_server)"
+else
+    step "nats-server not installed: NATS baseline not expected"
+fi
+
 # --- rr ----------------------------------------------------------------------
 run rr rr --duration 1
 check_lines rr
 figures=()
+sides=(onenet baseline)
+[ -n "$nats_server" ] && sides+=(nats)
 for n in 1 64; do
-    for side in onenet baseline; do
+    for side in "${sides[@]}"; do
         for f in rps p50 p99 p999; do
             figures+=("rr.inflight$n.$side.$f")
         done
     done
     figures+=("rr.inflight$n.ratio" "rr.inflight$n.p50_ratio")
+    [ -n "$nats_server" ] && figures+=("rr.inflight$n.ratio_to_nats" "rr.inflight$n.p50_ratio_to_nats")
 done
+[ -n "$nats_server" ] && figures+=(rr.inflight64.ratio_to_nats.target_min)
 check_figures rr "${figures[@]}"
+if [ -n "$nats_server" ]; then
+    check_equal rr rr.inflight64.ratio_to_nats.target_min 3.0
+else
+    check_no_nats rr
+fi
 
 # --- view --------------------------------------------------------------------
 run view view --duration 1 --people 2000
@@ -136,6 +172,19 @@ check_figures events "${figures[@]}"
 # plain events are best effort: drops are reported, not failed on
 check_present events events.onenet.dropped events.onenet.unexpected events.baseline.dropped
 check_equal events events.onenet.unexpected 0
+check_equal events events.onenet.dropped.target_max 0
+if [ -n "$nats_server" ]; then
+    figures=(events.nats.delivered.rps events.nats.published.rps events.nats.published
+        events.nats.received events.onenet.ratio_to_nats events.onenet.ratio_to_nats.target_min)
+    for n in 1 2 3 4; do
+        figures+=("events.nats.sub$n.delivered.rps")
+    done
+    check_figures events "${figures[@]}"
+    check_present events events.nats.dropped events.nats.client_dropped events.nats.disconnected
+    check_equal events events.onenet.ratio_to_nats.target_min 1.0
+else
+    check_no_nats events
+fi
 if grep -q '^events.onenet.unsupported ' "$tmp/events.out"; then
     fail "events: events.onenet.unsupported is printed again"
 fi
