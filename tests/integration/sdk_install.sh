@@ -6,8 +6,10 @@
 #
 # Run by ctest (integration_sdk_install) with ONENET_SOURCE_DIR and
 # ONENET_BINARY_DIR set. Exits non-zero with one "sdk_install: FAIL: ..."
-# line on the first failure. Every process it starts is killed by PID on
-# exit; the temp dir is removed (kept with ONENET_KEEP_TEMP=1).
+# line on the first failure. At the end the adapter and the broker must exit
+# 0 on SIGTERM (in a sanitizer build: no leak at exit). Every process still
+# running is killed by PID on exit; the temp dir is removed (kept with
+# ONENET_KEEP_TEMP=1).
 set -u -o pipefail
 
 fail () {
