@@ -32,21 +32,9 @@ write_config (const char *text)
 static bool
 log_has (const char *text, int timeout_ms)
 {
-    char path[512];
-    snprintf (path, sizeof path, "%s/broker-%d.log", harness_tempdir (), s_port);
-    for (int64_t until = onenet_clock_ms () + timeout_ms; onenet_clock_ms () < until; usleep (20000)) {
-        FILE *file = fopen (path, "r");
-        if (!file)
-            continue;
-        char line[2048];
-        bool found = false;
-        while (!found && fgets (line, sizeof line, file))
-            found = strstr (line, text) != NULL;
-        fclose (file);
-        if (found)
-            return true;
-    }
-    return false;
+    char log_name[64];
+    snprintf (log_name, sizeof log_name, "broker-%d.log", s_port);
+    return harness_log_has (log_name, text, timeout_ms);
 }
 
 static onenet_status_t

@@ -40,25 +40,6 @@ use_key (const char *name)
     setenv ("ONENET_BROKER_KEY", broker, 1);
 }
 
-static bool
-file_has (const char *name, const char *text, int timeout_ms)
-{
-    char path[512];
-    snprintf (path, sizeof path, "%s/%s", harness_tempdir (), name);
-    for (int64_t until = onenet_clock_ms () + timeout_ms; onenet_clock_ms () < until; usleep (20000)) {
-        FILE *file = fopen (path, "r");
-        char line[2048];
-        bool found = false;
-        while (file && !found && fgets (line, sizeof line, file))
-            found = strstr (line, text) != NULL;
-        if (file)
-            fclose (file);
-        if (found)
-            return true;
-    }
-    return false;
-}
-
 static int
 setup (void **state)
 {
@@ -103,7 +84,7 @@ test_keygen_files (void **state)
     snprintf (bin, sizeof bin, "%s", harness_bin ("onenet"));
     const char *argv[] = { bin, "keygen", "social_security", "--dir", s_keys, NULL };
     assert_int_not_equal (harness_run ("keygen-again.log", argv), 0);
-    assert_true (file_has ("keygen-again.log", "exists already", 1000));
+    assert_true (harness_log_has ("keygen-again.log", "exists already", 1000));
 }
 
 static onenet_reply_t *
@@ -191,8 +172,8 @@ test_unlisted_key_and_plaintext_refused (void **state)
     onenet_reply_destroy (&reply);
     char log_name[64];
     snprintf (log_name, sizeof log_name, "broker-%d.log", s_port);
-    assert_true (file_has (log_name, "event=security.refused", 3000));
-    assert_true (file_has (log_name, "unknown key", 100));
+    assert_true (harness_log_has (log_name, "event=security.refused", 3000));
+    assert_true (harness_log_has (log_name, "unknown key", 100));
 
     reply = whoami_as (NULL, "");   /* plaintext */
     assert_true (onenet_reply_status (reply) == ONENET_TIMEOUT
@@ -207,7 +188,7 @@ test_adapter_cannot_claim_another_department (void **state)
     use_key ("social_security");
     harness_start_adapter (s_port, "fake", (const char *[]) { "--department", "public_security", NULL });
     unsetenv ("ONENET_KEY");
-    assert_true (file_has ("adapter-fake.log", "the department does not match the connection's key", 5000));
+    assert_true (harness_log_has ("adapter-fake.log", "the department does not match the connection's key", 5000));
     /* Still one instance of public security's service: the real one. */
     use_key ("public_security");
     assert_true (harness_wait_instances (s_port, "test.whoami", 1, 1000));

@@ -365,6 +365,26 @@ harness_echo_body (uint8_t *buf, size_t size, const char *payload, uint32_t dela
 }
 
 bool
+harness_log_has (const char *log_name, const char *text, int timeout_ms)
+{
+    char path[512], line[4096];
+    snprintf (path, sizeof path, "%s/%s", harness_tempdir (), log_name);
+    for (int waited = 0;; waited += 20) {
+        FILE *file = fopen (path, "r");
+        bool found = false;
+        while (file && !found && fgets (line, sizeof line, file))
+            found = strstr (line, text) != NULL;
+        if (file)
+            fclose (file);
+        if (found)
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        usleep (20000);
+    }
+}
+
+bool
 harness_audit_has (const char *a, const char *b, const char *c)
 {
     char path[512], line[4096];

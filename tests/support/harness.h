@@ -76,6 +76,10 @@ void harness_test_exits_cleanly (void **state);
 /* Kills every process still started by the harness and removes the temp dir. */
 void harness_cleanup (void);
 
+/* Waits up to timeout_ms for text to appear in log_name (in the temp dir):
+ * how a test learns that a process reached a state it only logs. */
+bool harness_log_has (const char *log_name, const char *text, int timeout_ms);
+
 /* Does a record of the broker's audit log (onenet-audit.log in the temp
  * dir), written within 5 s, hold all three strings? */
 bool harness_audit_has (const char *a, const char *b, const char *c);
