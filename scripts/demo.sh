@@ -3,7 +3,9 @@
 # department stores (onenet-seed), the broker, the three reference
 # department adapters and two instances of the example adapter. Shows the
 # service catalogue, a routed call, one person's network view, an update
-# that the view reflects at once, and a department going down. Then runs
+# that the view reflects at once, a department going down, a CAP alert
+# published, received through a coordinator's filter and acknowledged, and
+# the view through the gateway. Then runs
 # until Ctrl-C (--once: print and exit 0). Everything runs from a private
 # temp dir and is stopped by PID on exit.
 set -euo pipefail
@@ -109,6 +111,11 @@ echo "Social security goes down; the view still answers, with its last known sec
 kill "$social_security_pid"
 sleep 0.3
 say "$bin/onenet" view "$person" --fresh
+echo
+echo "An emergency coordinator's side: a CAP 1.2 alert goes in, the coordinator's filter gets it, and acknowledges it:"
+say "$bin/onenet" alert publish "$src/tests/data/cap/onenet-flood-chengdu.xml"
+say "$bin/onenet" alerts --severity Extreme,Severe --area 5101 --last 1 --count 1
+say "$bin/onenet" alert ack em.510100.2026.0001 --by "duty officer (demo)"
 echo
 echo "The same through the gateway's REST API (as the demo clerk):"
 gateway_get() {
