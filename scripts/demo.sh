@@ -62,6 +62,10 @@ redis = { endpoint = "127.0.0.1:$redis_port"; };
 alerts = { endpoint = "$ONENET_ALERTS"; spool = "$work/alerts.spool"; };
 audit = { file = "$work/audit.log"; };
 http = { endpoint = "127.0.0.1:$http_port"; };
+# The demo runs without CURVE, so every connection is "anonymous"; trusting
+# it as a delegate lets the audit log name the gateway's signed-in users
+# (production: security = "curve" and delegates = [ "gateway" ]).
+delegates = [ "anonymous" ];
 CFG
 "$bin/onenet-broker" -c "$work/broker.cfg" >"$work/broker.log" 2>&1 &
 pids+=($!)
