@@ -1,5 +1,8 @@
 /*
- * alerts.c - publish, persist, fan out and replay alerts (see alerts.h).
+ * alerts.c - publish, persist and fan out alerts (see alerts.h); the
+ * Redis scripts behind every alert operation, and the dispatch of their
+ * replies. What coordinators ask of the stream (catch-up, acknowledgement,
+ * open alerts, state, escalation) is in alerts_query.c.
  *
  * Every Redis round trip is asynchronous: a publish or a catch-up waits in
  * the `pending` table under an id that its Redis reply's cookie carries,
@@ -12,41 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "alerts.h"
+#include "alerts_internal.h"
 #include "cache.h"
-#include "hashmap.h"
 #include "zap.h"
 #include "onenet/cap.h"
-#include "onenet/proto/alert.pb-c.h"
-
-#define TICK_MS 1000
-#define ESCALATE_EVERY_TICKS 1     /* look for overdue alerts every tick */
-#define SCAN_MAX 1000          /* stream entries read per catch-up request */
-#define BATCH_DEFAULT 100
-#define MAX_TOPICS 64
-#define GEOCODE_SCHEME "GB/T 2260"
-
-typedef enum {
-    PENDING_PUBLISH,
-    PENDING_SINCE,
-    PENDING_LATEST,
-    PENDING_FLUSH,
-    PENDING_ACK,
-    PENDING_UNACKED,
-    PENDING_STATE,
-    PENDING_ESCALATE,
-    PENDING_SCRIPT_LOAD,
-} pending_kind_t;
-
-/* The Lua scripts below, by what they do. */
-typedef enum {
-    SCRIPT_PUBLISH,
-    SCRIPT_ACK,
-    SCRIPT_UNACKED,
-    SCRIPT_ESCALATE,
-    SCRIPT_STATE,
-    SCRIPT_COUNT
-} script_id_t;
 
 /* Redis keys beside the stream S: S:index (hash identifier -> stream id),
  * S:open (zset of stream ids not acknowledged or cancelled), S:escalate
@@ -127,42 +99,6 @@ static const char s_state_script[] =
     "end\n"
     "return {first[1], updates, redis.call('LRANGE', s..':acks:'..ARGV[1], 0, -1),\n"
     "        redis.call('SISMEMBER', s..':escalated', id)}\n";
-
-typedef struct {
-    uint64_t id;
-    pending_kind_t kind;
-    zmq_msg_t peer;
-    uint64_t correlation;
-    Onenet__Alert__AlertEnvelope *envelope;   /* PUBLISH: malloc'd, stream id not yet set */
-    Onenet__Alert__SinceRequest *since;       /* SINCE, UNACKED: malloc'd */
-    Onenet__Alert__Ack *ack;                  /* ACK: as it will be recorded */
-    script_id_t script;                       /* SCRIPT_LOAD: which one */
-} pending_t;
-
-/* A script is sent whole once per Redis connection (SCRIPT LOAD) and then
- * called by its SHA1 (EVALSHA): Redis need not hash ~1 KB of Lua on every
- * publish, nor read it off the socket. */
-typedef struct {
-    const char *text;
-    char sha[41];       /* "" until the first SCRIPT LOAD answers */
-    uint64_t loaded_on; /* cache_connections when SCRIPT LOAD was sent */
-} script_t;
-
-struct alerts_t {
-    broker_t *broker;
-    void *xpub;
-    hashmap_t *pending;
-    uint64_t next_id;
-    char latest[48];           /* newest stream id known, "" if none yet */
-    int64_t tick_at;
-    uint64_t connections_seen; /* cache_connections at the last check */
-    size_t spool_bytes;
-    unsigned flushing;         /* spooled XADDs not yet confirmed */
-    int64_t retry_at;          /* Redis answered an error (still loading its AOF...): try again then */
-    uint64_t ticks;
-    script_t scripts[SCRIPT_COUNT];
-    alerts_stats_t stats;
-};
 
 /* --- lifecycle --- */
 
@@ -264,8 +200,9 @@ alerts_handle_subscriptions (alerts_t *self)
     zmq_msg_close (&message);
 }
 
-static pending_t *
-pending_new (alerts_t *self, pending_kind_t kind, const zmq_msg_t *peer, uint64_t correlation)
+pending_t *
+alerts_pending_new (alerts_t *self, pending_kind_t kind, const zmq_msg_t *peer,
+                    uint64_t correlation)
 {
     pending_t *pending = calloc (1, sizeof *pending);
     if (!pending)
@@ -283,8 +220,8 @@ pending_new (alerts_t *self, pending_kind_t kind, const zmq_msg_t *peer, uint64_
     return pending;
 }
 
-static void
-pending_done (alerts_t *self, pending_t *pending)
+void
+alerts_pending_done (alerts_t *self, pending_t *pending)
 {
     hashmap_remove (self->pending, &pending->id, sizeof pending->id);
     pending_free (pending);
@@ -292,8 +229,8 @@ pending_done (alerts_t *self, pending_t *pending)
 
 /* --- topics and fan-out --- */
 
-static const char *
-severity_of (const Onenet__Alert__Alert *alert)
+const char *
+alerts_severity_of (const Onenet__Alert__Alert *alert)
 {
     for (size_t i = 0; i < alert->n_info; i++)
         if (alert->info[i]->severity && *alert->info[i]->severity)
@@ -301,19 +238,16 @@ severity_of (const Onenet__Alert__Alert *alert)
     return "Unknown";
 }
 
-static void fan_out_on (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope,
-                        const char *prefix);
-
 /* Sends an envelope on every topic of its alert. */
 static void
 fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope)
 {
-    fan_out_on (self, envelope, "alert");
+    alerts_fan_out (self, envelope, "alert");
 }
 
 /* The same under another first topic word ("alert", "escalation"). */
-static void
-fan_out_on (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope, const char *prefix)
+void
+alerts_fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope, const char *prefix)
 {
     const Onenet__Alert__Alert *alert = envelope->alert;
     const Onenet__Alert__ValuePair *codes[MAX_TOPICS];
@@ -323,7 +257,7 @@ fan_out_on (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope, const 
     zmq_msg_t packed;
     zmq_msg_init_size (&packed, protobuf_c_message_get_packed_size (&envelope->base));
     protobuf_c_message_pack (&envelope->base, zmq_msg_data (&packed));
-    const char *severity = severity_of (alert);
+    const char *severity = alerts_severity_of (alert);
     for (size_t i = 0; i < (count ? count : 1); i++) {
         char topic[160];
         int length = snprintf (topic, sizeof topic, "%s.%s.%s", prefix, severity,
@@ -351,9 +285,9 @@ send_tick (alerts_t *self)
         zmq_send (self->xpub, latest, strlen (latest), ZMQ_DONTWAIT);
 }
 
-static void
-reply_message (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
-               const ProtobufCMessage *message)
+void
+alerts_reply (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
+              const ProtobufCMessage *message)
 {
     zmq_msg_t body;
     zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (message));
@@ -397,14 +331,14 @@ static void
 script_load (alerts_t *self, script_id_t id)
 {
     script_t *script = &self->scripts[id];
-    pending_t *pending = pending_new (self, PENDING_SCRIPT_LOAD, NULL, 0);
+    pending_t *pending = alerts_pending_new (self, PENDING_SCRIPT_LOAD, NULL, 0);
     if (!pending)
         return;
     pending->script = id;
     const char *argv[] = {"SCRIPT", "LOAD", script->text};
     size_t lengths[] = {6, 4, strlen (script->text)};
     if (cache_command (self->broker->cache, ALERTS_COOKIE_BIT | pending->id, 3, argv, lengths) < 0)
-        pending_done (self, pending);
+        alerts_pending_done (self, pending);
     else
         script->loaded_on = cache_connections (self->broker->cache);
 }
@@ -413,9 +347,9 @@ script_load (alerts_t *self, script_id_t id)
  * EVAL with the text until the SHA1 is known. Redis runs a connection's
  * commands in order, so a SCRIPT LOAD sent first on a new connection is
  * in Redis's script cache before the EVALSHA that follows it. */
-static int
-eval (alerts_t *self, uint64_t cookie, script_id_t id, int argc, const char **args,
-      const size_t *lengths)
+int
+alerts_eval (alerts_t *self, uint64_t cookie, script_id_t id, int argc, const char **args,
+             const size_t *lengths)
 {
     script_t *script = &self->scripts[id];
     if (script->loaded_on != cache_connections (self->broker->cache))
@@ -459,9 +393,9 @@ static bool
 escalates (const alerts_t *self, const Onenet__Alert__Alert *alert)
 {
     const broker_config_t *config = self->broker->config;
-    return config->alerts_escalate_after_s > 0
-           && onenet_cap_severity_rank (severity_of (alert))
-                  >= onenet_cap_severity_rank (config->alerts_escalate_severity);
+    return config->alerts_escalate_after_s > 0 &&
+           onenet_cap_severity_rank (alerts_severity_of (alert)) >=
+               onenet_cap_severity_rank (config->alerts_escalate_severity);
 }
 
 #define MAX_REFERENCES 32
@@ -504,7 +438,7 @@ store (alerts_t *self, uint64_t cookie, const Onenet__Alert__AlertEnvelope *enve
         p = end;
     }
 #undef ARG
-    int rc = eval (self, cookie, SCRIPT_PUBLISH, argc, args, lengths);
+    int rc = alerts_eval (self, cookie, SCRIPT_PUBLISH, argc, args, lengths);
     free (packed);
     return rc;
 }
@@ -530,12 +464,12 @@ spool_flush (alerts_t *self)
         record = grown;
         Onenet__Alert__AlertEnvelope *envelope
             = onenet__alert__alert_envelope__unpack (NULL, length, record);
-        pending_t *pending = envelope && envelope->alert
-                                 ? pending_new (self, PENDING_FLUSH, NULL, 0) : NULL;
+        pending_t *pending =
+            envelope && envelope->alert ? alerts_pending_new (self, PENDING_FLUSH, NULL, 0) : NULL;
         if (pending && store (self, pending->id, envelope) == 0)
             self->flushing++;
         else if (pending)
-            pending_done (self, pending);
+            alerts_pending_done (self, pending);
         if (envelope)
             onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
     }
@@ -570,7 +504,7 @@ answer_publisher (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
     if (!peer || zmq_msg_size ((zmq_msg_t *) peer) == 0)
         return;
     if (status == ONENET_OK)
-        reply_message (broker, peer, correlation, reply);
+        alerts_reply (broker, peer, correlation, reply);
     else
         broker_answer (broker, peer, correlation, NULL, status, message, NULL);
 }
@@ -613,13 +547,13 @@ alerts_submit (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
                   alert->identifier, "", ONENET_OK, 0, "broker");
 
     if (cache_ready (broker->cache)) {
-        pending_t *pending = pending_new (self, PENDING_PUBLISH, peer, correlation);
+        pending_t *pending = alerts_pending_new (self, PENDING_PUBLISH, peer, correlation);
         if (pending) {
             pending->envelope = envelope;
             if (store (self, pending->id, envelope) == 0)
                 return;
             pending->envelope = NULL;
-            pending_done (self, pending);
+            alerts_pending_done (self, pending);
         }
     }
     /* Redis is down: deliver live now, keep it for the stream. */
@@ -669,418 +603,6 @@ on_published (alerts_t *self, pending_t *pending, const redisReply *reply)
     answer_publisher (broker, &pending->peer, pending->correlation, ONENET_OK, NULL, &out.base);
 }
 
-/* --- catch-up --- */
-
-static bool
-listed (const char *value, char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp (value, list[i]) == 0)
-            return true;
-    return false;
-}
-
-/* Does an alert match a subscriber's filter? Empty lists match all. */
-static bool
-matches (const Onenet__Alert__Alert *alert, const Onenet__Alert__AlertFilter *filter)
-{
-    if (!filter)
-        return true;
-    if (filter->n_severities && !listed (severity_of (alert), filter->severities, filter->n_severities))
-        return false;
-    if (filter->n_area_prefixes) {
-        const Onenet__Alert__ValuePair *codes[MAX_TOPICS];
-        size_t count = onenet_cap_geocodes (alert, GEOCODE_SCHEME, codes, MAX_TOPICS);
-        bool hit = false;
-        for (size_t i = 0; i < count && i < MAX_TOPICS && !hit; i++)
-            for (size_t j = 0; j < filter->n_area_prefixes && !hit; j++)
-                hit = strncmp (codes[i]->value, filter->area_prefixes[j],
-                               strlen (filter->area_prefixes[j])) == 0;
-        if (!hit)
-            return false;
-    }
-    if (filter->n_categories) {
-        bool hit = false;
-        for (size_t i = 0; i < alert->n_info && !hit; i++)
-            for (size_t j = 0; j < alert->info[i]->n_category && !hit; j++)
-                hit = listed (alert->info[i]->category[j], filter->categories, filter->n_categories);
-        if (!hit)
-            return false;
-    }
-    return true;
-}
-
-void
-alerts_since (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
-              zmq_msg_t *body)
-{
-    alerts_t *self = broker->alerts;
-    Onenet__Alert__SinceRequest *request = body && zmq_msg_size (body)
-                                               ? onenet__alert__since_request__unpack (
-                                                   NULL, zmq_msg_size (body), zmq_msg_data (body))
-                                               : onenet__alert__since_request__unpack (NULL, 0, NULL);
-    if (!request) {
-        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
-                       "body is not an onenet.alert.SinceRequest", NULL);
-        return;
-    }
-    if (!cache_ready (broker->cache)) {
-        onenet__alert__since_request__free_unpacked (request, NULL);
-        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_UNAVAILABLE,
-                       "the alert stream is unavailable (Redis down); live alerts still flow", NULL);
-        return;
-    }
-    pending_t *pending = pending_new (self, PENDING_SINCE, peer, header->correlation_id);
-    if (!pending) {
-        onenet__alert__since_request__free_unpacked (request, NULL);
-        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_INTERNAL,
-                       "broker out of memory", NULL);
-        return;
-    }
-    pending->since = request;
-    const char *stream = broker->config->alerts_stream;
-    char start[64], count[16];
-    snprintf (count, sizeof count, "%d", SCAN_MAX);
-    if (request->last) {
-        const char *argv[] = { "XREVRANGE", stream, "+", "-", "COUNT", count };
-        size_t lengths[] = { 9, strlen (stream), 1, 1, 5, strlen (count) };
-        cache_command (broker->cache, ALERTS_COOKIE_BIT | pending->id, 6, argv, lengths);
-        return;
-    }
-    bool from_start = !*request->after || strcmp (request->after, "0") == 0;
-    snprintf (start, sizeof start, from_start ? "-" : "(%s", request->after);
-    const char *argv[] = { "XRANGE", stream, start, "+", "COUNT", count };
-    size_t lengths[] = { 6, strlen (stream), strlen (start), 1, 5, strlen (count) };
-    cache_command (broker->cache, ALERTS_COOKIE_BIT | pending->id, 6, argv, lengths);
-}
-
-/* One stream entry [id, [field, value, ...]] as an envelope, or NULL. */
-static Onenet__Alert__AlertEnvelope *
-entry_envelope (const redisReply *entry)
-{
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
-        || entry->element[0]->type != REDIS_REPLY_STRING || entry->element[1]->type != REDIS_REPLY_ARRAY)
-        return NULL;
-    const redisReply *fields = entry->element[1];
-    for (size_t i = 0; i + 1 < fields->elements; i += 2)
-        if (fields->element[i]->type == REDIS_REPLY_STRING
-            && strcmp (fields->element[i]->str, "envelope") == 0) {
-            Onenet__Alert__AlertEnvelope *envelope = onenet__alert__alert_envelope__unpack (
-                NULL, fields->element[i + 1]->len, (const uint8_t *) fields->element[i + 1]->str);
-            if (envelope && envelope->alert) {
-                /* Stored without an id: unpack left protobuf-c's shared empty string. */
-                if (envelope->stream_id != protobuf_c_empty_string)
-                    free (envelope->stream_id);
-                envelope->stream_id = strndup (entry->element[0]->str, entry->element[0]->len);
-                if (envelope->stream_id)
-                    return envelope;
-            }
-            if (envelope)
-                onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
-            return NULL;
-        }
-    return NULL;
-}
-
-static void
-on_since (alerts_t *self, pending_t *pending, const redisReply *reply)
-{
-    broker_t *broker = self->broker;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_UNAVAILABLE,
-                       "the alert stream could not be read", NULL);
-        return;
-    }
-    const Onenet__Alert__SinceRequest *request = pending->since;
-    size_t limit = request->last ? request->last : request->limit ? request->limit : BATCH_DEFAULT;
-    if (limit > SCAN_MAX)
-        limit = SCAN_MAX;
-    Onenet__Alert__AlertEnvelope **found = calloc (limit, sizeof *found);
-    size_t count = 0, scanned = 0;
-    const char *cursor = request->after;
-    for (size_t i = 0; found && i < reply->elements && count < limit; i++) {
-        const redisReply *entry = reply->element[i];
-        scanned++;
-        if (entry->type == REDIS_REPLY_ARRAY && entry->elements == 2)
-            cursor = entry->element[0]->str;
-        Onenet__Alert__AlertEnvelope *envelope = entry_envelope (entry);
-        if (envelope && matches (envelope->alert, request->filter))
-            found[count++] = envelope;
-        else if (envelope)
-            onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
-    }
-    if (request->last)   /* read newest first: give them oldest first */
-        for (size_t i = 0; i < count / 2; i++) {
-            Onenet__Alert__AlertEnvelope *swap = found[i];
-            found[i] = found[count - 1 - i];
-            found[count - 1 - i] = swap;
-        }
-    Onenet__Alert__AlertBatch batch = ONENET__ALERT__ALERT_BATCH__INIT;
-    batch.alerts = found;
-    batch.n_alerts = count;
-    /* For `last`, the cursor is the newest entry read (not the newest
-     * match): resuming from it skips nothing and replays nothing. */
-    const char *newest = reply->elements && reply->element[0]->type == REDIS_REPLY_ARRAY
-                                 && reply->element[0]->elements == 2
-                             ? reply->element[0]->element[0]->str : "";
-    batch.cursor = (char *) (request->last ? newest : cursor);
-    batch.more = !request->last && scanned > 0
-                 && (scanned < reply->elements || reply->elements == SCAN_MAX);
-    batch.latest = self->latest;
-    self->stats.replayed += count;
-    if (!found)
-        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_INTERNAL,
-                       "broker out of memory", NULL);
-    else
-        reply_message (broker, &pending->peer, pending->correlation, &batch.base);
-    for (size_t i = 0; i < count; i++)
-        onenet__alert__alert_envelope__free_unpacked (found[i], NULL);
-    free (found);
-}
-
-/* --- acknowledgement, open alerts, state, escalation --- */
-
-/* Starts a script for a client; answers UNAVAILABLE when Redis is down. */
-static pending_t *
-start_query (alerts_t *self, pending_kind_t kind, const zmq_msg_t *peer, uint64_t correlation)
-{
-    broker_t *broker = self->broker;
-    if (!cache_ready (broker->cache)) {
-        broker_answer (broker, peer, correlation, NULL, ONENET_UNAVAILABLE,
-                       "the alert stream is unavailable (Redis down); live alerts still flow", NULL);
-        return NULL;
-    }
-    pending_t *pending = pending_new (self, kind, peer, correlation);
-    if (!pending)
-        broker_answer (broker, peer, correlation, NULL, ONENET_INTERNAL, "broker out of memory", NULL);
-    return pending;
-}
-
-void
-alerts_ack (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
-            const char *requester, zmq_msg_t *body)
-{
-    alerts_t *self = broker->alerts;
-    Onenet__Alert__Ack *ack = body ? onenet__alert__ack__unpack (NULL, zmq_msg_size (body),
-                                                                 zmq_msg_data (body))
-                                   : NULL;
-    if (!ack || !*ack->identifier) {
-        if (ack)
-            onenet__alert__ack__free_unpacked (ack, NULL);
-        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
-                       "body must be an onenet.alert.Ack with an identifier", NULL);
-        return;
-    }
-    /* Who acknowledged: the authenticated department, then the name given. */
-    char by[256];
-    snprintf (by, sizeof by, "%s%s%s", requester, *ack->by ? "/" : "", ack->by);
-    Onenet__Alert__Ack recorded = ONENET__ALERT__ACK__INIT;
-    recorded.identifier = ack->identifier;
-    recorded.by = by;
-    recorded.at_ms = onenet_wall_ms ();
-    pending_t *pending = start_query (self, PENDING_ACK, peer, header->correlation_id);
-    if (pending) {
-        /* Kept packed in the pending entry's envelope slot is awkward;
-         * the packed Ack travels in the script and again in the reply. */
-        size_t size = protobuf_c_message_get_packed_size (&recorded.base);
-        uint8_t packed[512 + 256];
-        if (size <= sizeof packed) {
-            protobuf_c_message_pack (&recorded.base, packed);
-            const char *args[] = { ack->identifier, (const char *) packed };
-            size_t lengths[] = { strlen (ack->identifier), size };
-            pending->ack = onenet__alert__ack__unpack (NULL, size, packed);
-            if (eval (self, pending->id, SCRIPT_ACK, 2, args, lengths) < 0)
-                pending_done (self, pending);
-        }
-        else {
-            broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
-                           "acknowledgement too long", NULL);
-            pending_done (self, pending);
-        }
-    }
-    onenet__alert__ack__free_unpacked (ack, NULL);
-}
-
-static void
-on_ack (alerts_t *self, pending_t *pending, const redisReply *reply)
-{
-    broker_t *broker = self->broker;
-    if (!reply || reply->type != REDIS_REPLY_INTEGER || !pending->ack) {
-        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_UNAVAILABLE,
-                       "the acknowledgement could not be recorded", NULL);
-        return;
-    }
-    if (reply->integer == 0) {
-        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_NOT_FOUND,
-                       "no alert with this identifier was published", NULL);
-        return;
-    }
-    zmq_msg_t body;
-    zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (&pending->ack->base));
-    protobuf_c_message_pack (&pending->ack->base, zmq_msg_data (&body));
-    /* Subscribers learn of it too. */
-    zmq_msg_t copy;
-    zmq_msg_init (&copy);
-    zmq_msg_copy (&copy, &body);
-    if (zmq_send (self->xpub, "ack", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-        zmq_msg_send (&copy, self->xpub, ZMQ_DONTWAIT);
-    zmq_msg_close (&copy);
-    broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_OK, NULL, &body);
-    zmq_msg_close (&body);
-    self->stats.acks++;
-    /* `by` is "department/name": the audit keeps them apart. */
-    char department[128];
-    const char *slash = strchr (pending->ack->by, '/');
-    snprintf (department, sizeof department, "%.*s",
-              slash ? (int)(slash - pending->ack->by) : (int)strlen (pending->ack->by),
-              pending->ack->by);
-    broker_audit (broker, "alert.ack", department, slash ? slash + 1 : "", "onenet.alert.ack",
-                  pending->ack->identifier, "", ONENET_OK, 0, "broker");
-}
-
-void
-alerts_unacked (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
-                zmq_msg_t *body)
-{
-    alerts_t *self = broker->alerts;
-    Onenet__Alert__AlertFilter *filter = onenet__alert__alert_filter__unpack (
-        NULL, body ? zmq_msg_size (body) : 0, body ? zmq_msg_data (body) : NULL);
-    if (!filter) {
-        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
-                       "body is not an onenet.alert.AlertFilter", NULL);
-        return;
-    }
-    pending_t *pending = start_query (self, PENDING_UNACKED, peer, header->correlation_id);
-    if (!pending) {
-        onenet__alert__alert_filter__free_unpacked (filter, NULL);
-        return;
-    }
-    /* The catch-up reply code serves this too: a SinceRequest with no
-     * cursor and this filter. */
-    pending->since = calloc (1, sizeof *pending->since);
-    if (!pending->since) {
-        onenet__alert__alert_filter__free_unpacked (filter, NULL);
-        pending_done (self, pending);
-        return;
-    }
-    onenet__alert__since_request__init (pending->since);
-    pending->since->after = strdup ("");
-    pending->since->filter = filter;
-    pending->since->limit = SCAN_MAX;
-    if (!pending->since->after || eval (self, pending->id, SCRIPT_UNACKED, 0, NULL, NULL) < 0)
-        pending_done (self, pending);
-}
-
-void
-alerts_state (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
-              zmq_msg_t *body)
-{
-    alerts_t *self = broker->alerts;
-    Onenet__Alert__StateRequest *request = body ? onenet__alert__state_request__unpack (
-                                                      NULL, zmq_msg_size (body), zmq_msg_data (body))
-                                                : NULL;
-    if (!request || !*request->identifier) {
-        if (request)
-            onenet__alert__state_request__free_unpacked (request, NULL);
-        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST,
-                       "body must be an onenet.alert.StateRequest with an identifier", NULL);
-        return;
-    }
-    pending_t *pending = start_query (self, PENDING_STATE, peer, header->correlation_id);
-    if (pending) {
-        const char *args[] = { request->identifier };
-        if (eval (self, pending->id, SCRIPT_STATE, 1, args, NULL) < 0)
-            pending_done (self, pending);
-    }
-    onenet__alert__state_request__free_unpacked (request, NULL);
-}
-
-static void
-on_state (alerts_t *self, pending_t *pending, const redisReply *reply)
-{
-    broker_t *broker = self->broker;
-    if (reply && reply->type == REDIS_REPLY_NIL) {
-        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_NOT_FOUND,
-                       "no alert with this identifier was published", NULL);
-        return;
-    }
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4
-        || reply->element[1]->type != REDIS_REPLY_ARRAY || reply->element[2]->type != REDIS_REPLY_ARRAY) {
-        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_UNAVAILABLE,
-                       "the alert stream could not be read", NULL);
-        return;
-    }
-    const redisReply *updates = reply->element[1], *acks = reply->element[2];
-    Onenet__Alert__AlertState state = ONENET__ALERT__ALERT_STATE__INIT;
-    state.alert = entry_envelope (reply->element[0]);
-    state.updates = calloc (updates->elements + 1, sizeof *state.updates);
-    state.acks = calloc (acks->elements + 1, sizeof *state.acks);
-    for (size_t i = 0; state.updates && i < updates->elements; i++) {
-        Onenet__Alert__AlertEnvelope *update = entry_envelope (updates->element[i]);
-        if (!update)
-            continue;
-        state.cancelled = state.cancelled || strcmp (update->alert->msg_type, "Cancel") == 0;
-        state.updates[state.n_updates++] = update;
-    }
-    for (size_t i = 0; state.acks && i < acks->elements; i++) {
-        const redisReply *item = acks->element[i];
-        Onenet__Alert__Ack *ack = item->type == REDIS_REPLY_STRING
-                                      ? onenet__alert__ack__unpack (NULL, item->len, (const uint8_t *) item->str)
-                                      : NULL;
-        if (ack)
-            state.acks[state.n_acks++] = ack;
-    }
-    state.escalated = reply->element[3]->type == REDIS_REPLY_INTEGER && reply->element[3]->integer == 1;
-    if (state.alert && state.updates && state.acks)
-        reply_message (broker, &pending->peer, pending->correlation, &state.base);
-    else
-        broker_answer (broker, &pending->peer, pending->correlation, NULL, ONENET_INTERNAL,
-                       "the alert's entries could not be read", NULL);
-    if (state.alert)
-        onenet__alert__alert_envelope__free_unpacked (state.alert, NULL);
-    for (size_t i = 0; i < state.n_updates; i++)
-        onenet__alert__alert_envelope__free_unpacked (state.updates[i], NULL);
-    for (size_t i = 0; i < state.n_acks; i++)
-        onenet__alert__ack__free_unpacked (state.acks[i], NULL);
-    free (state.updates);
-    free (state.acks);
-}
-
-/* Sends again, on the escalation topic, the alerts at or above the
- * configured severity left unacknowledged for too long. */
-static void
-escalate (alerts_t *self)
-{
-    broker_t *broker = self->broker;
-    if (broker->config->alerts_escalate_after_s <= 0 || !cache_ready (broker->cache))
-        return;
-    pending_t *pending = pending_new (self, PENDING_ESCALATE, NULL, 0);
-    if (!pending)
-        return;
-    char cutoff[24];
-    snprintf (cutoff, sizeof cutoff, "%" PRId64,
-              onenet_wall_ms () - (int64_t) broker->config->alerts_escalate_after_s * 1000);
-    const char *args[] = { cutoff };
-    if (eval (self, pending->id, SCRIPT_ESCALATE, 1, args, NULL) < 0)
-        pending_done (self, pending);
-}
-
-static void
-on_escalate (alerts_t *self, const redisReply *reply)
-{
-    for (size_t i = 0; reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
-        Onenet__Alert__AlertEnvelope *envelope = entry_envelope (reply->element[i]);
-        if (!envelope)
-            continue;
-        envelope->escalated = true;
-        fan_out_on (self, envelope, "escalation");
-        self->stats.escalated++;
-        onenet_info ("alerts.escalated", "stream_id=%s severity=%s", envelope->stream_id,
-                     severity_of (envelope->alert));
-        onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
-    }
-}
-
 void
 alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
 {
@@ -1101,7 +623,7 @@ alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
         on_published (self, pending, reply);
         break;
     case PENDING_SINCE:
-        on_since (self, pending, reply);
+        alerts_on_since (self, pending, reply);
         break;
     case PENDING_LATEST:
         if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1
@@ -1111,16 +633,16 @@ alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
             self->retry_at = broker->now + TICK_MS;   /* ask again shortly */
         break;
     case PENDING_ACK:
-        on_ack (self, pending, reply);
+        alerts_on_ack (self, pending, reply);
         break;
     case PENDING_UNACKED:
-        on_since (self, pending, reply);
+        alerts_on_since (self, pending, reply);
         break;
     case PENDING_STATE:
-        on_state (self, pending, reply);
+        alerts_on_state (self, pending, reply);
         break;
     case PENDING_ESCALATE:
-        on_escalate (self, reply);
+        alerts_on_escalate (self, reply);
         break;
     case PENDING_FLUSH:
         if (self->flushing && reply && reply->type == REDIS_REPLY_ARRAY && --self->flushing == 0) {
@@ -1138,7 +660,7 @@ alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
         }
         break;
     }
-    pending_done (self, pending);
+    alerts_pending_done (self, pending);
 }
 
 /* On (re)connection to Redis: learn the newest stream id, flush the spool. */
@@ -1149,12 +671,12 @@ on_redis_back (alerts_t *self)
     const char *stream = broker->config->alerts_stream;
     if (self->spool_bytes && !self->flushing)
         spool_flush (self);
-    pending_t *pending = pending_new (self, PENDING_LATEST, NULL, 0);
+    pending_t *pending = alerts_pending_new (self, PENDING_LATEST, NULL, 0);
     if (pending) {
         const char *argv[] = { "XREVRANGE", stream, "+", "-", "COUNT", "1" };
         size_t lengths[] = { 9, strlen (stream), 1, 1, 5, 1 };
         if (cache_command (broker->cache, ALERTS_COOKIE_BIT | pending->id, 6, argv, lengths) < 0)
-            pending_done (self, pending);
+            alerts_pending_done (self, pending);
     }
 }
 
@@ -1174,7 +696,7 @@ alerts_tick (broker_t *broker)
     if (broker->now >= self->tick_at) {
         send_tick (self);
         if (++self->ticks % ESCALATE_EVERY_TICKS == 0)
-            escalate (self);
+            alerts_escalate (self);
         self->tick_at = broker->now + TICK_MS;
     }
     return (int) (self->tick_at - broker->now);

@@ -1,0 +1,110 @@
+/*
+ * alerts_internal.h - what the two files of the alerts module share:
+ * alerts.c (publish, persist, fan out, spool, the Redis scripts and the
+ * replies' dispatch) and alerts_query.c (what coordinators ask of the
+ * stream: catch-up, acknowledgements, open alerts, state, escalation).
+ * Nothing outside broker/alerts*.c includes it.
+ */
+#ifndef BROKER_ALERTS_INTERNAL_H
+#define BROKER_ALERTS_INTERNAL_H
+
+#include <hiredis/hiredis.h>
+#include "alerts.h"
+#include "hashmap.h"
+#include "onenet/proto/alert.pb-c.h"
+
+#define TICK_MS 1000
+#define ESCALATE_EVERY_TICKS 1 /* look for overdue alerts every tick */
+#define SCAN_MAX 1000          /* stream entries read per catch-up request */
+#define BATCH_DEFAULT 100
+#define MAX_TOPICS 64
+#define GEOCODE_SCHEME "GB/T 2260"
+
+typedef enum {
+    PENDING_PUBLISH,
+    PENDING_SINCE,
+    PENDING_LATEST,
+    PENDING_FLUSH,
+    PENDING_ACK,
+    PENDING_UNACKED,
+    PENDING_STATE,
+    PENDING_ESCALATE,
+    PENDING_SCRIPT_LOAD,
+} pending_kind_t;
+
+/* The Lua scripts (alerts.c), by what they do. */
+typedef enum {
+    SCRIPT_PUBLISH,
+    SCRIPT_ACK,
+    SCRIPT_UNACKED,
+    SCRIPT_ESCALATE,
+    SCRIPT_STATE,
+    SCRIPT_COUNT
+} script_id_t;
+
+typedef struct {
+    uint64_t id;
+    pending_kind_t kind;
+    zmq_msg_t peer;
+    uint64_t correlation;
+    Onenet__Alert__AlertEnvelope *envelope; /* PUBLISH: malloc'd, stream id not yet set */
+    Onenet__Alert__SinceRequest *since;     /* SINCE, UNACKED: malloc'd */
+    Onenet__Alert__Ack *ack;                /* ACK: as it will be recorded */
+    script_id_t script;                     /* SCRIPT_LOAD: which one */
+} pending_t;
+
+/* A script is sent whole once per Redis connection (SCRIPT LOAD) and then
+ * called by its SHA1 (EVALSHA): Redis need not hash ~1 KB of Lua on every
+ * publish, nor read it off the socket. */
+typedef struct {
+    const char *text;
+    char sha[41];       /* "" until the first SCRIPT LOAD answers */
+    uint64_t loaded_on; /* cache_connections when SCRIPT LOAD was sent */
+} script_t;
+
+struct alerts_t {
+    broker_t *broker;
+    void *xpub;
+    hashmap_t *pending;
+    uint64_t next_id;
+    char latest[48]; /* newest stream id known, "" if none yet */
+    int64_t tick_at;
+    uint64_t connections_seen; /* cache_connections at the last check */
+    size_t spool_bytes;
+    unsigned flushing; /* spooled XADDs not yet confirmed */
+    int64_t retry_at;  /* Redis answered an error (still loading its AOF...): try again then */
+    uint64_t ticks;
+    script_t scripts[SCRIPT_COUNT];
+    alerts_stats_t stats;
+};
+
+/* A request waiting for Redis, under a fresh id (its cookie). */
+pending_t *alerts_pending_new (alerts_t *self, pending_kind_t kind, const zmq_msg_t *peer,
+                               uint64_t correlation);
+void alerts_pending_done (alerts_t *self, pending_t *pending);
+
+/* Runs a script on the alert stream (EVALSHA once its SHA1 is known). */
+int alerts_eval (alerts_t *self, uint64_t cookie, script_id_t id, int argc, const char **args,
+                 const size_t *lengths);
+
+/* Answers peer's request `correlation` with OK and a message. */
+void alerts_reply (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
+                   const ProtobufCMessage *reply);
+
+/* The first severity an info gives ("Unknown" if none). */
+const char *alerts_severity_of (const Onenet__Alert__Alert *alert);
+
+/* Sends an envelope on XPUB, one topic per geocode, under a first topic
+ * word ("alert", "escalation"). */
+void alerts_fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope,
+                     const char *prefix);
+
+/* alerts_query.c: the Redis replies of its requests, and the escalation
+ * check the tick runs. */
+void alerts_on_since (alerts_t *self, pending_t *pending, const redisReply *reply);
+void alerts_on_ack (alerts_t *self, pending_t *pending, const redisReply *reply);
+void alerts_on_state (alerts_t *self, pending_t *pending, const redisReply *reply);
+void alerts_on_escalate (alerts_t *self, const redisReply *reply);
+void alerts_escalate (alerts_t *self);
+
+#endif
