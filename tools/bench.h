@@ -3,7 +3,8 @@
  *
  *   cmd_bench.c   the command: options, subcommands, printing the figures
  *   bench_core.c  figures, latency percentiles, the closed-loop load driver
- *                 over the SDK client (N calls kept in flight)
+ *                 over the SDK client (N calls kept in flight), the
+ *                 measured window of a fan-out run
  *   bench_proc.c  the processes a run needs: temp dir, free ports, finding
  *                 binaries, starting and stopping them by PID; nats-server
  *                 and onenet-bench-nats (tools/nats/), the NATS baseline
@@ -12,9 +13,10 @@
  *   bench_view.c  `bench view`: the one network view against Redis and a
  *                 single round trip
  *   bench_alerts.c `bench alerts`: persisted alerts, one publisher to four
- *                 subscribers, against Redis XADD; `bench events`:
- *                 department events through the broker's relay against
- *                 a bare XSUB/XPUB proxy and NATS
+ *                 subscribers, against Redis XADD
+ *   bench_events.c `bench events`: department events through the broker's
+ *                 relay against a bare XSUB/XPUB proxy (`bench
+ *                 zmq-xproxy`) and NATS
  *   bench_memory.c `bench memory`: the broker's RSS with many subscribers
  *                 and adapters; the broker with a known alerts endpoint
  *
@@ -24,6 +26,7 @@
 #ifndef ONENET_BENCH_H
 #define ONENET_BENCH_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,6 +110,30 @@ int bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *e
 
 /* Fills result's percentiles and rate from samples over window_s. */
 void bench_result_fill (bench_result_t *result, bench_samples_t *samples, double window_s);
+
+/* --- fan-out runs --------------------------------------------------------- */
+
+/* What the publishing thread of bench alerts or bench events and its
+ * subscriber threads share. */
+typedef struct {
+    const char *endpoint, *alerts; /* the broker's and its XPUB's */
+    _Atomic int64_t from, until;   /* the measured window, CLOCK_MONOTONIC ns */
+    atomic_bool stop;              /* the subscriber threads end */
+} bench_fanout_t;
+
+/* Sets self up for the broker at endpoint with its XPUB at alerts (both
+ * the caller's, kept by pointer), the window not open yet: nothing
+ * received before bench_fanout_open counts. */
+void bench_fanout_init (bench_fanout_t *self, const char *endpoint, const char *alerts);
+
+/* Opens the window: BENCH_WARMUP_S from now, then duration_s. Returns
+ * now (CLOCK_MONOTONIC ns). */
+int64_t bench_fanout_open (bench_fanout_t *self, double duration_s);
+
+/* The size of the envelope the broker appends for one of bench alerts'
+ * alerts: the value size of its XADD baseline, and the message size of
+ * bench events, so both move messages of one size. */
+size_t bench_envelope_size (void);
 
 /* --- processes ----------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /*
  * tools/bench_core.c - the measuring part of `onenet bench`: figures,
- * latency percentiles and the closed-loop load driver.
+ * latency percentiles, the closed-loop load driver, and the measured window
+ * that the threads of a fan-out run (bench alerts, bench events) share.
  *
  * The driver keeps N calls in flight through one SDK client, as a busy
  * gateway would: every reply is answered by a new call. Latencies are
@@ -164,4 +165,26 @@ bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err, 
     free (ring);
     onenet_client_destroy (&client);
     return rc;
+}
+
+/* --- fan-out runs ------------------------------------------------------- */
+
+void
+bench_fanout_init (bench_fanout_t *self, const char *endpoint, const char *alerts)
+{
+    self->endpoint = endpoint;
+    self->alerts = alerts;
+    //  before any thread sees it
+    atomic_init (&self->from, INT64_MAX);
+    atomic_init (&self->until, INT64_MAX);
+    atomic_init (&self->stop, false);
+}
+
+int64_t
+bench_fanout_open (bench_fanout_t *self, double duration_s)
+{
+    int64_t now = bench_now_ns ();
+    atomic_store (&self->from, now + (int64_t)(BENCH_WARMUP_S * 1e9));
+    atomic_store (&self->until, atomic_load (&self->from) + (int64_t)(duration_s * 1e9));
+    return now;
 }

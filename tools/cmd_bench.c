@@ -5,7 +5,7 @@
  *
  * This file parses the options, sets up the run's temp dir and processes
  * (bench_proc.c), hands over to the benchmark (bench_rr.c, bench_view.c,
- * bench_alerts.c, bench_memory.c)
+ * bench_alerts.c, bench_events.c, bench_memory.c)
  * and prints its figures: one `name value unit` line each, measurements
  * first, then ratios; or one JSON object with --json. docs/PERFORMANCE.md
  * describes the figures and records what they were on our machines.
