@@ -1,7 +1,8 @@
 /*
  * subscriber_internal.h - the pure parts of the alert subscriber
- * (subscriber.c): stream IDs, topics, the local category filter and the
- * state file. Not installed; tests/unit/test_subscriber.c includes it.
+ * (subscriber.c): stream IDs and the state file (subscriber_state.c),
+ * topics and the local category filter (subscriber_filter.c). Not
+ * installed; tests/unit/test_subscriber.c includes it.
  */
 #ifndef ONENET_SUBSCRIBER_INTERNAL_H
 #define ONENET_SUBSCRIBER_INTERNAL_H
