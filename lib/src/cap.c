@@ -1,87 +1,28 @@
 /*
- * cap.c - CAP 1.2 XML to and from onenet.alert.Alert (see onenet/cap.h).
+ * cap.c - the CAP 1.2 model behind onenet/cap.h, the checks of its values,
+ * the validator of alert messages and the helpers for routing.
  *
  * One table per CAP complex type (alert, info, resource, area, and the
  * valueName/value pair of eventCode, parameter and geocode) lists its
  * elements in the CAP schema's order, each with its proto field and the
- * kind of value it holds. The reader, the writer and the validator all walk
- * these tables, so each rule is written once; proto/alert.proto numbers its
- * fields in the same order, so the writer's output follows the schema.
- *
- * The reader uses libxml2's tree parser, hardened for input from outside:
- * a DOCTYPE stops the parser from its SAX callback before any declaration
- * in it is read, so no entity is ever defined, expanded or fetched; the
- * network is off (XML_PARSE_NONET); no DTD is loaded; errors go to our
- * handler, never to stderr. Values are then checked with the element's line
- * (xmlGetLineNo) at hand for the message.
- *
- * Messages are built as protobuf_c_message_unpack would build them with the
- * default allocator (every string, array and submessage malloc'd), so
- * onenet__alert__alert__free_unpacked releases them, half-built ones too.
+ * kind of value it holds. The reader (cap_read.c), the writer
+ * (cap_write.c) and the validator here all walk these tables, so each rule
+ * is written once; proto/alert.proto numbers its fields in the same order,
+ * so the writer's output follows the schema. What the files share is
+ * declared in cap_internal.h.
  */
-#include "onenet/cap.h"
+#include "cap_internal.h"
 #include "sdk_internal.h"
 
 #include <libxml/parser.h>
-#include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MEMBER(msg, offset) ((char *)(msg) + (offset))
-#define CONST_MEMBER(msg, offset) ((const char *)(msg) + (offset))
-
 /* --- the CAP 1.2 model --- */
-
-typedef enum {
-    KIND_TEXT,        /* free text, kept byte for byte */
-    KIND_NAME,        /* text, surrounding whitespace dropped (valueName, value) */
-    KIND_TOKEN,       /* text, surrounding whitespace dropped (uri, web, digest) */
-    KIND_ID,          /* identifier, sender: no whitespace , < & */
-    KIND_ENUM,        /* one of field->values */
-    KIND_DATETIME,    /* 2002-05-24T16:49:00-07:00 */
-    KIND_REFERENCES,  /* sender,identifier,sent ... */
-    KIND_QUOTED_LIST, /* addresses, incidents: words, "multi word" */
-    KIND_LANGUAGE,    /* RFC 3066 */
-    KIND_POLYGON,     /* lat,lon lat,lon ... closed, >= 4 pairs */
-    KIND_CIRCLE,      /* lat,lon radius */
-    KIND_DECIMAL,     /* altitude, ceiling */
-    KIND_SIZE,        /* non-negative integer */
-    KIND_MIME,        /* type/subtype */
-    KIND_BASE64,      /* derefUri */
-    KIND_MESSAGE      /* a nested CAP type, always repeated */
-} kind_t;
-
-typedef struct cap_type cap_type_t;
-
-/* Which element of the CAP type a cross-field rule blames, and why. */
-typedef struct {
-    const char *field; /* proto field name */
-    char reason[160];
-} rule_error_t;
-
-typedef struct {
-    const char *element; /* CAP element name */
-    const char *field;   /* proto field name */
-    kind_t kind;
-    bool required;             /* for repeated fields: at least one */
-    const char *const *values; /* KIND_ENUM: allowed values, NULL-terminated */
-    const cap_type_t *type;    /* KIND_MESSAGE */
-} cap_field_t;
-
-struct cap_type {
-    const ProtobufCMessageDescriptor *descriptor;
-    const cap_field_t *fields;
-    size_t n_fields;
-    /* Rules between fields, checked once the fields are valid; NULL if none.
-     * Returns false and fills error when one is broken. */
-    bool (*rules) (const ProtobufCMessage *msg, rule_error_t *error);
-};
 
 static const char *const k_status[] = {"Actual", "Exercise", "System", "Test", "Draft", NULL};
 static const char *const k_msg_type[] = {"Alert", "Update", "Cancel", "Ack", "Error", NULL};
@@ -172,14 +113,17 @@ static const cap_field_t k_alert_fields[] = {
     {"incidents", "incidents", KIND_QUOTED_LIST, false, NULL, NULL},
     {"info", "info", KIND_MESSAGE, false, NULL, &k_info_type},
 };
-static const cap_type_t k_alert_type = {&onenet__alert__alert__descriptor, k_alert_fields,
-                                        N_OF (k_alert_fields), alert_rules};
+const cap_type_t cap_alert_type = {&onenet__alert__alert__descriptor, k_alert_fields,
+                                   N_OF (k_alert_fields), alert_rules};
 
-/* Longest field list of any type above, for per-call bookkeeping. */
-#define MAX_FIELDS 24
+const ProtobufCFieldDescriptor *
+cap_field_of (const cap_type_t *type, const cap_field_t *field)
+{
+    return protobuf_c_message_descriptor_get_field_by_name (type->descriptor, field->field);
+}
 
-static bool
-is_empty (const char *s)
+bool
+cap_is_empty (const char *s)
 {
     return s == NULL || *s == '\0';
 }
@@ -189,12 +133,12 @@ alert_rules (const ProtobufCMessage *msg, rule_error_t *error)
 {
     const Onenet__Alert__Alert *alert = (const Onenet__Alert__Alert *)msg;
     const char *scope = alert->scope ? alert->scope : "";
-    if (strcmp (scope, "Restricted") == 0 && is_empty (alert->restriction)) {
+    if (strcmp (scope, "Restricted") == 0 && cap_is_empty (alert->restriction)) {
         error->field = "scope";
         snprintf (error->reason, sizeof error->reason, "\"Restricted\" requires <restriction>");
         return false;
     }
-    if (strcmp (scope, "Private") == 0 && is_empty (alert->addresses)) {
+    if (strcmp (scope, "Private") == 0 && cap_is_empty (alert->addresses)) {
         error->field = "scope";
         snprintf (error->reason, sizeof error->reason, "\"Private\" requires <addresses>");
         return false;
@@ -206,7 +150,7 @@ static bool
 area_rules (const ProtobufCMessage *msg, rule_error_t *error)
 {
     const Onenet__Alert__Area *area = (const Onenet__Alert__Area *)msg;
-    if (!is_empty (area->ceiling) && is_empty (area->altitude)) {
+    if (!cap_is_empty (area->ceiling) && cap_is_empty (area->altitude)) {
         error->field = "ceiling";
         snprintf (error->reason, sizeof error->reason, "<ceiling> requires <altitude>");
         return false;
@@ -216,8 +160,8 @@ area_rules (const ProtobufCMessage *msg, rule_error_t *error)
 
 /* --- value checks, shared by the reader and the validator --- */
 
-static bool
-is_xml_space (char c)
+bool
+cap_is_xml_space (char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -234,19 +178,17 @@ is_alpha (char c)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-static bool
-all_space (const char *s)
+bool
+cap_all_space (const char *s)
 {
     for (; *s; s++)
-        if (!is_xml_space (*s))
+        if (!cap_is_xml_space (*s))
             return false;
     return true;
 }
 
-/* Copies s into out for an error message: at most 60 bytes, cut on a UTF-8
- * boundary, control characters shown as '?', "..." when cut. */
-static const char *
-shown (const char *s, size_t len, char *out, size_t out_size)
+const char *
+cap_shown (const char *s, size_t len, char *out, size_t out_size)
 {
     if (out_size < 4)
         return "";
@@ -296,12 +238,12 @@ parse_point (const char *s, size_t len, double *lat, double *lon, char *why, siz
     if (comma == NULL || !parse_decimal (s, (size_t)(comma - s), lat) ||
         !parse_decimal (comma + 1, len - (size_t)(comma - s) - 1, lon)) {
         snprintf (why, why_size, "\"%s\" is not a \"latitude,longitude\" pair",
-                  shown (s, len, show, sizeof show));
+                  cap_shown (s, len, show, sizeof show));
         return false;
     }
     if (*lat < -90 || *lat > 90 || *lon < -180 || *lon > 180) {
         snprintf (why, why_size, "\"%s\" is out of range (latitude -90..90, longitude -180..180)",
-                  shown (s, len, show, sizeof show));
+                  cap_shown (s, len, show, sizeof show));
         return false;
     }
     return true;
@@ -342,15 +284,15 @@ check_datetime (const char *s, char *why, size_t why_size)
         if (len >= 20 && (s[len - 1] == 'Z' || s[len - 1] == 'z'))
             snprintf (why, why_size,
                       "\"%s\": \"Z\" is not allowed in CAP 1.2, which writes UTC as -00:00",
-                      shown (s, len, show, sizeof show));
+                      cap_shown (s, len, show, sizeof show));
         else if (len >= 20 && s[19] == '.')
             snprintf (why, why_size, "\"%s\": CAP 1.2 allows no fractional seconds",
-                      shown (s, len, show, sizeof show));
+                      cap_shown (s, len, show, sizeof show));
         else
             snprintf (why, why_size,
                       "\"%s\" is not a CAP dateTime with time zone, such as "
                       "2002-05-24T16:49:00-07:00",
-                      shown (s, len, show, sizeof show));
+                      cap_shown (s, len, show, sizeof show));
         return false;
     }
     int year = number (s, 4), month = number (s + 5, 2), day = number (s + 8, 2);
@@ -362,7 +304,7 @@ check_datetime (const char *s, char *why, size_t why_size)
         ok = day <= month_days[month - 1] + (month == 2 && is_leap (year) ? 1 : 0);
     if (!ok) {
         snprintf (why, why_size, "\"%s\" is not a valid date, time and time zone",
-                  shown (s, len, show, sizeof show));
+                  cap_shown (s, len, show, sizeof show));
         return false;
     }
     return true;
@@ -374,14 +316,14 @@ static const char *
 next_word (const char **cursor, size_t *len)
 {
     const char *s = *cursor;
-    while (*s && is_xml_space (*s))
+    while (*s && cap_is_xml_space (*s))
         s++;
     if (*s == '\0') {
         *cursor = s;
         return NULL;
     }
     const char *start = s;
-    while (*s && !is_xml_space (*s))
+    while (*s && !cap_is_xml_space (*s))
         s++;
     *len = (size_t)(s - start);
     *cursor = s;
@@ -429,7 +371,7 @@ check_circle (const char *s, char *why, size_t why_size)
     if (point == NULL || radius == NULL || next_word (&cursor, &extra_len) != NULL ||
         !parse_decimal (radius, radius_len, &km)) {
         snprintf (why, why_size, "\"%s\" is not \"latitude,longitude radius\"",
-                  shown (s, strlen (s), show, sizeof show));
+                  cap_shown (s, strlen (s), show, sizeof show));
         return false;
     }
     if (!parse_point (point, point_len, &lat, &lon, reason, sizeof reason)) {
@@ -438,7 +380,7 @@ check_circle (const char *s, char *why, size_t why_size)
     }
     if (km < 0) {
         snprintf (why, why_size, "radius %s is negative",
-                  shown (radius, radius_len, show, sizeof show));
+                  cap_shown (radius, radius_len, show, sizeof show));
         return false;
     }
     return true;
@@ -450,7 +392,7 @@ check_id (const char *s, char *why, size_t why_size)
     char show[80];
     if (strpbrk (s, " \t\r\n,<&") != NULL) {
         snprintf (why, why_size, "\"%s\" must not contain spaces, commas, '<' or '&'",
-                  shown (s, strlen (s), show, sizeof show));
+                  cap_shown (s, strlen (s), show, sizeof show));
         return false;
     }
     return true;
@@ -471,12 +413,12 @@ check_references (const char *s, char *why, size_t why_size)
         if (c2 == NULL || c3 != NULL || c1 == word || c2 == c1 + 1 || sent_len == 0 ||
             memchr (word, '<', len) || memchr (word, '&', len)) {
             snprintf (why, why_size, "reference %zu \"%s\" is not sender,identifier,sent", item,
-                      shown (word, len, show, sizeof show));
+                      cap_shown (word, len, show, sizeof show));
             return false;
         }
         if (sent_len >= sizeof sent) {
             snprintf (why, why_size, "reference %zu: \"%s\" is not a CAP dateTime", item,
-                      shown (c2 + 1, sent_len, show, sizeof show));
+                      cap_shown (c2 + 1, sent_len, show, sizeof show));
             return false;
         }
         memcpy (sent, c2 + 1, sent_len);
@@ -525,7 +467,7 @@ check_language (const char *s, char *why, size_t why_size)
     }
     if (!ok) {
         snprintf (why, why_size, "\"%s\" is not an RFC 3066 language tag such as en-US",
-                  shown (s, strlen (s), show, sizeof show));
+                  cap_shown (s, strlen (s), show, sizeof show));
         return false;
     }
     return true;
@@ -552,14 +494,14 @@ check_mime (const char *s, char *why, size_t why_size)
             subtype++;
     if (type == 0 || subtype == 0 || (*p != '\0' && *p != ';')) {
         snprintf (why, why_size, "\"%s\" is not a MIME type such as image/gif",
-                  shown (s, strlen (s), show, sizeof show));
+                  cap_shown (s, strlen (s), show, sizeof show));
         return false;
     }
     return true;
 }
 
-static bool
-check_value (const cap_field_t *field, const char *s, char *why, size_t why_size)
+bool
+cap_check_value (const cap_field_t *field, const char *s, char *why, size_t why_size)
 {
     char show[80];
     double number_value;
@@ -577,7 +519,7 @@ check_value (const cap_field_t *field, const char *s, char *why, size_t why_size
                 used += (size_t)snprintf (list + used, sizeof list - used, "%s%s",
                                           v == field->values ? "" : ", ", *v);
             snprintf (why, why_size, "\"%s\" is not one of %s%s",
-                      shown (s, strlen (s), show, sizeof show), list,
+                      cap_shown (s, strlen (s), show, sizeof show), list,
                       field->values == k_certainty && strcmp (s, "Very Likely") == 0
                           ? " (\"Very Likely\" is CAP 1.0; CAP 1.2 has only Likely)"
                           : "");
@@ -598,7 +540,7 @@ check_value (const cap_field_t *field, const char *s, char *why, size_t why_size
     case KIND_DECIMAL:
         if (!parse_decimal (s, strlen (s), &number_value)) {
             snprintf (why, why_size, "\"%s\" is not a decimal number",
-                      shown (s, strlen (s), show, sizeof show));
+                      cap_shown (s, strlen (s), show, sizeof show));
             return false;
         }
         return true;
@@ -606,7 +548,7 @@ check_value (const cap_field_t *field, const char *s, char *why, size_t why_size
         for (const char *p = s; *p; p++)
             if (!is_digit (*p)) {
                 snprintf (why, why_size, "\"%s\" is not a size in bytes",
-                          shown (s, strlen (s), show, sizeof show));
+                          cap_shown (s, strlen (s), show, sizeof show));
                 return false;
             }
         return true;
@@ -615,7 +557,7 @@ check_value (const cap_field_t *field, const char *s, char *why, size_t why_size
     case KIND_BASE64:
         for (const char *p = s; *p; p++)
             if (!is_alpha (*p) && !is_digit (*p) && *p != '+' && *p != '/' && *p != '=' &&
-                !is_xml_space (*p)) {
+                !cap_is_xml_space (*p)) {
                 snprintf (why, why_size, "not base64: unexpected character '%c'",
                           (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7F ? '?' : *p);
                 return false;
@@ -630,9 +572,8 @@ check_value (const cap_field_t *field, const char *s, char *why, size_t why_size
     return true;
 }
 
-/* True when the kind's value is kept without surrounding whitespace. */
-static bool
-is_trimmed_kind (kind_t kind)
+bool
+cap_is_trimmed_kind (kind_t kind)
 {
     return kind != KIND_TEXT && kind != KIND_MESSAGE;
 }
@@ -676,327 +617,7 @@ is_xml_utf8 (const char *text)
     return true;
 }
 
-/* --- building messages --- */
-
-static const ProtobufCFieldDescriptor *
-field_of (const cap_type_t *type, const cap_field_t *field)
-{
-    return protobuf_c_message_descriptor_get_field_by_name (type->descriptor, field->field);
-}
-
-/* Appends value (taken over) to a repeated string field. */
-static int
-append_string (ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd, char *value)
-{
-    size_t *count = (size_t *)MEMBER (msg, fd->quantifier_offset);
-    char ***array = (char ***)MEMBER (msg, fd->offset);
-    char **grown = realloc (*array, (*count + 1) * sizeof (char *));
-    if (grown == NULL) {
-        free (value);
-        return -1;
-    }
-    grown[*count] = value;
-    *array = grown;
-    (*count)++;
-    return 0;
-}
-
-/* Appends a new, initialised submessage to a repeated message field. */
-static ProtobufCMessage *
-append_message (ProtobufCMessage *msg, const ProtobufCFieldDescriptor *fd)
-{
-    const ProtobufCMessageDescriptor *desc = fd->descriptor;
-    size_t *count = (size_t *)MEMBER (msg, fd->quantifier_offset);
-    ProtobufCMessage ***array = (ProtobufCMessage ***)MEMBER (msg, fd->offset);
-    ProtobufCMessage *child = malloc (desc->sizeof_message);
-    if (child == NULL)
-        return NULL;
-    protobuf_c_message_init (desc, child);
-    ProtobufCMessage **grown = realloc (*array, (*count + 1) * sizeof (ProtobufCMessage *));
-    if (grown == NULL) {
-        free (child);
-        return NULL;
-    }
-    grown[*count] = child;
-    *array = grown;
-    (*count)++;
-    return child;
-}
-
-/* --- reading XML --- */
-
-typedef struct {
-    char *err;
-    size_t err_size;
-    bool doctype; /* the document has a DOCTYPE: parsing was stopped */
-    long doctype_line;
-    bool syntax_error; /* first libxml2 error, kept for the message */
-    int syntax_line;
-    char syntax_message[200];
-} parse_t;
-
-static void node_error (parse_t *p, long line, const char *path, const char *format, ...)
-    __attribute__ ((format (printf, 4, 5)));
-
-static void
-node_error (parse_t *p, long line, const char *path, const char *format, ...)
-{
-    char reason[400];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (reason, sizeof reason, format, args);
-    va_end (args);
-    sdk_set_error (p->err, p->err_size, "line %ld: %s: %s", line, path, reason);
-}
-
-static void
-on_internal_subset (void *ctx, const xmlChar *name, const xmlChar *external_id,
-                    const xmlChar *system_id)
-{
-    xmlParserCtxtPtr ctxt = ctx;
-    parse_t *p = ctxt->_private;
-    p->doctype = true;
-    p->doctype_line = xmlSAX2GetLineNumber (ctxt);
-    xmlStopParser (ctxt);
-}
-
-static void
-on_xml_error (void *user_data, xmlErrorPtr error)
-{
-    xmlParserCtxtPtr ctxt = user_data;
-    parse_t *p = ctxt ? ctxt->_private : NULL;
-    if (p == NULL || error == NULL || p->syntax_error || error->level < XML_ERR_ERROR)
-        return;
-    p->syntax_error = true;
-    p->syntax_line = error->line;
-    snprintf (p->syntax_message, sizeof p->syntax_message, "%s",
-              error->message ? error->message : "not well-formed");
-    size_t len = strlen (p->syntax_message);
-    while (len > 0 && is_xml_space (p->syntax_message[len - 1]))
-        p->syntax_message[--len] = '\0';
-}
-
-static bool
-is_cap_element (const xmlNode *node)
-{
-    return node->ns != NULL && node->ns->href != NULL &&
-           strcmp ((const char *)node->ns->href, ONENET_CAP_NAMESPACE) == 0;
-}
-
-/* The text of a leaf element as a new malloc'd string; NULL (with the
- * error set) when it holds elements or other markup. */
-static char *
-leaf_text (parse_t *p, const xmlNode *node, const char *path)
-{
-    size_t len = 0;
-    for (const xmlNode *c = node->children; c; c = c->next) {
-        if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
-            len += c->content ? strlen ((const char *)c->content) : 0;
-        } else if (c->type == XML_ELEMENT_NODE) {
-            node_error (p, xmlGetLineNo (c), path, "unexpected element <%s> inside a value",
-                        (const char *)c->name);
-            return NULL;
-        } else if (c->type != XML_COMMENT_NODE && c->type != XML_PI_NODE) {
-            node_error (p, xmlGetLineNo (node), path, "unexpected markup inside a value");
-            return NULL;
-        }
-    }
-    char *text = malloc (len + 1);
-    if (text == NULL) {
-        node_error (p, xmlGetLineNo (node), path, "out of memory");
-        return NULL;
-    }
-    size_t used = 0;
-    for (const xmlNode *c = node->children; c; c = c->next)
-        if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content) {
-            size_t n = strlen ((const char *)c->content);
-            memcpy (text + used, c->content, n);
-            used += n;
-        }
-    text[used] = '\0';
-    return text;
-}
-
-/* Drops leading and trailing XML whitespace in place. */
-static void
-trim (char *s)
-{
-    size_t len = strlen (s), start = 0;
-    while (start < len && is_xml_space (s[start]))
-        start++;
-    while (len > start && is_xml_space (s[len - 1]))
-        len--;
-    memmove (s, s + start, len - start);
-    s[len - start] = '\0';
-}
-
-static const cap_field_t *
-find_field (const cap_type_t *type, const char *element, size_t *index)
-{
-    for (size_t i = 0; i < type->n_fields; i++)
-        if (strcmp (type->fields[i].element, element) == 0) {
-            *index = i;
-            return &type->fields[i];
-        }
-    return NULL;
-}
-
-/* Reads the children of node (a CAP element of the given type) into msg.
- * self is node's path for messages about node itself ("<alert>",
- * "<info><area>"); prefix is what its children's paths start with. */
-static int
-read_type (parse_t *p, const xmlNode *node, const cap_type_t *type, ProtobufCMessage *msg,
-           const char *self, const char *prefix)
-{
-    long seen_line[MAX_FIELDS] = {0};
-    bool seen[MAX_FIELDS] = {false};
-    bool is_root = type == &k_alert_type;
-    char path[200], show[80];
-
-    for (const xmlAttr *a = node->properties; a; a = a->next)
-        if (a->ns == NULL) {
-            node_error (p, xmlGetLineNo (node), self,
-                        "attribute \"%s\" is not allowed (CAP elements have none)",
-                        (const char *)a->name);
-            return -1;
-        }
-
-    for (const xmlNode *c = node->children; c; c = c->next) {
-        if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
-            const char *text = c->content ? (const char *)c->content : "";
-            if (!all_space (text)) {
-                char *copy = strdup (text);
-                if (copy)
-                    trim (copy);
-                node_error (p, xmlGetLineNo (c->prev ? c->prev : node), self,
-                            "unexpected text \"%s\" between elements",
-                            copy ? shown (copy, strlen (copy), show, sizeof show) : "");
-                free (copy);
-                return -1;
-            }
-            continue;
-        }
-        if (c->type == XML_COMMENT_NODE || c->type == XML_PI_NODE)
-            continue;
-        if (c->type != XML_ELEMENT_NODE) {
-            node_error (p, xmlGetLineNo (node), self, "unexpected markup");
-            return -1;
-        }
-        long line = xmlGetLineNo (c);
-        snprintf (path, sizeof path, "%s<%s>", prefix, (const char *)c->name);
-        if (!is_cap_element (c)) {
-            /* xs:any ##other at the end of <alert>: a signature, say. */
-            if (is_root && c->ns != NULL)
-                continue;
-            node_error (p, line, path, "element %s%s%s is not part of CAP 1.2 here",
-                        c->ns ? "of namespace \"" : "in no namespace",
-                        c->ns ? (const char *)c->ns->href : "", c->ns ? "\"" : "");
-            return -1;
-        }
-        size_t index = 0;
-        const cap_field_t *field = find_field (type, (const char *)c->name, &index);
-        if (field == NULL) {
-            node_error (p, line, path, "<%s> is not an element of %s", (const char *)c->name, self);
-            return -1;
-        }
-        const ProtobufCFieldDescriptor *fd = field_of (type, field);
-        if (fd == NULL) {
-            node_error (p, line, path, "internal error: no field %s", field->field);
-            return -1;
-        }
-        bool repeated = fd->label == PROTOBUF_C_LABEL_REPEATED;
-        if (!repeated && seen[index]) {
-            node_error (p, line, path, "given twice (first on line %ld)", seen_line[index]);
-            return -1;
-        }
-        if (!seen[index]) {
-            seen[index] = true;
-            seen_line[index] = line;
-        }
-        if (field->kind == KIND_MESSAGE) {
-            ProtobufCMessage *child = append_message (msg, fd);
-            if (child == NULL) {
-                node_error (p, line, path, "out of memory");
-                return -1;
-            }
-            char child_prefix[200];
-            snprintf (child_prefix, sizeof child_prefix, "%s", path);
-            if (read_type (p, c, field->type, child, path, child_prefix) < 0)
-                return -1;
-            continue;
-        }
-        for (const xmlAttr *a = c->properties; a; a = a->next)
-            if (a->ns == NULL) {
-                node_error (p, line, path,
-                            "attribute \"%s\" is not allowed (CAP elements have none)",
-                            (const char *)a->name);
-                return -1;
-            }
-        char *text = leaf_text (p, c, path);
-        if (text == NULL)
-            return -1;
-        if (is_trimmed_kind (field->kind))
-            trim (text);
-        if (all_space (text)) {
-            free (text);
-            if (field->required && !repeated) {
-                node_error (p, line, path, "is empty");
-                return -1;
-            }
-            continue; /* an empty optional element is absent */
-        }
-        char why[300];
-        if (!check_value (field, text, why, sizeof why)) {
-            node_error (p, line, path, "%s", why);
-            free (text);
-            return -1;
-        }
-        if (repeated) {
-            if (append_string (msg, fd, text) < 0) {
-                node_error (p, line, path, "out of memory");
-                return -1;
-            }
-        } else {
-            *(char **)MEMBER (msg, fd->offset) = text;
-        }
-    }
-
-    for (size_t i = 0; i < type->n_fields; i++) {
-        const cap_field_t *field = &type->fields[i];
-        if (!field->required)
-            continue;
-        const ProtobufCFieldDescriptor *fd = field_of (type, field);
-        bool present = false;
-        if (fd == NULL) {
-            node_error (p, xmlGetLineNo (node), self, "internal error: no field %s", field->field);
-            return -1;
-        }
-        if (fd->label == PROTOBUF_C_LABEL_REPEATED)
-            present = *(const size_t *)CONST_MEMBER (msg, fd->quantifier_offset) > 0;
-        else
-            present = !is_empty (*(char *const *)CONST_MEMBER (msg, fd->offset));
-        if (!present) {
-            node_error (p, xmlGetLineNo (node), self, "missing required element <%s>",
-                        field->element);
-            return -1;
-        }
-    }
-    rule_error_t broken = {NULL, ""};
-    if (type->rules != NULL && !type->rules (msg, &broken)) {
-        size_t index = 0;
-        const cap_field_t *field = NULL;
-        for (size_t i = 0; i < type->n_fields; i++)
-            if (strcmp (type->fields[i].field, broken.field) == 0) {
-                field = &type->fields[i];
-                index = i;
-            }
-        snprintf (path, sizeof path, "%s<%s>", prefix, field ? field->element : "?");
-        node_error (p, seen[index] ? seen_line[index] : xmlGetLineNo (node), path, "%s",
-                    broken.reason);
-        return -1;
-    }
-    return 0;
-}
+/* --- libxml2, shared by the reader and the writer --- */
 
 static pthread_once_t s_init_once = PTHREAD_ONCE_INIT;
 
@@ -1006,94 +627,10 @@ init_libxml (void)
     xmlInitParser ();
 }
 
-static const char *
-cap_version_of (const char *href)
+void
+cap_libxml_init (void)
 {
-    if (strcmp (href, "urn:oasis:names:tc:emergency:cap:1.1") == 0)
-        return "CAP 1.1";
-    if (strcmp (href, "http://www.incident.com/cap/1.0") == 0)
-        return "CAP 1.0";
-    return NULL;
-}
-
-Onenet__Alert__Alert *
-onenet_cap_parse (const char *xml, size_t size, char *err, size_t err_size)
-{
-    parse_t p = {.err = err, .err_size = err_size};
-    if (xml == NULL || size == 0) {
-        sdk_set_error (err, err_size, "line 1: empty document");
-        return NULL;
-    }
-    if (size > ONENET_CAP_MAX_SIZE) {
-        sdk_set_error (err, err_size, "document of %zu bytes is larger than the limit of %u", size,
-                       (unsigned)ONENET_CAP_MAX_SIZE);
-        return NULL;
-    }
     pthread_once (&s_init_once, init_libxml);
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt ();
-    if (ctxt == NULL || ctxt->sax == NULL) {
-        xmlFreeParserCtxt (ctxt);
-        sdk_set_error (err, err_size, "out of memory");
-        return NULL;
-    }
-    ctxt->_private = &p;
-    ctxt->sax->internalSubset = on_internal_subset;
-    ctxt->sax->serror = on_xml_error;
-    /* Deliberately absent: XML_PARSE_NOENT (substitutes entities),
-     * XML_PARSE_DTDLOAD / DTDATTR / DTDVALID (read DTDs), XML_PARSE_HUGE
-     * (lifts the parser's size and depth limits), XML_PARSE_XINCLUDE. */
-    int options = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES |
-                  XML_PARSE_NOCDATA;
-    xmlDocPtr doc = xmlCtxtReadMemory (ctxt, xml, (int)size, "cap.xml", NULL, options);
-    Onenet__Alert__Alert *alert = NULL;
-    xmlNode *root = doc ? xmlDocGetRootElement (doc) : NULL;
-
-    if (p.doctype) {
-        sdk_set_error (err, err_size,
-                       "line %ld: <!DOCTYPE>: document type declarations are not accepted "
-                       "(CAP has none; entities are never expanded or fetched)",
-                       p.doctype_line);
-    } else if (doc == NULL || root == NULL) {
-        if (p.syntax_error)
-            sdk_set_error (err, err_size, "line %d: not well-formed XML: %s", p.syntax_line,
-                           p.syntax_message);
-        else
-            sdk_set_error (err, err_size, "line 1: not well-formed XML");
-    } else if (strcmp ((const char *)root->name, "alert") != 0 || root->ns == NULL ||
-               !is_cap_element (root)) {
-        const char *href = root->ns && root->ns->href ? (const char *)root->ns->href : NULL;
-        const char *version = href ? cap_version_of (href) : NULL;
-        if (version != NULL)
-            sdk_set_error (err, err_size,
-                           "line %ld: <%s>: namespace %s is %s; only CAP 1.2 (" ONENET_CAP_NAMESPACE
-                           ") is accepted",
-                           xmlGetLineNo (root), (const char *)root->name, href, version);
-        else if (strcmp ((const char *)root->name, "alert") == 0)
-            sdk_set_error (
-                err, err_size,
-                "line %ld: <alert>: %s%s%s; CAP 1.2 requires namespace " ONENET_CAP_NAMESPACE,
-                xmlGetLineNo (root), href ? "namespace \"" : "no namespace", href ? href : "",
-                href ? "\"" : "");
-        else
-            sdk_set_error (err, err_size,
-                           "line %ld: <%s>: not a CAP alert: the root element must be <alert> in "
-                           "namespace " ONENET_CAP_NAMESPACE,
-                           xmlGetLineNo (root), (const char *)root->name);
-    } else {
-        alert = malloc (sizeof *alert);
-        if (alert == NULL) {
-            sdk_set_error (err, err_size, "out of memory");
-        } else {
-            onenet__alert__alert__init (alert);
-            if (read_type (&p, root, &k_alert_type, &alert->base, "<alert>", "") < 0) {
-                onenet__alert__alert__free_unpacked (alert, NULL);
-                alert = NULL;
-            }
-        }
-    }
-    xmlFreeDoc (doc);
-    xmlFreeParserCtxt (ctxt);
-    return alert;
 }
 
 /* --- validating messages --- */
@@ -1110,7 +647,7 @@ validate_type (const cap_type_t *type, const ProtobufCMessage *msg, const char *
     }
     for (size_t i = 0; i < type->n_fields; i++) {
         const cap_field_t *field = &type->fields[i];
-        const ProtobufCFieldDescriptor *fd = field_of (type, field);
+        const ProtobufCFieldDescriptor *fd = cap_field_of (type, field);
         if (fd == NULL) {
             sdk_set_error (err, err_size, "internal error: no field %s", field->field);
             return -1;
@@ -1140,7 +677,7 @@ validate_type (const cap_type_t *type, const ProtobufCMessage *msg, const char *
                 value = (*(char *const *const *)CONST_MEMBER (msg, fd->offset))[k];
             else
                 value = *(char *const *)CONST_MEMBER (msg, fd->offset);
-            if (is_empty (value)) {
+            if (cap_is_empty (value)) {
                 if (repeated || field->required) {
                     sdk_set_error (err, err_size, "%s: %s", here,
                                    repeated ? "empty" : "missing (required)");
@@ -1153,16 +690,16 @@ validate_type (const cap_type_t *type, const ProtobufCMessage *msg, const char *
                                "%s: not valid UTF-8, or holds a character XML cannot carry", here);
                 return -1;
             }
-            if (all_space (value)) {
+            if (cap_all_space (value)) {
                 sdk_set_error (err, err_size, "%s: only whitespace", here);
                 return -1;
             }
-            if (is_trimmed_kind (field->kind) &&
-                (is_xml_space (value[0]) || is_xml_space (value[strlen (value) - 1]))) {
+            if (cap_is_trimmed_kind (field->kind) &&
+                (cap_is_xml_space (value[0]) || cap_is_xml_space (value[strlen (value) - 1]))) {
                 sdk_set_error (err, err_size, "%s: leading or trailing whitespace", here);
                 return -1;
             }
-            if (!check_value (field, value, why, sizeof why)) {
+            if (!cap_check_value (field, value, why, sizeof why)) {
                 sdk_set_error (err, err_size, "%s: %s", here, why);
                 return -1;
             }
@@ -1184,78 +721,7 @@ onenet_cap_validate (const Onenet__Alert__Alert *alert, char *err, size_t err_si
         sdk_set_error (err, err_size, "no alert");
         return -1;
     }
-    return validate_type (&k_alert_type, &alert->base, "", err, err_size);
-}
-
-/* --- writing XML --- */
-
-static int
-write_type (xmlNode *node, xmlNs *ns, const cap_type_t *type, const ProtobufCMessage *msg)
-{
-    for (size_t i = 0; i < type->n_fields; i++) {
-        const cap_field_t *field = &type->fields[i];
-        const ProtobufCFieldDescriptor *fd = field_of (type, field);
-        const xmlChar *name = (const xmlChar *)field->element;
-        if (fd == NULL)
-            return -1;
-        if (fd->label != PROTOBUF_C_LABEL_REPEATED) {
-            const char *value = *(char *const *)CONST_MEMBER (msg, fd->offset);
-            if (!is_empty (value) &&
-                xmlNewTextChild (node, ns, name, (const xmlChar *)value) == NULL)
-                return -1;
-            continue;
-        }
-        size_t count = *(const size_t *)CONST_MEMBER (msg, fd->quantifier_offset);
-        for (size_t k = 0; k < count; k++) {
-            if (field->kind == KIND_MESSAGE) {
-                const ProtobufCMessage *child =
-                    (*(const ProtobufCMessage *const *const *)CONST_MEMBER (msg, fd->offset))[k];
-                xmlNode *element = xmlNewChild (node, ns, name, NULL);
-                if (element == NULL || write_type (element, ns, field->type, child) < 0)
-                    return -1;
-            } else {
-                const char *value = (*(char *const *const *)CONST_MEMBER (msg, fd->offset))[k];
-                if (xmlNewTextChild (node, ns, name, (const xmlChar *)value) == NULL)
-                    return -1;
-            }
-        }
-    }
-    return 0;
-}
-
-char *
-onenet_cap_format (const Onenet__Alert__Alert *alert, char *err, size_t err_size)
-{
-    if (onenet_cap_validate (alert, err, err_size) < 0)
-        return NULL;
-    pthread_once (&s_init_once, init_libxml);
-    char *result = NULL;
-    xmlDocPtr doc = xmlNewDoc ((const xmlChar *)"1.0");
-    xmlNode *root = doc ? xmlNewDocNode (doc, NULL, (const xmlChar *)"alert", NULL) : NULL;
-    xmlNs *ns = root ? xmlNewNs (root, (const xmlChar *)ONENET_CAP_NAMESPACE, NULL) : NULL;
-    if (ns != NULL) {
-        xmlSetNs (root, ns);
-        xmlDocSetRootElement (doc, root);
-        root = NULL; /* owned by doc now */
-        if (write_type (xmlDocGetRootElement (doc), ns, &k_alert_type, &alert->base) == 0) {
-            xmlChar *text = NULL;
-            int len = 0;
-            xmlDocDumpFormatMemoryEnc (doc, &text, &len, "UTF-8", 1);
-            if (text != NULL && len >= 0) {
-                result = malloc ((size_t)len + 1);
-                if (result != NULL) {
-                    memcpy (result, text, (size_t)len);
-                    result[len] = '\0';
-                }
-            }
-            xmlFree (text);
-        }
-    }
-    xmlFreeNode (root);
-    xmlFreeDoc (doc);
-    if (result == NULL)
-        sdk_set_error (err, err_size, "out of memory writing CAP XML");
-    return result;
+    return validate_type (&cap_alert_type, &alert->base, "", err, err_size);
 }
 
 /* --- helpers for routing --- */
