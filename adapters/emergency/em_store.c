@@ -1,8 +1,8 @@
 /*
  * em_store.c - SQLite access of the emergency management adapter:
  * prepared statements over vulnerable_persons, shelters and incidents
- * (schema in tools/seed/seed.c), turned into onenet.em messages. One
- * connection, statements prepared once at open.
+ * (schema in tools/seed/seed_emergency.c), turned into onenet.em
+ * messages. One connection, statements prepared once at open.
  *
  * Area prefixes become a range on district_code ("51" -> ["51", "51:"),
  * ':' sorting right after '9'), so the district index serves them.

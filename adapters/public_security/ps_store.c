@@ -1,8 +1,9 @@
 /*
  * ps_store.c - SQLite access of the public security adapter: prepared
  * statements over the tables persons, households and incident_reports
- * (schema in tools/seed/seed.c), turned into onenet.ps messages. New
- * incident reports (ps.incident.report) are the only rows it inserts.
+ * (schema in tools/seed/seed_public_security.c), turned into onenet.ps
+ * messages. New incident reports (ps.incident.report) are the only rows it
+ * inserts.
  *
  * Every statement is prepared once at open and reset after use; the
  * adapter is single-threaded, so one connection serves all requests.

@@ -1,8 +1,8 @@
 /*
  * ss_store.c - SQLite access of the social security adapter: prepared
  * statements over insured_persons, contributions, benefit_claims and
- * benefit_payments (schema in tools/seed/seed.c), turned into onenet.ss
- * messages. One connection, statements prepared once at open.
+ * benefit_payments (schema in tools/seed/seed_social_security.c),
+ * turned into onenet.ss messages. One connection, statements prepared once at open.
  */
 #include <stdio.h>
 #include <stdlib.h>
