@@ -1,6 +1,8 @@
 /*
- * audit.c - the audit chain on the broker: the file, the stream, catching
- * the stream up, and queries (see audit.h and proto/audit.proto).
+ * audit.c - the audit chain on the broker: recording, the file, the
+ * stream and catching the stream up (see audit.h and proto/audit.proto).
+ * Queries over the stream are in audit_query.c, reading a request's
+ * subject off its body in audit_subject.c.
  *
  * Where the stream stands is three sequence numbers: `sequence` is the
  * chain's last entry (in the file), `streamed` the last one sent to Redis
@@ -27,7 +29,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "audit.h"
+#include "audit_internal.h"
 #include "cache.h"
 #include "onenet/audit.h"
 
@@ -37,52 +39,7 @@
 #define CATCHUP_BATCH 256       /* entries read back from the file per turn of the loop */
 #define QUEUE_MAX 100000        /* stream-only mode: exchanges waiting for Redis */
 #define TAIL_MAX (256 * 1024)   /* bytes read from the file's end at start */
-#define QUERY_DEFAULT 100
-#define QUERY_MAX 1000
-#define FILTER_MAX 64           /* longest person or department accepted in a query */
 #define COMPLAIN_EVERY_MS 10000
-#define HASH_SIZE ONENET_AUDIT_HASH_SIZE
-
-/* A cookie: AUDIT_COOKIE_BIT | operation << 56 | generation << 48 | value.
- * The generation changes at every sync, so that replies to commands sent
- * before it (failing one after the other) are recognised and ignored. */
-enum { OP_APPEND = 1, OP_SYNC = 2, OP_QUERY = 3 };
-#define VALUE_MASK 0xFFFFFFFFFFFFULL
-
-/* KEYS[1] stream; ARGV person, department, since ms ("0": all), after
- * (stream id, "" from the start), limit. Reads through the person index,
- * else the department index, else the stream itself. Returns {entries,
- * last id read, count read}; the caller applies the other filters. */
-static const char s_query_script[] =
-    "local s = KEYS[1]\n"
-    "local person, department, since, after, limit = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
-    "local index\n"
-    "if person ~= '' then index = s..':person:'..person\n"
-    "elseif department ~= '' then index = s..':department:'..department end\n"
-    "if not index then\n"
-    "  local start = '-'\n"
-    "  if after ~= '' then start = '('..after elseif since ~= '0' then start = since end\n"
-    "  local e = redis.call('XRANGE', s, start, '+', 'COUNT', limit)\n"
-    "  local last = ''\n"
-    "  if e[#e] then last = e[#e][1] end\n"
-    "  return {e, last, #e}\n"
-    "end\n"
-    "local min = '-inf'\n"
-    "if after ~= '' then min = '('..string.match(after, '%-(%d+)$')\n"
-    "elseif since ~= '0' then\n"
-    "  local first = redis.call('XRANGE', s, since, '+', 'COUNT', 1)\n"
-    "  if not first[1] then return {{}, '', 0} end\n"
-    "  min = string.match(first[1][1], '%-(%d+)$')\n"
-    "end\n"
-    "local ids = redis.call('ZRANGEBYSCORE', index, min, '+inf', 'LIMIT', 0, limit)\n"
-    "local out = {}\n"
-    "for _, id in ipairs(ids) do\n"
-    "  local e = redis.call('XRANGE', s, id, id)\n"
-    "  if e[1] then table.insert(out, e[1]) end\n"
-    "end\n"
-    "local last = ''\n"
-    "if ids[#ids] then last = ids[#ids] end\n"
-    "return {out, last, #ids}\n";
 
 /* The text fields of an entry as the broker keeps them: valid UTF-8, cut
  * to AUDIT_TEXT_MAX bytes. */
@@ -92,7 +49,6 @@ typedef struct {
 } cleaned_t;
 
 /* Stream-only mode: an exchange waiting to be chained and sent. */
-typedef struct queued_t queued_t;
 struct queued_t {
     int64_t time_ms;
     onenet_status_t status;
@@ -104,64 +60,12 @@ struct queued_t {
     queued_t *next;
 };
 
-/* A query waiting for Redis. */
-typedef struct query_t query_t;
-struct query_t {
-    uint64_t id;
-    zmq_msg_t peer;
-    uint64_t correlation;
-    Onenet__Audit__QueryRequest *request;
-    uint32_t limit;
-    query_t *next;
-};
-
-struct audit_t {
-    broker_t *broker;
-    bool enabled;
-    char *path;                 /* NULL: the stream is the only copy */
-    char *stream;
-    int fd;                     /* the file, appending; -1 without */
-    FILE *reader;               /* the file, reading back for the stream */
-    off_t file_size;            /* bytes of whole lines written */
-    /* The chain's head: its last entry. */
-    uint64_t sequence;
-    uint8_t head[HASH_SIZE];
-    int64_t head_time;
-    bool head_known;            /* stream-only mode: learnt from a sync */
-    /* The stream. */
-    bool synced;                /* where the stream stands is known */
-    bool syncing;
-    uint8_t generation;
-    uint64_t streamed;
-    uint64_t confirmed;
-    bool check_pending;         /* the next entry sent must chain to check_hash */
-    uint8_t check_hash[HASH_SIZE];
-    off_t catchup_offset;       /* where entry streamed + 1 starts; -1 unknown */
-    uint64_t connections_seen;
-    int64_t retry_at;           /* monotonic ms: sync again after a refusal */
-    /* Stream-only mode: exchanges not yet confirmed, oldest first;
-     * `unsent` is the first not yet sent. */
-    queued_t *first, *last, *unsent;
-    size_t queued;
-    query_t *queries;
-    uint64_t next_query;
-    struct {
-        const char *event;
-        int64_t at;
-        uint64_t suppressed;
-    } complaints[8];            /* when each problem was last logged */
-    audit_stats_t stats;
-};
-
 /* --- small things --- */
 
 /* Logs a problem, each kind at most once every COMPLAIN_EVERY_MS (the
  * stream can refuse every entry in a row). */
-static void complain (audit_t *self, onenet_log_level_t level, const char *event,
-                      const char *format, ...) __attribute__ ((format (printf, 4, 5)));
-
-static void
-complain (audit_t *self, onenet_log_level_t level, const char *event, const char *format, ...)
+void
+audit_complain (audit_t *self, onenet_log_level_t level, const char *event, const char *format, ...)
 {
     int64_t now = onenet_clock_ms ();
     size_t slots = sizeof self->complaints / sizeof self->complaints[0], i = 0;
@@ -400,10 +304,10 @@ append_line (audit_t *self, const Onenet__Audit__Entry *entry)
         error = errno;
     self->stats.file_errors++;
     char quoted[160];
-    complain (self, ONENET_LOG_ERROR, "audit.write_failed",
-              "file=%s reason=%s effect=\"exchanges are not recorded until the file can be "
-              "written\"",
-              self->path, onenet_log_quote (strerror (error), quoted, sizeof quoted));
+    audit_complain (self, ONENET_LOG_ERROR, "audit.write_failed",
+                    "file=%s reason=%s effect=\"exchanges are not recorded until the file can be "
+                    "written\"",
+                    self->path, onenet_log_quote (strerror (error), quoted, sizeof quoted));
     return -1;
 }
 
@@ -614,8 +518,8 @@ start_sync (audit_t *self)
 
 /* One stream entry [id, [field, value, ...]] as an Entry, or NULL. The
  * caller frees it. */
-static Onenet__Audit__Entry *
-stream_entry (const redisReply *item)
+Onenet__Audit__Entry *
+audit_stream_entry (const redisReply *item)
 {
     if (item->type != REDIS_REPLY_ARRAY || item->elements != 2
         || item->element[1]->type != REDIS_REPLY_ARRAY)
@@ -637,10 +541,10 @@ catchup_failed (audit_t *self, const char *why)
     self->catchup_offset = -1;
     self->stats.stream_errors++;
     char quoted[240];
-    complain (self, ONENET_LOG_ERROR, "audit.catchup_failed",
-              "file=%s stream=%s sequence=%" PRIu64 " reason=%s retry_s=%d", self->path,
-              self->stream, self->streamed + 1, onenet_log_quote (why, quoted, sizeof quoted),
-              RETRY_MS / 1000);
+    audit_complain (self, ONENET_LOG_ERROR, "audit.catchup_failed",
+                    "file=%s stream=%s sequence=%" PRIu64 " reason=%s retry_s=%d", self->path,
+                    self->stream, self->streamed + 1, onenet_log_quote (why, quoted, sizeof quoted),
+                    RETRY_MS / 1000);
     pause_stream (self);
 }
 
@@ -739,8 +643,8 @@ on_sync (audit_t *self, const redisReply *reply)
     if (!reply || reply->type != REDIS_REPLY_ARRAY) {
         if (reply) {
             self->stats.stream_errors++;
-            complain (self, ONENET_LOG_ERROR, "audit.stream_unreadable", "stream=%s retry_s=%d",
-                      self->stream, RETRY_MS / 1000);
+            audit_complain (self, ONENET_LOG_ERROR, "audit.stream_unreadable",
+                            "stream=%s retry_s=%d", self->stream, RETRY_MS / 1000);
         }
         self->retry_at = self->broker->now + RETRY_MS;
         return;
@@ -749,14 +653,14 @@ on_sync (audit_t *self, const redisReply *reply)
     uint8_t top_hash[HASH_SIZE] = { 0 };
     int64_t top_time = 0;
     if (reply->elements > 0) {
-        Onenet__Audit__Entry *entry = stream_entry (reply->element[0]);
+        Onenet__Audit__Entry *entry = audit_stream_entry (reply->element[0]);
         if (!entry || entry->hash.len != HASH_SIZE) {
             if (entry)
                 onenet__audit__entry__free_unpacked (entry, NULL);
             self->stats.stream_errors++;
-            complain (self, ONENET_LOG_ERROR, "audit.stream_foreign",
-                      "stream=%s reason=\"its last entry is not an audit entry\" retry_s=%d",
-                      self->stream, RETRY_MS / 1000);
+            audit_complain (self, ONENET_LOG_ERROR, "audit.stream_foreign",
+                            "stream=%s reason=\"its last entry is not an audit entry\" retry_s=%d",
+                            self->stream, RETRY_MS / 1000);
             self->retry_at = self->broker->now + RETRY_MS;
             return;
         }
@@ -771,13 +675,14 @@ on_sync (audit_t *self, const redisReply *reply)
                        && memcmp (top_hash, self->head, HASH_SIZE) != 0;
         if (ahead || differs) {
             self->stats.stream_errors++;
-            complain (self, ONENET_LOG_ERROR, "audit.stream_mismatch",
-                      "stream=%s file=%s stream_last=%" PRIu64 " file_last=%" PRIu64
-                      " reason=\"the stream holds another chain than the file (another broker "
-                      "writing to audit.stream, or the file replaced)\" effect=\"entries go to "
-                      "the file only\" action=\"give each chain its own audit.stream, or RENAME "
-                      "the old stream aside\" retry_s=%d",
-                      self->stream, self->path, top, self->sequence, RETRY_MS / 1000);
+            audit_complain (
+                self, ONENET_LOG_ERROR, "audit.stream_mismatch",
+                "stream=%s file=%s stream_last=%" PRIu64 " file_last=%" PRIu64
+                " reason=\"the stream holds another chain than the file (another broker "
+                "writing to audit.stream, or the file replaced)\" effect=\"entries go to "
+                "the file only\" action=\"give each chain its own audit.stream, or RENAME "
+                "the old stream aside\" retry_s=%d",
+                self->stream, self->path, top, self->sequence, RETRY_MS / 1000);
             self->retry_at = self->broker->now + RETRY_MS;
             return;
         }
@@ -851,11 +756,12 @@ on_append (audit_t *self, uint64_t sequence, const redisReply *reply)
     }
     self->stats.stream_errors++;
     char quoted[240];
-    complain (self, ONENET_LOG_ERROR, "audit.stream_refused",
-              "stream=%s sequence=%" PRIu64 " reason=%s retry_s=%d", self->stream, sequence,
-              onenet_log_quote (reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply",
-                                quoted, sizeof quoted),
-              RETRY_MS / 1000);
+    audit_complain (
+        self, ONENET_LOG_ERROR, "audit.stream_refused",
+        "stream=%s sequence=%" PRIu64 " reason=%s retry_s=%d", self->stream, sequence,
+        onenet_log_quote (reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply",
+                          quoted, sizeof quoted),
+        RETRY_MS / 1000);
     pause_stream (self);
 }
 
@@ -927,15 +833,6 @@ audit_sync (audit_t *self)
     }
 }
 
-static void
-query_free (query_t *query)
-{
-    zmq_msg_close (&query->peer);
-    if (query->request)
-        onenet__audit__query_request__free_unpacked (query->request, NULL);
-    free (query);
-}
-
 void
 audit_destroy (audit_t **self_p)
 {
@@ -959,7 +856,7 @@ audit_destroy (audit_t **self_p)
     }
     while (self->queries) {
         query_t *next = self->queries->next;
-        query_free (self->queries);
+        audit_query_free (self->queries);
         self->queries = next;
     }
     free (self->path);
@@ -991,10 +888,10 @@ enqueue (audit_t *self, const cleaned_t *cleaned, int64_t time_ms, const audit_e
 {
     if (self->queued >= QUEUE_MAX) {
         self->stats.lost++;
-        complain (self, ONENET_LOG_ERROR, "audit.lost",
-                  "stream=%s waiting=%zu reason=\"Redis unavailable and no audit.file: "
-                  "exchanges are dropped\"",
-                  self->stream, self->queued);
+        audit_complain (self, ONENET_LOG_ERROR, "audit.lost",
+                        "stream=%s waiting=%zu reason=\"Redis unavailable and no audit.file: "
+                        "exchanges are dropped\"",
+                        self->stream, self->queued);
         return -1;
     }
     queued_t *item = calloc (1, sizeof *item);
@@ -1062,226 +959,6 @@ audit_record (audit_t *self, const audit_event_t *event)
     return 0;
 }
 
-/* --- the subject of a request --- */
-
-/* Reads a varint at *p (before end). Returns false when malformed. */
-static bool
-read_varint (const uint8_t **p, const uint8_t *end, uint64_t *value)
-{
-    *value = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t byte = *(*p)++;
-        *value |= (uint64_t) (byte & 0x7F) << shift;
-        if (!(byte & 0x80))
-            return true;
-    }
-    return false;
-}
-
-size_t
-audit_subject_of (const ProtobufCMessageDescriptor *request_type, const void *body, size_t size,
-                  char *out, size_t out_size)
-{
-    if (!out || out_size == 0)
-        return 0;
-    out[0] = '\0';
-    if (!request_type || !body)
-        return 0;
-    const ProtobufCFieldDescriptor *field
-        = protobuf_c_message_descriptor_get_field_by_name (request_type, "resident_id");
-    if (!field || field->type != PROTOBUF_C_TYPE_STRING
-        || field->label == PROTOBUF_C_LABEL_REPEATED)
-        return 0;
-    const uint8_t *p = body, *end = p + size;
-    const uint8_t *found = NULL;
-    uint64_t found_length = 0;
-    while (p < end) {
-        uint64_t key, value;
-        if (!read_varint (&p, end, &key))
-            return 0;
-        switch (key & 7) {
-        case 0:   /* varint */
-            if (!read_varint (&p, end, &value))
-                return 0;
-            break;
-        case 1:   /* 64-bit */
-            if (end - p < 8)
-                return 0;
-            p += 8;
-            break;
-        case 2:   /* length-delimited: strings, bytes, messages, packed */
-            if (!read_varint (&p, end, &value) || value > (uint64_t) (end - p))
-                return 0;
-            if (key >> 3 == field->id) {   /* the last one wins, as when decoding */
-                found = p;
-                found_length = value;
-            }
-            p += value;
-            break;
-        case 5:   /* 32-bit */
-            if (end - p < 4)
-                return 0;
-            p += 4;
-            break;
-        default:  /* groups (proto2 only) or garbage */
-            return 0;
-        }
-    }
-    if (!found || found_length == 0 || found_length >= out_size)
-        return 0;
-    memcpy (out, found, found_length);
-    out[found_length] = '\0';
-    if (strlen (out) != found_length) {   /* a NUL inside: not an ID */
-        out[0] = '\0';
-        return 0;
-    }
-    return (size_t) found_length;
-}
-
-/* --- queries --- */
-
-/* "" or a stream id "<ms>-<seq>". */
-static bool
-valid_cursor (const char *cursor)
-{
-    if (!*cursor)
-        return true;
-    size_t digits = strspn (cursor, "0123456789");
-    return digits > 0 && digits <= 20 && cursor[digits] == '-'
-           && strspn (cursor + digits + 1, "0123456789") == strlen (cursor + digits + 1)
-           && cursor[digits + 1] && strlen (cursor + digits + 1) <= 20;
-}
-
-void
-audit_query (audit_t *self, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
-             zmq_msg_t *body)
-{
-    broker_t *broker = self->broker;
-    size_t size = body ? zmq_msg_size (body) : 0;
-    Onenet__Audit__QueryRequest *request = onenet__audit__query_request__unpack (
-        NULL, size, size ? zmq_msg_data (body) : NULL);
-    const char *problem = NULL;
-    onenet_status_t status = ONENET_BAD_REQUEST;
-    if (!request)
-        problem = "body is not an onenet.audit.QueryRequest";
-    else if (strlen (request->person) > FILTER_MAX || strlen (request->department) > FILTER_MAX)
-        problem = "person and department are at most 64 bytes";
-    else if (!valid_cursor (request->after))
-        problem = "after must be a cursor from an earlier QueryReply";
-    else if (!self->enabled) {
-        status = ONENET_UNAVAILABLE;
-        problem = "audit is disabled on this broker (audit.enabled = false)";
-    }
-    else if (!cache_ready (broker->cache)) {
-        status = ONENET_UNAVAILABLE;
-        problem = "the audit stream is unavailable (Redis down); the audit file on the broker's "
-                  "host holds every entry";
-    }
-    query_t *query = problem ? NULL : calloc (1, sizeof *query);
-    if (!problem && !query) {
-        status = ONENET_INTERNAL;
-        problem = "broker out of memory";
-    }
-    if (problem) {
-        if (request)
-            onenet__audit__query_request__free_unpacked (request, NULL);
-        broker_answer (broker, peer, header->correlation_id, NULL, status, problem, NULL);
-        return;
-    }
-    query->id = self->next_query++;
-    zmq_msg_init (&query->peer);
-    zmq_msg_copy (&query->peer, (zmq_msg_t *) peer);
-    query->correlation = header->correlation_id;
-    query->request = request;
-    query->limit = request->limit == 0 ? QUERY_DEFAULT
-                   : request->limit > QUERY_MAX ? QUERY_MAX : request->limit;
-    self->stats.queries++;
-    onenet_debug ("audit.query", "person=%s department=%s since_ms=%" PRId64 " limit=%u",
-                  *request->person ? request->person : "-",
-                  *request->department ? request->department : "-", request->since_ms,
-                  query->limit);
-    char since[24], limit[16];
-    snprintf (since, sizeof since, "%" PRId64, request->since_ms > 0 ? request->since_ms : 0);
-    snprintf (limit, sizeof limit, "%u", query->limit);
-    const char *argv[] = { "EVAL", s_query_script, "1", self->stream, request->person,
-                           request->department, since, request->after, limit };
-    size_t lengths[9];
-    for (int i = 0; i < 9; i++)
-        lengths[i] = strlen (argv[i]);
-    uint64_t cookie = AUDIT_COOKIE_BIT | (uint64_t) OP_QUERY << 56 | (query->id & VALUE_MASK);
-    if (cache_command (broker->cache, cookie, 9, argv, lengths) < 0) {
-        broker_answer (broker, peer, header->correlation_id, NULL, ONENET_UNAVAILABLE,
-                       "the audit stream is unavailable (Redis down)", NULL);
-        query_free (query);
-        return;
-    }
-    query->next = self->queries;
-    self->queries = query;
-}
-
-static bool
-matches (const Onenet__Audit__Entry *entry, const Onenet__Audit__QueryRequest *request)
-{
-    return (!*request->person || strcmp (entry->subject, request->person) == 0)
-           && (!*request->department || strcmp (entry->requester, request->department) == 0)
-           && entry->time_ms >= request->since_ms;
-}
-
-static void
-on_query (audit_t *self, uint64_t id, const redisReply *reply)
-{
-    query_t **link = &self->queries;
-    while (*link && (*link)->id != id)
-        link = &(*link)->next;
-    query_t *query = *link;
-    if (!query)
-        return;
-    *link = query->next;
-    broker_t *broker = self->broker;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
-        || reply->element[0]->type != REDIS_REPLY_ARRAY
-        || reply->element[1]->type != REDIS_REPLY_STRING
-        || reply->element[2]->type != REDIS_REPLY_INTEGER) {
-        char quoted[240];
-        if (reply && reply->type == REDIS_REPLY_ERROR)
-            complain (self, ONENET_LOG_WARN, "audit.query_failed", "stream=%s reason=%s",
-                      self->stream, onenet_log_quote (reply->str, quoted, sizeof quoted));
-        broker_answer (broker, &query->peer, query->correlation, NULL, ONENET_UNAVAILABLE,
-                       "the audit stream could not be read", NULL);
-        query_free (query);
-        return;
-    }
-    const redisReply *items = reply->element[0];
-    Onenet__Audit__Entry **entries = calloc (items->elements + 1, sizeof *entries);
-    size_t count = 0;
-    for (size_t i = 0; entries && i < items->elements; i++) {
-        Onenet__Audit__Entry *entry = stream_entry (items->element[i]);
-        if (entry && matches (entry, query->request))
-            entries[count++] = entry;
-        else if (entry)
-            onenet__audit__entry__free_unpacked (entry, NULL);
-    }
-    Onenet__Audit__QueryReply out = ONENET__AUDIT__QUERY_REPLY__INIT;
-    out.entries = entries;
-    out.n_entries = count;
-    out.cursor = reply->element[1]->len ? reply->element[1]->str : query->request->after;
-    out.more = reply->element[2]->integer >= (long long) query->limit;
-    if (entries) {
-        zmq_msg_t body;
-        zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (&out.base));
-        protobuf_c_message_pack (&out.base, zmq_msg_data (&body));
-        broker_answer (broker, &query->peer, query->correlation, NULL, ONENET_OK, NULL, &body);
-        zmq_msg_close (&body);
-    }
-    else
-        broker_answer (broker, &query->peer, query->correlation, NULL, ONENET_INTERNAL,
-                       "broker out of memory", NULL);
-    for (size_t i = 0; i < count; i++)
-        onenet__audit__entry__free_unpacked (entries[i], NULL);
-    free (entries);
-    query_free (query);
-}
-
 /* --- Redis and time --- */
 
 void
@@ -1293,7 +970,7 @@ audit_on_cache (audit_t *self, uint64_t cookie, const redisReply *reply)
     uint8_t generation = (uint8_t) (cookie >> 48);
     uint64_t value = cookie & VALUE_MASK;
     if (op == OP_QUERY) {
-        on_query (self, value, reply);
+        audit_on_query (self, value, reply);
         return;
     }
     if (generation != self->generation)
