@@ -166,23 +166,27 @@ apply_delegation (const broker_t *self, const Onenet__RequestHeader *header, cha
         }
 }
 
-/* Whom a request is about, for the audit: the body's resident_id field,
- * read by its wire tag without decoding the body; "" when the service's
- * request type has none or is not known. */
+/* Whom a request is about, for the audit: the resident_id field of a body
+ * of the named type, read by its wire tag without decoding the body; ""
+ * when the type has none or is not known. */
 static void
-subject_of (broker_t *self, const char *service_name, zmq_msg_t *body, char *out, size_t size)
+subject_of (const char *request_type, zmq_msg_t *body, char *out, size_t size)
 {
-    const char *type = NULL;
-    if (strcmp (service_name, "onenet.view.person") == 0)
-        type = "onenet.view.PersonViewRequest";
-    else {
-        service_t *service = registry_service (self->registry, service_name);
-        type = service ? service->request_type : NULL;
-    }
     out[0] = '\0';
-    if (body && type && *type)
-        audit_subject_of (onenet_schema_find (type), zmq_msg_data (body), zmq_msg_size (body), out,
-                          size);
+    if (body && request_type && *request_type)
+        audit_subject_of (onenet_schema_find (request_type), zmq_msg_data (body),
+                          zmq_msg_size (body), out, size);
+}
+
+/* The request type of a service the policy refused (not looked up on the
+ * way to an adapter): the view's own, or the registry's. */
+static const char *
+refused_request_type (broker_t *self, const char *service_name)
+{
+    if (strcmp (service_name, "onenet.view.person") == 0)
+        return "onenet.view.PersonViewRequest";
+    service_t *service = registry_service (self->registry, service_name);
+    return service ? service->request_type : NULL;
 }
 
 /* Checks the header; on a problem answers the client and returns -1. */
@@ -328,7 +332,8 @@ on_client_request (broker_t *self, inbound_t *in)
         broker_answer (self, in->peer, header->correlation_id, NULL, ONENET_DENIED, decision.reason,
                        NULL);
         char subject[20]; /* as request_t.subject */
-        subject_of (self, header->service, in->body, subject, sizeof subject);
+        subject_of (refused_request_type (self, header->service), in->body, subject,
+                    sizeof subject);
         broker_audit (self, "request", requester, user, header->service, subject, header->purpose,
                       ONENET_DENIED, 0, "broker");
         return;
@@ -373,7 +378,7 @@ on_client_request (broker_t *self, inbound_t *in)
         request->purpose = strdup (header->purpose);
     snprintf (request->requester, sizeof request->requester, "%s", requester);
     snprintf (request->user, sizeof request->user, "%s", user);
-    subject_of (self, service->name, in->body, request->subject, sizeof request->subject);
+    subject_of (service->request_type, in->body, request->subject, sizeof request->subject);
     if (in->body)
         zmq_msg_move (&request->body, in->body);
     route (self, request);

@@ -364,16 +364,21 @@ harness_echo_body (uint8_t *buf, size_t size, const char *payload, uint32_t dela
     return protobuf_c_message_pack (&echo.base, buf);
 }
 
-bool
-harness_log_has (const char *log_name, const char *text, int timeout_ms)
+/* Polls log_name (in the temp dir) every 20 ms, up to timeout_ms, for a
+ * line holding every one of texts. */
+static bool
+s_file_has_line (const char *log_name, const char *const texts[], size_t count, int timeout_ms)
 {
     char path[512], line[4096];
     snprintf (path, sizeof path, "%s/%s", harness_tempdir (), log_name);
     for (int waited = 0;; waited += 20) {
         FILE *file = fopen (path, "r");
         bool found = false;
-        while (file && !found && fgets (line, sizeof line, file))
-            found = strstr (line, text) != NULL;
+        while (file && !found && fgets (line, sizeof line, file)) {
+            found = true;
+            for (size_t i = 0; i < count && found; i++)
+                found = strstr (line, texts[i]) != NULL;
+        }
         if (file)
             fclose (file);
         if (found)
@@ -385,21 +390,17 @@ harness_log_has (const char *log_name, const char *text, int timeout_ms)
 }
 
 bool
+harness_log_has (const char *log_name, const char *text, int timeout_ms)
+{
+    const char *const texts[] = {text};
+    return s_file_has_line (log_name, texts, 1, timeout_ms);
+}
+
+bool
 harness_audit_has (const char *a, const char *b, const char *c)
 {
-    char path[512], line[4096];
-    snprintf (path, sizeof path, "%s/onenet-audit.log", harness_tempdir ());
-    bool found = false;
-    for (int i = 0; i < 50 && !found; i++) {
-        FILE *file = fopen (path, "r");
-        while (file && !found && fgets (line, sizeof line, file))
-            found = strstr (line, a) && strstr (line, b) && strstr (line, c);
-        if (file)
-            fclose (file);
-        if (!found)
-            usleep (100000);
-    }
-    return found;
+    const char *const texts[] = {a, b, c};
+    return s_file_has_line ("onenet-audit.log", texts, 3, 5000);
 }
 
 bool
