@@ -286,10 +286,25 @@ finish (views_t *self, view_t *view)
     view_free (self, view);
 }
 
+/* True when a department failed in a way its cached section stands in
+ * for (stale-if-error; never for a denial). */
+static bool
+needs_stale (const view_t *view)
+{
+    for (size_t i = 0; i < view->n; i++)
+        if (view->parts[i].status != ONENET_OK && view->parts[i].status != ONENET_DENIED)
+            return true;
+    return false;
+}
+
+/* Answers once every department has; waits for the cached sections only
+ * when one of them is needed, so a healthy view never waits on Redis (a
+ * late reply finds no view and is dropped). */
 static void
 maybe_finish (views_t *self, view_t *view)
 {
-    if (view->state == VIEW_FETCHING && view->outstanding == 0 && !view->waiting_cache)
+    if (view->state == VIEW_FETCHING && view->outstanding == 0
+        && (!view->waiting_cache || !needs_stale (view)))
         finish (self, view);
 }
 

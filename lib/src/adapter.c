@@ -477,19 +477,22 @@ onenet_adapter_poll (onenet_adapter_t *self, int timeout_ms)
     int wait = onenet_adapter_next_timeout_ms (self);
     if (timeout_ms >= 0 && timeout_ms < wait)
         wait = timeout_ms;
-    zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
+    /* One message, waited for without zmq_poll: a receive costs no
+     * system call while messages are queued, where poll(2) and the check
+     * that finds the queue empty each cost one (see onenet_wire_recv_wait).
+     * A caller with its own poll loop (timeout 0) gets what is queued. */
     int handled = 0;
-    int ready = zmq_poll (&item, 1, wait);
-    if (ready > 0) {
-        onenet_wire_msg_t msg;
-        for (int i = 0; i < RECV_BATCH && self->socket
-                        && onenet_wire_recv (self->socket, &msg, ZMQ_DONTWAIT) == 0;
-             i++) {
+    onenet_wire_msg_t msg;
+    if (onenet_wire_recv_wait (self->socket, &msg, wait) == 0) {
+        int batch = timeout_ms == 0 ? RECV_BATCH : 1;
+        int i = 0;
+        do {
             handled += handle_message (self, &msg);
             onenet_wire_close (&msg);
-        }
+        } while (++i < batch && self->socket
+                 && onenet_wire_recv (self->socket, &msg, ZMQ_DONTWAIT) == 0);
     }
-    else if (ready < 0 && errno == EINTR && onenet_interrupted ())
+    else if (errno == EINTR && onenet_interrupted ())
         return -1;
     if (self->socket)
         run_timers (self);

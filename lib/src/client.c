@@ -328,35 +328,33 @@ handle_error (onenet_client_t *self, onenet_wire_msg_t *msg)
         protobuf_c_message_free_unpacked (&notice->base, NULL);
 }
 
-/* Reads every message already queued on the socket. */
 static void
-drain_socket (onenet_client_t *self)
+handle_message (onenet_client_t *self, onenet_wire_msg_t *msg)
 {
-    onenet_wire_msg_t msg;
-    while (onenet_wire_recv (self->socket, &msg, ZMQ_DONTWAIT) == 0) {
-        int version = 0;
-        int command = msg.count ? onenet_wire_parse_signature (
-                          zmq_msg_data (&msg.frame[0]), zmq_msg_size (&msg.frame[0]), &version)
-                                : -1;
-        if (command == ONENET_CMD_REPLY && version == ONENET_PROTOCOL_VERSION)
-            handle_reply (self, &msg);
-        else if (command == ONENET_CMD_ERROR)
-            handle_error (self, &msg);
-        onenet_wire_close (&msg);
-    }
+    int version = 0;
+    int command = msg->count ? onenet_wire_parse_signature (zmq_msg_data (&msg->frame[0]),
+                                                            zmq_msg_size (&msg->frame[0]), &version)
+                             : -1;
+    if (command == ONENET_CMD_REPLY && version == ONENET_PROTOCOL_VERSION)
+        handle_reply (self, msg);
+    else if (command == ONENET_CMD_ERROR)
+        handle_error (self, msg);
+    onenet_wire_close (msg);
 }
 
-/* Waits up to wait_ms for traffic (never past the next local deadline),
- * then reads what arrived and expires what is late. */
+/* Waits up to wait_ms for a message (never past the next local deadline),
+ * reads it, and expires what is late. One message per turn, received
+ * without zmq_poll: free of system calls while replies are queued (see
+ * onenet_wire_recv_wait). */
 static void
 pump (onenet_client_t *self, int wait_ms)
 {
     int next = onenet_client_next_timeout_ms (self);
     if (next >= 0 && (wait_ms < 0 || next < wait_ms))
         wait_ms = next;
-    zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
-    if (zmq_poll (&item, 1, wait_ms) > 0)
-        drain_socket (self);
+    onenet_wire_msg_t msg;
+    if (onenet_wire_recv_wait (self->socket, &msg, wait_ms) == 0)
+        handle_message (self, &msg);
     expire_pending (self);
 }
 

@@ -89,6 +89,18 @@ onenet_wire_recv (void *socket, onenet_wire_msg_t *msg, int flags)
     return 0;
 }
 
+int
+onenet_wire_recv_wait (void *socket, onenet_wire_msg_t *msg, int timeout_ms)
+{
+    if (timeout_ms == 0)
+        return onenet_wire_recv (socket, msg, ZMQ_DONTWAIT);
+    if (timeout_ms < 0)
+        timeout_ms = -1;
+    if (zmq_setsockopt (socket, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms) < 0)
+        return -1;
+    return onenet_wire_recv (socket, msg, 0);
+}
+
 void
 onenet_wire_close (onenet_wire_msg_t *msg)
 {

@@ -395,6 +395,37 @@ test_recv_nothing_waiting (void **state)
     link_close (&link);
 }
 
+/* onenet_wire_recv_wait: EAGAIN after its timeout, not before and not
+ * forever; a message already queued is returned whole, in order. */
+static void
+test_recv_wait (void **state)
+{
+    link_t link;
+    link_open (&link, ZMQ_PAIR, ZMQ_PAIR, NULL);
+    onenet_wire_msg_t msg;
+    int64_t started = onenet_clock_ms ();
+    errno = 0;
+    assert_int_equal (onenet_wire_recv_wait (link.a, &msg, 50), -1);
+    assert_int_equal (errno, EAGAIN);
+    int64_t waited = onenet_clock_ms () - started;
+    assert_true (waited >= 45);
+    assert_true (waited < SAFETY_TIMEOUT_MS);
+    errno = 0;
+    assert_int_equal (onenet_wire_recv_wait (link.a, &msg, 0), -1);
+    assert_int_equal (errno, EAGAIN);
+
+    assert_int_equal (onenet_wire_send (link.b, NULL, ONENET_CMD_HEARTBEAT, NULL, NULL, 0), 0);
+    assert_int_equal (onenet_wire_send (link.b, NULL, ONENET_CMD_DISCONNECT, NULL, NULL, 0), 0);
+    assert_int_equal (onenet_wire_recv_wait (link.a, &msg, -1), 0);
+    assert_int_equal (msg.count, 1);
+    assert_signature (&msg.frame[0], ONENET_CMD_HEARTBEAT);
+    onenet_wire_close (&msg);
+    assert_int_equal (onenet_wire_recv_wait (link.a, &msg, 0), 0);
+    assert_signature (&msg.frame[0], ONENET_CMD_DISCONNECT);
+    onenet_wire_close (&msg);
+    link_close (&link);
+}
+
 static void
 test_recv_too_many_frames (void **state)
 {
@@ -714,6 +745,7 @@ main (void)
         cmocka_unit_test (test_send_recv_router),
         cmocka_unit_test (test_send_failure_still_moves_body),
         cmocka_unit_test (test_recv_nothing_waiting),
+        cmocka_unit_test (test_recv_wait),
         cmocka_unit_test (test_recv_too_many_frames),
         cmocka_unit_test (test_recv_exactly_max_frames),
         cmocka_unit_test (test_send_bytes),

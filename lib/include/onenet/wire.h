@@ -68,6 +68,13 @@ typedef struct {
  * onenet_wire_close the message. */
 int onenet_wire_recv (void *socket, onenet_wire_msg_t *msg, int flags);
 
+/* Receives one whole message, waiting at most timeout_ms for it (-1:
+ * without limit). Unlike zmq_poll followed by a receive, this costs no
+ * system call when a message is already queued: the cheapest way for a
+ * one-socket loop to wait. Sets the socket's ZMQ_RCVTIMEO. Returns as
+ * onenet_wire_recv (EAGAIN when nothing came in time). */
+int onenet_wire_recv_wait (void *socket, onenet_wire_msg_t *msg, int timeout_ms);
+
 /* Closes every frame still held. Safe on frames already moved. */
 void onenet_wire_close (onenet_wire_msg_t *msg);
 
