@@ -20,6 +20,8 @@
 #include "zap.h"
 #include "onenet/cap.h"
 
+static void ask_latest (alerts_t *self);
+
 /* Redis keys beside the stream S: S:index (hash identifier -> stream id),
  * S:open (zset of stream ids not acknowledged or cancelled), S:escalate
  * (zset of those that escalate if left open), S:escalated (set),
@@ -118,6 +120,7 @@ alerts_new (broker_t *broker, char *err, size_t err_size)
     self->scripts[SCRIPT_ESCALATE].text = s_escalate_script;
     self->scripts[SCRIPT_STATE].text = s_state_script;
     self->pending = hashmap_new ();
+    self->marks = marks_new ();
     self->xpub = zmq_socket (broker->context, ZMQ_XPUB);
     const broker_config_t *config = broker->config;
     int linger = 0, hwm = config->alerts_sndhwm;
@@ -131,7 +134,8 @@ alerts_new (broker_t *broker, char *err, size_t err_size)
         alerts_destroy (&self);
         return NULL;
     }
-    if (!self->pending || !self->xpub || zmq_bind (self->xpub, config->alerts_endpoint) < 0) {
+    if (!self->pending || !self->marks || !self->xpub
+        || zmq_bind (self->xpub, config->alerts_endpoint) < 0) {
         snprintf (err, err_size, "cannot bind alerts endpoint %s: %s", config->alerts_endpoint,
                   zmq_strerror (errno));
         alerts_destroy (&self);
@@ -168,6 +172,7 @@ alerts_destroy (alerts_t **self_p)
     while (self->pending && (pending = hashmap_next (self->pending, &cursor)))
         pending_free (pending);
     hashmap_destroy (&self->pending);
+    marks_destroy (&self->marks);
     if (self->xpub)
         zmq_close (self->xpub);
     free (self);
@@ -193,6 +198,7 @@ alerts_handle_subscriptions (alerts_t *self)
     zmq_msg_init (&message);
     while (zmq_msg_recv (&message, self->xpub, ZMQ_DONTWAIT) >= 0) {
         const unsigned char *data = zmq_msg_data (&message);
+        marks_on_subscription (self->marks, data, zmq_msg_size (&message));
         if (zmq_msg_size (&message) > 0 && onenet_log_get_level () == ONENET_LOG_DEBUG)
             onenet_debug ("alerts.subscription", "subscribe=%d topic_bytes=%zu", data[0] == 1,
                           zmq_msg_size (&message) - 1);
@@ -258,10 +264,17 @@ alerts_fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope, co
     zmq_msg_init_size (&packed, protobuf_c_message_get_packed_size (&envelope->base));
     protobuf_c_message_pack (&envelope->base, zmq_msg_data (&packed));
     const char *severity = alerts_severity_of (alert);
+    bool counted = strcmp (prefix, "alert") == 0;   /* escalations are sent again, not counted */
     for (size_t i = 0; i < (count ? count : 1); i++) {
         char topic[160];
         int length = snprintf (topic, sizeof topic, "%s.%s.%s", prefix, severity,
                                count ? codes[i]->value : "-");
+        if (length < 0 || (size_t) length >= sizeof topic)
+            length = (int) strlen (topic);
+        /* Counted whether or not ZeroMQ delivers it: a subscriber that
+         * misses it sees a count it did not reach. */
+        if (counted)
+            marks_on_sent (self->marks, topic, (size_t) length);
         zmq_msg_t body;
         zmq_msg_init (&body);
         zmq_msg_copy (&body, &packed);   /* shares the buffer */
@@ -281,6 +294,7 @@ send_tick (alerts_t *self)
     /* "0-0" while the newest id is not known (empty stream, Redis down):
      * subscribers learn the broker is there, and catch up on later ticks. */
     const char *latest = *self->latest ? self->latest : "0-0";
+    marks_send (self->marks, self->xpub, latest);   /* before the tick that closes the round */
     if (zmq_send (self->xpub, "tick", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
         zmq_send (self->xpub, latest, strlen (latest), ZMQ_DONTWAIT);
 }
@@ -650,6 +664,11 @@ alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
             self->stats.spool_flushed += self->stats.spooled;
             self->spool_bytes = 0;
             onenet_info ("alerts.spool_flushed", "stream=%s", broker->config->alerts_stream);
+            /* Spooled alerts are in the stream now, after alerts that were
+             * sent live later: subscribers must read it again, from the
+             * newest id. */
+            marks_new_epoch (self->marks);
+            ask_latest (self);
         }
         else if (!reply || reply->type != REDIS_REPLY_ARRAY) {
             /* Redis refused (e.g. -LOADING while it replays its AOF): the
@@ -667,10 +686,18 @@ alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
 static void
 on_redis_back (alerts_t *self)
 {
-    broker_t *broker = self->broker;
-    const char *stream = broker->config->alerts_stream;
+    marks_new_epoch (self->marks);   /* the stream may have moved meanwhile */
     if (self->spool_bytes && !self->flushing)
         spool_flush (self);
+    ask_latest (self);
+}
+
+/* Asks Redis for the newest stream id (for the ticks). */
+static void
+ask_latest (alerts_t *self)
+{
+    broker_t *broker = self->broker;
+    const char *stream = broker->config->alerts_stream;
     pending_t *pending = alerts_pending_new (self, PENDING_LATEST, NULL, 0);
     if (pending) {
         const char *argv[] = { "XREVRANGE", stream, "+", "-", "COUNT", "1" };

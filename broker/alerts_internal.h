@@ -11,6 +11,7 @@
 #include <hiredis/hiredis.h>
 #include "alerts.h"
 #include "hashmap.h"
+#include "marks.h"
 #include "onenet/proto/alert.pb-c.h"
 
 #define TICK_MS 1000
@@ -65,6 +66,7 @@ typedef struct {
 struct alerts_t {
     broker_t *broker;
     void *xpub;
+    marks_t *marks;  /* per-subscription counts, sent before each tick */
     hashmap_t *pending;
     uint64_t next_id;
     char latest[48]; /* newest stream id known, "" if none yet */

@@ -50,6 +50,7 @@ typedef struct {
     atomic_uint_fast64_t unique;
     uint64_t duplicated, in_window, foreign;
     bench_samples_t latency;
+    onenet_subscriber_stats_t stats; /* the SDK's, when it stopped */
     char err[300];
 } sub_t;
 
@@ -171,6 +172,7 @@ s_subscriber_main (void *arg)
         }
         envelope = onenet_subscriber_next (subscriber, 100);
     }
+    onenet_subscriber_stats (subscriber, &self->stats);
     onenet_subscriber_destroy (&subscriber);
     return NULL;
 }
@@ -352,6 +354,20 @@ s_report (bench_report_t *report, const published_t *pub, sub_t *subs, double du
                "alerts.persisted.duplicated");
     bench_add (report, BENCH_MEASURED, "alerts", 0, (double)pub->spooled,
                "alerts.persisted.spooled");
+    uint64_t live = 0, recovered = 0, read_again = 0, catchups = 0;
+    for (int i = 0; i < SUBSCRIBERS; i++) {
+        live += subs[i].stats.live;
+        recovered += subs[i].stats.recovered;
+        read_again += subs[i].stats.read_again;
+        catchups += subs[i].stats.catchups;
+    }
+    bench_add (report, BENCH_MEASURED, "alerts", 0, (double)live, "alerts.persisted.live");
+    bench_add (report, BENCH_MEASURED, "alerts", 0, (double)recovered,
+               "alerts.persisted.recovered");
+    bench_add (report, BENCH_MEASURED, "alerts", 0, (double)read_again,
+               "alerts.persisted.read_again");
+    bench_add (report, BENCH_MEASURED, "requests", 0, (double)catchups,
+               "alerts.persisted.catchups");
     bench_add (report, BENCH_MEASURED, "xadds/s", 0, xadds, "alerts.redis_xadd.rps");
     bench_add (report, BENCH_RATIO, "x", 3, xadds > 0 ? rps / xadds : 0,
                "alerts.persisted.ratio_to_xadd");

@@ -635,13 +635,39 @@ cap_libxml_init (void)
 
 /* --- validating messages --- */
 
-static int
-validate_type (const cap_type_t *type, const ProtobufCMessage *msg, const char *path, char *err,
-               size_t err_size)
+/* Where a value is ("info[0].area[1].geocode[0]"), kept as a chain of
+ * steps and written out only for an error message: a valid alert costs
+ * no formatting. */
+typedef struct cap_path_t {
+    const struct cap_path_t *parent;
+    const char *field; /* NULL at the root */
+    long index;        /* -1: not repeated */
+} cap_path_t;
+
+static const char *
+path_text (const cap_path_t *path, char *out, size_t size)
 {
-    char here[200], why[300];
+    if (!path || !path->field) {
+        out[0] = '\0';
+        return out;
+    }
+    path_text (path->parent, out, size);
+    size_t used = strlen (out);
+    if (path->index >= 0)
+        snprintf (out + used, size - used, "%s%s[%ld]", used ? "." : "", path->field, path->index);
+    else
+        snprintf (out + used, size - used, "%s%s", used ? "." : "", path->field);
+    return out;
+}
+
+static int
+validate_type (const cap_type_t *type, const ProtobufCMessage *msg, const cap_path_t *path,
+               char *err, size_t err_size)
+{
+    char text[200], why[300];
     if (msg == NULL || msg->descriptor != type->descriptor) {
-        sdk_set_error (err, err_size, "%s: expected a %s message", *path ? path : "alert",
+        path_text (path, text, sizeof text);
+        sdk_set_error (err, err_size, "%s: expected a %s message", *text ? text : "alert",
                        type->descriptor->name);
         return -1;
     }
@@ -655,20 +681,17 @@ validate_type (const cap_type_t *type, const ProtobufCMessage *msg, const char *
         bool repeated = fd->label == PROTOBUF_C_LABEL_REPEATED;
         size_t count = repeated ? *(const size_t *)CONST_MEMBER (msg, fd->quantifier_offset) : 1;
         if (repeated && count == 0 && field->required) {
-            sdk_set_error (err, err_size, "%s%s%s: at least one is required", path,
-                           *path ? "." : "", field->field);
+            cap_path_t here = {path, field->field, -1};
+            sdk_set_error (err, err_size, "%s: at least one is required",
+                           path_text (&here, text, sizeof text));
             return -1;
         }
         for (size_t k = 0; k < count; k++) {
-            if (repeated)
-                snprintf (here, sizeof here, "%s%s%s[%zu]", path, *path ? "." : "", field->field,
-                          k);
-            else
-                snprintf (here, sizeof here, "%s%s%s", path, *path ? "." : "", field->field);
+            cap_path_t here = {path, field->field, repeated ? (long)k : -1};
             if (field->kind == KIND_MESSAGE) {
                 const ProtobufCMessage *const *children =
                     *(const ProtobufCMessage *const *const *)CONST_MEMBER (msg, fd->offset);
-                if (validate_type (field->type, children[k], here, err, err_size) < 0)
+                if (validate_type (field->type, children[k], &here, err, err_size) < 0)
                     return -1;
                 continue;
             }
@@ -677,37 +700,32 @@ validate_type (const cap_type_t *type, const ProtobufCMessage *msg, const char *
                 value = (*(char *const *const *)CONST_MEMBER (msg, fd->offset))[k];
             else
                 value = *(char *const *)CONST_MEMBER (msg, fd->offset);
+            const char *problem = NULL;
             if (cap_is_empty (value)) {
-                if (repeated || field->required) {
-                    sdk_set_error (err, err_size, "%s: %s", here,
-                                   repeated ? "empty" : "missing (required)");
-                    return -1;
-                }
-                continue;
+                if (!repeated && !field->required)
+                    continue;
+                problem = repeated ? "empty" : "missing (required)";
             }
-            if (!is_xml_utf8 (value)) {
-                sdk_set_error (err, err_size,
-                               "%s: not valid UTF-8, or holds a character XML cannot carry", here);
-                return -1;
-            }
-            if (cap_all_space (value)) {
-                sdk_set_error (err, err_size, "%s: only whitespace", here);
-                return -1;
-            }
-            if (cap_is_trimmed_kind (field->kind) &&
-                (cap_is_xml_space (value[0]) || cap_is_xml_space (value[strlen (value) - 1]))) {
-                sdk_set_error (err, err_size, "%s: leading or trailing whitespace", here);
-                return -1;
-            }
-            if (!cap_check_value (field, value, why, sizeof why)) {
-                sdk_set_error (err, err_size, "%s: %s", here, why);
+            else if (!is_xml_utf8 (value))
+                problem = "not valid UTF-8, or holds a character XML cannot carry";
+            else if (cap_all_space (value))
+                problem = "only whitespace";
+            else if (cap_is_trimmed_kind (field->kind) &&
+                     (cap_is_xml_space (value[0]) || cap_is_xml_space (value[strlen (value) - 1])))
+                problem = "leading or trailing whitespace";
+            else if (!cap_check_value (field, value, why, sizeof why))
+                problem = why;
+            if (problem) {
+                sdk_set_error (err, err_size, "%s: %s", path_text (&here, text, sizeof text),
+                               problem);
                 return -1;
             }
         }
     }
     rule_error_t broken = {NULL, ""};
     if (type->rules != NULL && !type->rules (msg, &broken)) {
-        sdk_set_error (err, err_size, "%s%s%s: %s", path, *path ? "." : "", broken.field,
+        cap_path_t here = {path, broken.field, -1};
+        sdk_set_error (err, err_size, "%s: %s", path_text (&here, text, sizeof text),
                        broken.reason);
         return -1;
     }
@@ -721,7 +739,8 @@ onenet_cap_validate (const Onenet__Alert__Alert *alert, char *err, size_t err_si
         sdk_set_error (err, err_size, "no alert");
         return -1;
     }
-    return validate_type (&cap_alert_type, &alert->base, "", err, err_size);
+    cap_path_t root = {NULL, NULL, -1};
+    return validate_type (&cap_alert_type, &alert->base, &root, err, err_size);
 }
 
 /* --- helpers for routing --- */

@@ -23,9 +23,15 @@
  * read can be missed live; REPLAY while onenet.alert.since catches up
  * from the cursor (live alerts are held back); LIVE afterwards.
  *
+ * A tick (every second) tells the newest stream ID. Live, `received`
+ * moves to it when the broker's marks show every live alert of the round
+ * arrived (subscriber_marks.c); otherwise the subscriber catches up from
+ * `received`.
+ *
  * The pieces it is built from, each testable alone (subscriber_internal.h):
- * subscriber_state.c (stream IDs, ID sets, spooled alerts, the state file)
- * and subscriber_filter.c (filters, topics, the filter's key).
+ * subscriber_state.c (stream IDs, ID sets, spooled alerts, the state file),
+ * subscriber_filter.c (filters, topics, the filter's key) and
+ * subscriber_marks.c (the gap check).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -89,6 +95,8 @@ struct onenet_subscriber_t {
     id_set_t above;           // IDs queued or returned beyond `received`
     id_set_t escalated;       // IDs handed out again as escalations (once each)
     stream_id_t latest;       // newest stream ID a tick announced
+    subscriber_marks_t marks; // the gap check: were all live alerts received?
+    onenet_subscriber_stats_t stats;
     fifo_t queue;             // to hand out, with marks
     fifo_t held;              // live alerts held back during the replay
     phase_t phase;
@@ -228,7 +236,12 @@ s_connect_live (onenet_subscriber_t *self, const char *endpoint, char *err, size
     }
     for (int i = 0; i < count; i++)
         zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, topics[i], strlen (topics[i]));
+    int rc = subscriber_marks_init (&self->marks, topics, count);
     subscriber_topics_free (topics, count);
+    if (rc < 0) {
+        sdk_set_error (err, err_size, "out of memory");
+        return -1;
+    }
     if (zmq_connect (self->sub, endpoint) < 0) {
         sdk_set_error (err, err_size, "cannot connect to %s: %s", endpoint, zmq_strerror (errno));
         return -1;
@@ -312,6 +325,7 @@ onenet_subscriber_destroy (onenet_subscriber_t **self_p)
     subscriber_state_clear (&self->state);
     subscriber_set_free (&self->above);
     subscriber_set_free (&self->escalated);
+    subscriber_marks_free (&self->marks);
     onenet_client_destroy (&self->client);
     if (self->sub)
         zmq_close (self->sub);
@@ -413,21 +427,46 @@ s_was_spooled (onenet_subscriber_t *self, const Onenet__Alert__Alert *alert, str
 //  One alert, live or from a catch-up: queued unless it is a duplicate or
 //  does not match. Takes the envelope.
 static void
-s_accept (onenet_subscriber_t *self, Onenet__Alert__AlertEnvelope *envelope)
+s_accept (onenet_subscriber_t *self, Onenet__Alert__AlertEnvelope *envelope, bool live)
 {
     const Onenet__Alert__Alert *alert = envelope->alert;
     stream_id_t id;
-    bool keep = alert && subscriber_category_match (&self->filter, alert);
-    if (keep && !*envelope->stream_id) {
+    bool match = alert && subscriber_category_match (&self->filter, alert);
+    if (match && !*envelope->stream_id) {
         s_accept_spooled (self, envelope);
         return;
     }
-    keep = keep && subscriber_id_parse (envelope->stream_id, &id) == 0 &&
-           subscriber_id_cmp (id, self->received) > 0 && !subscriber_set_has (&self->above, id) &&
-           !s_was_spooled (self, alert, id) && subscriber_set_add (&self->above, id) == 0 &&
-           s_fifo_push (&self->queue, envelope, (stream_id_t){0, 0}) == 0;
-    if (!keep)
+    bool fresh = match && subscriber_id_parse (envelope->stream_id, &id) == 0 &&
+                 subscriber_id_cmp (id, self->received) > 0 &&
+                 !subscriber_set_has (&self->above, id) && !s_was_spooled (self, alert, id);
+    //  queued first: were the ID noted and the alert not queued, a
+    //  catch-up would take it for a duplicate
+    bool kept = fresh && s_fifo_push (&self->queue, envelope, (stream_id_t){0, 0}) == 0;
+    if (kept) {
+        subscriber_set_add (&self->above, id); // out of memory: a catch-up may repeat it
+        if (live)
+            self->stats.live++;
+        else
+            self->stats.recovered++;
+    }
+    else {
+        if (fresh)
+            self->marks.lost = true; // not kept: only the stream has it now
         onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+    }
+}
+
+//  Every matching alert up to cursor is queued or was returned: the
+//  catch-up's end, or a round of marks that showed nothing was missed.
+//  The state file's cursor follows once the caller has taken them.
+static void
+s_advance (onenet_subscriber_t *self, stream_id_t cursor)
+{
+    if (subscriber_id_cmp (cursor, self->received) <= 0)
+        return;
+    self->received = cursor;
+    subscriber_set_prune (&self->above, cursor);
+    s_fifo_push (&self->queue, NULL, cursor);
 }
 
 //  Into the live phase: the held-back live alerts go through the usual
@@ -439,7 +478,7 @@ s_go_live (onenet_subscriber_t *self)
     onenet_debug ("subscriber.live", "held=%zu", self->held.count);
     entry_t *entry;
     while ((entry = s_fifo_pop (&self->held))) {
-        s_accept (self, entry->envelope);
+        s_accept (self, entry->envelope, true);
         free (entry);
     }
 }
@@ -455,8 +494,17 @@ s_on_tick (onenet_subscriber_t *self, zmq_msg_t *frame)
         return;
     memcpy (text, zmq_msg_data (frame), size);
     text[size] = '\0';
-    if (subscriber_id_parse (text, &latest) == 0 && subscriber_id_cmp (latest, self->latest) > 0)
+    if (subscriber_id_parse (text, &latest) < 0)
+        return;
+    if (subscriber_id_cmp (latest, self->latest) > 0)
         self->latest = latest;
+    //  live, and the marks show nothing was missed: no need to read the
+    //  stream again (before marks, every tick past `received` did)
+    bool verified = subscriber_marks_on_tick (&self->marks, latest, self->received);
+    if (verified && self->phase == PHASE_LIVE && !self->since_id) {
+        self->stats.verified++;
+        s_advance (self, latest);
+    }
     if (subscriber_id_cmp (self->latest, self->received) > 0)
         self->catch_up = true;
 }
@@ -471,16 +519,18 @@ s_on_live_alert (onenet_subscriber_t *self, zmq_msg_t *frame)
         onenet_warn ("subscriber.bad_alert", "reason=\"live message is not an AlertEnvelope\"");
         if (envelope)
             onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+        self->marks.lost = true;
         return;
     }
     if (self->phase == PHASE_LIVE) {
-        s_accept (self, envelope);
+        s_accept (self, envelope, true);
         return;
     }
     if (self->held.count >= QUEUE_HIGH ||
         s_fifo_push (&self->held, envelope, (stream_id_t){0, 0}) < 0) {
         //  a catch-up finds it again (a spooled one would be lost: rare)
         onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+        self->marks.lost = true;
         self->catch_up = true;
     }
 }
@@ -520,32 +570,43 @@ s_skip_parts (void *socket)
     }
 }
 
-//  Reads one message from the SUB socket: [topic][body], anything else is
+//  Reads one message from the SUB socket: [topic][body] (an alert, an
+//  escalation, a tick) or [prefix]["mark"][counts]; anything else is
 //  dropped. Returns 0, or -1 when there is none (or the socket failed).
 static int
 s_read_live_one (onenet_subscriber_t *self)
 {
-    zmq_msg_t topic, body;
-    zmq_msg_init (&topic);
-    zmq_msg_init (&body);
-    int rc = zmq_msg_recv (&topic, self->sub, ZMQ_DONTWAIT);
-    bool two = rc >= 0 && zmq_msg_more (&topic) && zmq_msg_recv (&body, self->sub, 0) >= 0 &&
-               !zmq_msg_more (&body);
-    if (rc >= 0)
+    zmq_msg_t frames[3];
+    for (int i = 0; i < 3; i++)
+        zmq_msg_init (&frames[i]);
+    int rc = zmq_msg_recv (&frames[0], self->sub, ZMQ_DONTWAIT);
+    int count = rc >= 0 ? 1 : 0;
+    while (count > 0 && count < 3 && zmq_msg_more (&frames[count - 1])
+           && zmq_msg_recv (&frames[count], self->sub, 0) >= 0)
+        count++;
+    if (count > 0 && zmq_msg_more (&frames[count - 1])) {
         s_skip_parts (self->sub);
-    if (two) {
-        size_t size = zmq_msg_size (&topic);
-        const char *data = zmq_msg_data (&topic);
-        if (size == 4 && memcmp (data, "tick", 4) == 0)
-            s_on_tick (self, &body);
-        else if (size > 6 && memcmp (data, "alert.", 6) == 0)
-            s_on_live_alert (self, &body);
-        else if (size > 11 && memcmp (data, "escalation.", 11) == 0)
-            s_on_escalation (self, &body);
+        count = 0; // more frames than any message has
     }
+    size_t size = zmq_msg_size (&frames[0]);
+    const char *topic = zmq_msg_data (&frames[0]);
+    if (count == 2) {
+        if (size == 4 && memcmp (topic, "tick", 4) == 0)
+            s_on_tick (self, &frames[1]);
+        else if (size > 6 && memcmp (topic, "alert.", 6) == 0) {
+            subscriber_marks_on_alert (&self->marks, topic, size);
+            s_on_live_alert (self, &frames[1]);
+        }
+        else if (size > 11 && memcmp (topic, "escalation.", 11) == 0)
+            s_on_escalation (self, &frames[1]);
+    }
+    else if (count == 3 && zmq_msg_size (&frames[1]) == 4
+             && memcmp (zmq_msg_data (&frames[1]), "mark", 4) == 0)
+        subscriber_marks_on_mark (&self->marks, topic, size, zmq_msg_data (&frames[2]),
+                                  zmq_msg_size (&frames[2]));
     self->live_seen = self->live_seen || rc >= 0;
-    zmq_msg_close (&topic);
-    zmq_msg_close (&body);
+    for (int i = 0; i < 3; i++)
+        zmq_msg_close (&frames[i]);
     return rc >= 0 ? 0 : -1;
 }
 
@@ -583,6 +644,7 @@ s_send_since (onenet_subscriber_t *self)
     protobuf_c_message_pack (&request.base, body);
     onenet_call_options_t options = {.timeout_ms = SINCE_TIMEOUT_MS, .idempotent = true};
     self->catch_up = false;
+    self->stats.catchups++;
     self->since_id = onenet_client_send (self->client, SERVICE_SINCE, body, size, &options);
     free (body);
     if (!self->since_id)
@@ -597,8 +659,9 @@ s_on_batch (onenet_subscriber_t *self, Onenet__Alert__AlertBatch *batch, stream_
     size_t queued = self->queue.count;
     onenet_debug ("subscriber.batch", "alerts=%zu cursor=%s more=%d", batch->n_alerts,
                   batch->cursor, batch->more);
+    self->stats.read_again += batch->n_alerts;
     for (size_t i = 0; i < batch->n_alerts; i++) {
-        s_accept (self, batch->alerts[i]);
+        s_accept (self, batch->alerts[i], false);
         batch->alerts[i] = NULL;
     }
     if (self->queue.count > queued)
@@ -613,11 +676,7 @@ s_on_batch (onenet_subscriber_t *self, Onenet__Alert__AlertBatch *batch, stream_
     //  wanted any more (the broker's cursor is the newest match, or "")
     if (self->start_last && subscriber_id_cmp (self->latest, cursor) > 0)
         cursor = self->latest;
-    if (subscriber_id_cmp (cursor, self->received) > 0) {
-        self->received = cursor;
-        subscriber_set_prune (&self->above, cursor);
-        s_fifo_push (&self->queue, NULL, cursor);
-    }
+    s_advance (self, cursor);
     self->start_last = 0;
     //  more: ask again now; otherwise the next tick past the cursor does
     self->catch_up = batch->more;
@@ -793,4 +852,10 @@ onenet_subscriber_next (onenet_subscriber_t *self, int timeout_ms)
             return NULL;
         }
     }
+}
+
+void
+onenet_subscriber_stats (const onenet_subscriber_t *self, onenet_subscriber_stats_t *stats)
+{
+    *stats = self->stats;
 }

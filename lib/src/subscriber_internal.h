@@ -112,4 +112,43 @@ int subscriber_state_load (const char *path, const char *filter_key, subscriber_
 int subscriber_state_save (const char *path, const char *filter_key,
                            const subscriber_state_t *state, char *err, size_t err_size);
 
+/* The gap check (subscriber_marks.c): counts the alert messages received
+ * on each of the subscriber's prefixes and compares them with the
+ * broker's marks (broker/marks.h, docs/PROTOCOL.md "Marks"), so that a
+ * live subscriber that missed nothing need not read the stream again. */
+typedef struct {
+    char *text;
+    size_t length;
+    uint64_t epoch;       /* of its last mark */
+    uint64_t count;       /* the broker's count in its last mark */
+    uint64_t seen;        /* alert messages received on it since that mark */
+    stream_id_t at;       /* the newest stream ID that mark carried */
+    stream_id_t prev_at;  /* ... and the mark before it */
+    bool known;           /* a mark came */
+    bool fresh;           /* a mark came since the last tick */
+    bool clean;           /* it counted as many as were received */
+} mark_prefix_t;
+
+typedef struct {
+    mark_prefix_t *prefixes;
+    size_t count;
+    bool lost; /* since the last tick an alert came but could not be kept */
+} subscriber_marks_t;
+
+/* Takes the "alert." prefixes among topics. Returns 0, or -1 when out of
+ * memory. */
+int subscriber_marks_init (subscriber_marks_t *marks, char *const *topics, int count);
+void subscriber_marks_free (subscriber_marks_t *marks);
+/* An alert message on topic: every prefix of it counts one. */
+void subscriber_marks_on_alert (subscriber_marks_t *marks, const char *topic, size_t length);
+/* A mark on topic, its text "<epoch> <count> <latest ID>". Returns 0, or
+ * -1 when it does not parse (ignored). */
+int subscriber_marks_on_mark (subscriber_marks_t *marks, const char *topic, size_t length,
+                              const char *text, size_t text_size);
+/* A tick announcing latest, with every matching alert up to received
+ * already kept: true when the marks show that every matching alert up
+ * to latest was received live too (nothing to read from the stream).
+ * Starts the next round either way. */
+bool subscriber_marks_on_tick (subscriber_marks_t *marks, stream_id_t latest, stream_id_t received);
+
 #endif

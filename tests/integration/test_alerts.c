@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -465,6 +466,47 @@ test_offline_subscriber_gets_all_on_return (void **state)
     free (got);
 }
 
+/* A subscriber that keeps up takes every alert live and, thanks to the
+ * broker's marks, does not read them again from the stream. Before marks,
+ * every tick after new alerts sent it back to the stream for all of them. */
+static void
+test_live_subscriber_reads_nothing_again (void **state)
+{
+    (void)state;
+    const char *severe[] = {"Severe"}, *area[] = {"5101"};
+    got_t *got = calloc (1, sizeof *got);
+    onenet_subscriber_t *sub = subscribe (severe, 1, area, 1, NULL, 0, NULL);
+    publish_range (s.publisher, "warm", 0, 1, "Severe", "Met", "510104", NULL);
+    collect (sub, got, 1, 10000);
+    assert_int_equal (drain (sub, got, 2500), 0);   /* two rounds of marks: a baseline */
+    onenet_subscriber_stats_t before, after;
+    onenet_subscriber_stats (sub, &before);
+    memset (got, 0, sizeof *got);
+
+    /* 400 alerts over about 4 s, so that ticks fall while they flow;
+     * others that do not match around them. */
+    for (int i = 0; i < 40; i++) {
+        publish_range (s.publisher, "live", i * 10, 10, "Severe", "Fire", i % 2 ? "510104" : "510106",
+                       NULL);
+        publish_range (s.publisher, "other", i * 5, 5, "Minor", "Met", "510104", NULL);
+        collect (sub, got, (size_t)(i + 1) * 10, 10000);
+        usleep (100000);
+    }
+    assert_int_equal (drain (sub, got, 2500), 0);
+    onenet_subscriber_stats (sub, &after);
+    assert_exactly (got, "live", 400, true);
+    uint64_t read_again = after.read_again - before.read_again;
+    uint64_t verified = after.verified - before.verified;
+    printf ("live subscriber: %" PRIu64 " rounds verified by marks, %" PRIu64
+            " catch-ups, %" PRIu64 " alerts read again from the stream\n",
+            verified, after.catchups - before.catchups, read_again);
+    assert_true (verified >= 3);
+    assert_true (read_again < 100);
+    assert_int_equal (after.live - before.live, 400);
+    onenet_subscriber_destroy (&sub);
+    free (got);
+}
+
 /* Publishes on its own client while the test restarts subscribers. */
 typedef struct {
     const char *prefix;
@@ -859,6 +901,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_live_subscriber_reads_nothing_again, setup, teardown),
         cmocka_unit_test_setup_teardown (test_offline_subscriber_gets_all_on_return, setup,
                                          teardown),
         cmocka_unit_test_setup_teardown (test_subscriber_restarted_mid_stream, setup, teardown),

@@ -437,6 +437,126 @@ test_subscriber_new_rejects (void **state)
     onenet_subscriber_destroy (&sub);
 }
 
+/* --- the gap check (subscriber_marks.c) --- */
+
+static stream_id_t
+sid (uint64_t ms, uint64_t seq)
+{
+    return (stream_id_t) { ms, seq };
+}
+
+static void
+mark (subscriber_marks_t *marks, const char *prefix, const char *text)
+{
+    assert_int_equal (subscriber_marks_on_mark (marks, prefix, strlen (prefix), text, strlen (text)),
+                      0);
+}
+
+static void
+alert_on (subscriber_marks_t *marks, const char *topic, int times)
+{
+    for (int i = 0; i < times; i++)
+        subscriber_marks_on_alert (marks, topic, strlen (topic));
+}
+
+static void
+marks_two_prefixes (subscriber_marks_t *marks)
+{
+    char *topics[] = { "alert.Severe.5101", "alert.Extreme.5101", "tick", "escalation." };
+    assert_int_equal (subscriber_marks_init (marks, topics, 4), 0);
+    assert_int_equal (marks->count, 2);   /* only the alert prefixes */
+    /* Round 1: the baseline. Nothing proven yet. */
+    mark (marks, "alert.Severe.5101", "7 100 10-0");
+    mark (marks, "alert.Extreme.5101", "7 40 10-0");
+    assert_false (subscriber_marks_on_tick (marks, sid (10, 0), sid (10, 0)));
+}
+
+static void
+test_marks_clean_round (void **state)
+{
+    (void) state;
+    subscriber_marks_t marks;
+    marks_two_prefixes (&marks);
+    /* Round 2: 3 messages under the first prefix (topics below it), 1
+     * under the second; the broker counted the same. */
+    alert_on (&marks, "alert.Severe.510104", 2);
+    alert_on (&marks, "alert.Severe.510106", 1);
+    alert_on (&marks, "alert.Extreme.510104", 1);
+    alert_on (&marks, "alert.Minor.510104", 5);   /* no prefix of ours */
+    mark (&marks, "alert.Severe.5101", "7 103 20-3");
+    mark (&marks, "alert.Extreme.5101", "7 41 20-3");
+    assert_true (subscriber_marks_on_tick (&marks, sid (20, 3), sid (10, 0)));
+    /* Round 3: nothing published, nothing to miss. */
+    mark (&marks, "alert.Severe.5101", "7 103 20-3");
+    mark (&marks, "alert.Extreme.5101", "7 41 20-3");
+    assert_true (subscriber_marks_on_tick (&marks, sid (20, 3), sid (20, 3)));
+    subscriber_marks_free (&marks);
+}
+
+static void
+test_marks_refuse_what_cannot_be_proven (void **state)
+{
+    (void) state;
+    subscriber_marks_t marks;
+    /* One message dropped: the broker counted 3, 2 arrived. */
+    marks_two_prefixes (&marks);
+    alert_on (&marks, "alert.Severe.510104", 2);
+    mark (&marks, "alert.Severe.5101", "7 103 20-0");
+    mark (&marks, "alert.Extreme.5101", "7 40 20-0");
+    assert_false (subscriber_marks_on_tick (&marks, sid (20, 0), sid (10, 0)));
+    subscriber_marks_free (&marks);
+
+    /* A prefix's mark missing this round (dropped itself). */
+    marks_two_prefixes (&marks);
+    mark (&marks, "alert.Severe.5101", "7 100 20-0");
+    assert_false (subscriber_marks_on_tick (&marks, sid (20, 0), sid (10, 0)));
+    subscriber_marks_free (&marks);
+
+    /* Another epoch (the broker restarted, or flushed its spool). */
+    marks_two_prefixes (&marks);
+    mark (&marks, "alert.Severe.5101", "8 100 20-0");
+    mark (&marks, "alert.Extreme.5101", "8 40 20-0");
+    assert_false (subscriber_marks_on_tick (&marks, sid (20, 0), sid (10, 0)));
+    /* ... after which counting starts again from the new baseline. */
+    mark (&marks, "alert.Severe.5101", "8 100 30-0");
+    mark (&marks, "alert.Extreme.5101", "8 40 30-0");
+    assert_true (subscriber_marks_on_tick (&marks, sid (30, 0), sid (20, 0)));
+    subscriber_marks_free (&marks);
+
+    /* Counts fine, but not everything up to the previous round is in:
+     * the catch-up must run first. */
+    marks_two_prefixes (&marks);
+    mark (&marks, "alert.Severe.5101", "7 100 20-0");
+    mark (&marks, "alert.Extreme.5101", "7 40 20-0");
+    assert_false (subscriber_marks_on_tick (&marks, sid (20, 0), sid (9, 5)));
+    subscriber_marks_free (&marks);
+
+    /* An alert received but not kept (out of memory, or held back past
+     * the limit). */
+    marks_two_prefixes (&marks);
+    alert_on (&marks, "alert.Severe.510104", 1);
+    marks.lost = true;
+    mark (&marks, "alert.Severe.5101", "7 101 20-0");
+    mark (&marks, "alert.Extreme.5101", "7 40 20-0");
+    assert_false (subscriber_marks_on_tick (&marks, sid (20, 0), sid (10, 0)));
+    subscriber_marks_free (&marks);
+
+    /* A mark from another round than the tick (its latest differs). */
+    marks_two_prefixes (&marks);
+    mark (&marks, "alert.Severe.5101", "7 100 15-0");
+    mark (&marks, "alert.Extreme.5101", "7 40 20-0");
+    assert_false (subscriber_marks_on_tick (&marks, sid (20, 0), sid (10, 0)));
+    subscriber_marks_free (&marks);
+
+    /* A filter without alert prefixes proves nothing; garbage is refused. */
+    char *topics[] = { "tick" };
+    assert_int_equal (subscriber_marks_init (&marks, topics, 1), 0);
+    assert_false (subscriber_marks_on_tick (&marks, sid (20, 0), sid (20, 0)));
+    assert_int_equal (subscriber_marks_on_mark (&marks, "alert.", 6, "x y", 3), -1);
+    assert_int_equal (subscriber_marks_on_mark (&marks, "alert.", 6, "1 2 3-x", 7), -1);
+    subscriber_marks_free (&marks);
+}
+
 int
 main (void)
 {
@@ -452,6 +572,8 @@ main (void)
         cmocka_unit_test (test_state_round_trip),
         cmocka_unit_test (test_state_missing_and_corrupt),
         cmocka_unit_test (test_subscriber_new_rejects),
+        cmocka_unit_test (test_marks_clean_round),
+        cmocka_unit_test (test_marks_refuse_what_cannot_be_proven),
     };
     return cmocka_run_group_tests_name ("unit_subscriber", tests, make_dir, remove_dir);
 }

@@ -149,6 +149,17 @@ Onenet__Alert__AlertEnvelope *onenet_subscriber_next (onenet_subscriber_t *self,
  * any). Owned by the subscriber, valid until its next call. */
 const char *onenet_subscriber_cursor (onenet_subscriber_t *self);
 
+/* What the subscriber has done so far, for a tool to report. */
+typedef struct {
+    uint64_t live;       /* alerts queued as they were published */
+    uint64_t recovered;  /* alerts queued from the stream (missed live, or before the start) */
+    uint64_t catchups;   /* onenet.alert.since requests sent */
+    uint64_t read_again; /* alerts those requests returned, kept or not */
+    uint64_t verified;   /* ticks at which the marks showed nothing was missed live */
+} onenet_subscriber_stats_t;
+
+void onenet_subscriber_stats (const onenet_subscriber_t *self, onenet_subscriber_stats_t *stats);
+
 /* The last problem met, even one the subscriber recovers from by itself
  * (catch-up failed, state file not written); "" if none. Owned by the
  * subscriber. */
