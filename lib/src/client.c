@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "onenet/onenet.h"
@@ -346,16 +347,18 @@ handle_message (onenet_client_t *self, onenet_wire_msg_t *msg)
  * reads it, and expires what is late. One message per turn, received
  * without zmq_poll: free of system calls while replies are queued (see
  * onenet_wire_recv_wait). */
-static void
+static bool
 pump (onenet_client_t *self, int wait_ms)
 {
     int next = onenet_client_next_timeout_ms (self);
     if (next >= 0 && (wait_ms < 0 || next < wait_ms))
         wait_ms = next;
     onenet_wire_msg_t msg;
-    if (onenet_wire_recv_wait (self->socket, &msg, wait_ms) == 0)
+    bool got = onenet_wire_recv_wait (self->socket, &msg, wait_ms) == 0;
+    if (got)
         handle_message (self, &msg);
     expire_pending (self);
+    return got;
 }
 
 /* --- calls --- */
@@ -416,6 +419,14 @@ onenet_client_send (onenet_client_t *self, const char *service, const void *body
 onenet_reply_t *
 onenet_client_recv (onenet_client_t *self, int timeout_ms)
 {
+    if (timeout_ms == 0) {
+        /* No waiting, but everything already queued is read: a message
+         * that is not a reply (a late one) must not hide one behind it. */
+        onenet_reply_t *reply;
+        while (!(reply = ready_take (self, 0)) && pump (self, 0))
+            ;
+        return reply;
+    }
     int64_t until = timeout_ms < 0 ? -1 : onenet_clock_ms () + timeout_ms;
     for (;;) {
         onenet_reply_t *reply = ready_take (self, 0);
@@ -427,8 +438,6 @@ onenet_client_recv (onenet_client_t *self, int timeout_ms)
         if (until < 0 && self->pending_count == 0)
             return NULL;   /* nothing could ever arrive */
         pump (self, (int) left);
-        if (timeout_ms == 0 && !self->ready_head)
-            return NULL;
     }
 }
 
