@@ -8,10 +8,11 @@
  *                  (audit.stream) asynchronously
  *   onenet.audit.query   QueryRequest -> QueryReply, from the stream
  *
- * The file is the copy that never waits: each entry is written and
- * flushed to the kernel before audit_record returns (fflush, no fsync on
- * the request path: a power cut can lose what the kernel had not written
- * yet; audit_sync, called at shutdown, fsyncs). The stream follows the
+ * The file is the copy that never waits: the entries of one turn of the
+ * broker's loop are chained and written to the kernel together, with one
+ * write(2), by audit_flush at the end of the turn (no fsync on the
+ * request path: a power cut can lose what the kernel had not written yet;
+ * audit_sync, called at shutdown, fsyncs). The stream follows the
  * file: entries it missed while Redis was down are read back from the
  * file and appended, in order, when Redis returns. A restart continues the
  * chain from the file's last entry.
@@ -37,6 +38,8 @@
 #define AUDIT_SUBJECT_MAX 32
 /* Text fields of an entry are cut to this many bytes. */
 #define AUDIT_TEXT_MAX 512
+/* Exchanges held for one write of the file before it is written anyway. */
+#define AUDIT_BATCH_MAX 256
 
 typedef struct audit_t audit_t;
 
@@ -75,14 +78,21 @@ audit_t *audit_new (broker_t *broker, const audit_settings_t *settings, char *er
  * for Redis are not answered. Sets *self_p to NULL. */
 void audit_destroy (audit_t **self_p);
 
-/* Records one exchange: the next entry of the chain, written to the file
- * and sent to the stream (or left for later when Redis is down). Returns
- * 0, or -1 when it could not be written to the file (disk full...: logged,
- * counted, and the chain left as it was). No-op (0) when disabled or
- * self is NULL. */
+/* Records one exchange: with a file, held until audit_flush chains it
+ * and writes it (at most AUDIT_BATCH_MAX wait; more flush at once); in
+ * stream-only mode, chained and sent to the stream (or kept for later
+ * while Redis is down). Returns 0, or -1 when out of memory. No-op (0)
+ * when disabled or self is NULL. */
 int audit_record (audit_t *self, const audit_event_t *event);
 
-/* Flushes the file and fsyncs it. */
+/* Chains the exchanges held since the last flush and appends them to the
+ * file with one write(2), then sends them to the stream. When the write
+ * fails (disk full...) they are logged, counted and dropped, the file and
+ * the chain left as they were. The broker calls it once per turn of its
+ * loop (audit_tick does). */
+void audit_flush (audit_t *self);
+
+/* Flushes what is held, writes the file out and fsyncs it. */
 void audit_sync (audit_t *self);
 
 /* Finds the subject of a request: a top-level string field named
@@ -105,7 +115,8 @@ void audit_query (audit_t *self, const zmq_msg_t *peer, const Onenet__RequestHea
  * bit still set). */
 void audit_on_cache (audit_t *self, uint64_t cookie, const redisReply *reply);
 
-/* Notices Redis coming back, appends what the stream misses. Returns ms
+/* Flushes (audit_flush), notices Redis coming back, appends what the
+ * stream misses. Returns ms
  * until it next needs to run (0: more to send now). */
 int audit_tick (audit_t *self);
 

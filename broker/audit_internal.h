@@ -22,6 +22,7 @@ enum { OP_APPEND = 1, OP_SYNC = 2, OP_QUERY = 3 };
 
 /* Stream-only mode: an exchange waiting to be chained and sent (audit.c). */
 typedef struct queued_t queued_t;
+typedef struct batch_t batch_t;
 
 /* A query waiting for Redis. */
 typedef struct query_t query_t;
@@ -42,6 +43,7 @@ struct audit_t {
     int fd;          /* the file, appending; -1 without */
     FILE *reader;    /* the file, reading back for the stream */
     off_t file_size; /* bytes of whole lines written */
+    batch_t *batch;  /* exchanges of this turn of the loop, written by audit_flush */
     /* The chain's head: its last entry. */
     uint64_t sequence;
     uint8_t head[HASH_SIZE];

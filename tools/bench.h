@@ -19,6 +19,7 @@
  *                 zmq-xproxy`) and NATS
  *   bench_memory.c `bench memory`: the broker's RSS with many subscribers
  *                 and adapters; the broker with a known alerts endpoint
+ *   bench_audit.c  `bench audit`: request/reply with the audit log off and on
  *
  * A benchmark measures and reports; it never judges. Targets are printed
  * beside the figures they concern, never asserted.
@@ -105,6 +106,17 @@ typedef struct {
  * 0, or -1 with a reason in err (client not created, send failed, a
  * reply did not come). Failed replies are counted, not fatal: the caller
  * decides. */
+/* test.echo's request for rr and audit: an onenet.example.EchoMessage
+ * packed to exactly BENCH_ECHO_BODY_SIZE bytes, the same for every call. */
+#define BENCH_ECHO_BODY_SIZE 100
+typedef struct {
+    uint8_t body[BENCH_ECHO_BODY_SIZE];
+    size_t size;
+} bench_echo_t;
+void bench_echo_init (bench_echo_t *echo);
+/* A bench_body_fn whose state is a bench_echo_t. */
+size_t bench_echo_body (void *state, uint64_t seq, uint8_t *buffer, size_t size);
+
 int bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err,
                        size_t err_size);
 
@@ -268,6 +280,8 @@ int bench_events (bench_env_t *env, const bench_options_t *options, bench_report
                   char *err, size_t err_size);
 int bench_memory (bench_env_t *env, const bench_options_t *options, bench_report_t *report,
                   char *err, size_t err_size);
+int bench_audit (bench_env_t *env, const bench_options_t *options, bench_report_t *report,
+                 char *err, size_t err_size);
 
 /* The baseline's own processes, run as hidden subcommands of this binary
  * (`onenet bench zmq-proxy FRONTEND BACKEND`, `onenet bench zmq-echo

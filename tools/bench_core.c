@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include "bench.h"
+#include "onenet/proto/example.pb-c.h"
 
 /* Send times by correlation id (id & mask). Far larger than any in-flight
  * count, so a slot is only reused long after its call ended. */
@@ -187,4 +188,27 @@ bench_fanout_open (bench_fanout_t *self, double duration_s)
     atomic_store (&self->from, now + (int64_t)(BENCH_WARMUP_S * 1e9));
     atomic_store (&self->until, atomic_load (&self->from) + (int64_t)(duration_s * 1e9));
     return now;
+}
+
+void
+bench_echo_init (bench_echo_t *echo)
+{
+    /* EchoMessage{payload}: one tag byte, one length byte, the payload. */
+    uint8_t payload[BENCH_ECHO_BODY_SIZE - 2];
+    memset (payload, 'x', sizeof payload);
+    Onenet__Example__EchoMessage message = ONENET__EXAMPLE__ECHO_MESSAGE__INIT;
+    message.payload.data = payload;
+    message.payload.len = sizeof payload;
+    echo->size = protobuf_c_message_pack (&message.base, echo->body);
+}
+
+size_t
+bench_echo_body (void *state, uint64_t seq, uint8_t *buffer, size_t size)
+{
+    const bench_echo_t *echo = state;
+    (void)seq;
+    if (echo->size > size)
+        return 0;
+    memcpy (buffer, echo->body, echo->size);
+    return echo->size;
 }

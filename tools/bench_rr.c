@@ -24,11 +24,8 @@
 #include <unistd.h>
 #include <zmq.h>
 #include "bench.h"
-#include "onenet/proto/example.pb-c.h"
 
-#define BODY_SIZE 100
-/* EchoMessage{payload}: one tag byte, one length byte, then the payload. */
-#define ECHO_PAYLOAD_SIZE (BODY_SIZE - 2)
+#define BODY_SIZE BENCH_ECHO_BODY_SIZE
 #define CALL_TIMEOUT_MS 5000
 /* The baseline's first reply waits for its connections to come up. */
 #define BASELINE_RECV_MS 10000
@@ -37,20 +34,6 @@
 /* The target: OneNet at least 3x NATS's requests/s at 64 in flight. */
 #define TARGET_RATIO_TO_NATS 3.0
 #define TARGET_INFLIGHT 64
-
-typedef struct {
-    uint8_t body[BODY_SIZE];
-    size_t size;
-} rr_body_t;
-
-static size_t
-s_echo_body (void *state, uint64_t seq, uint8_t *buffer, size_t size)
-{
-    const rr_body_t *body = state;
-    (void)seq;
-    memcpy (buffer, body->body, body->size);
-    return body->size;
-}
 
 /* --- the baseline's processes (hidden subcommands) ---------------------- */
 
@@ -315,13 +298,8 @@ s_measure (bench_env_t *env, const char *onenet, const char *baseline, const ben
            size_t inflight, const bench_options_t *options, bench_report_t *report, char *err,
            size_t err_size)
 {
-    rr_body_t body;
-    Onenet__Example__EchoMessage echo = ONENET__EXAMPLE__ECHO_MESSAGE__INIT;
-    uint8_t payload[ECHO_PAYLOAD_SIZE];
-    memset (payload, 'x', sizeof payload);
-    echo.payload.data = payload;
-    echo.payload.len = sizeof payload;
-    body.size = protobuf_c_message_pack (&echo.base, body.body);
+    bench_echo_t body;
+    bench_echo_init (&body);
 
     bench_load_t load = {.endpoint = onenet,
                          .service = "test.echo",
@@ -329,7 +307,7 @@ s_measure (bench_env_t *env, const char *onenet, const char *baseline, const ben
                          .warmup_s = BENCH_WARMUP_S,
                          .duration_s = options->duration_s,
                          .timeout_ms = CALL_TIMEOUT_MS,
-                         .body = s_echo_body,
+                         .body = bench_echo_body,
                          .state = &body};
     bench_result_t mine, bare;
     char what[64];

@@ -1,5 +1,5 @@
 /*
- * tools/cmd_bench.c - `onenet bench rr|view|alerts|events|memory`: how fast
+ * tools/cmd_bench.c - `onenet bench rr|view|alerts|events|memory|audit`: how fast
  * (and how large) OneNet is, beside
  * a baseline measured in the same run on the same machine.
  *
@@ -46,6 +46,7 @@ static const char s_bench_usage[] =
     "       onenet bench alerts [--inflight N] [--duration SECONDS]\n"
     "       onenet bench events [--duration SECONDS]\n"
     "       onenet bench memory [--subscribers N] [--adapters N]\n"
+    "       onenet bench audit [--duration SECONDS]\n"
     "\n"
     "Measures OneNet and, in the same run, a baseline doing the same work\n"
     "without it, and prints both with their ratio. It starts what it needs\n"
@@ -71,6 +72,8 @@ static const char s_bench_usage[] =
     "        zmq_proxy and NATS (one publisher, four subscribers)\n"
     "  memory  the broker's resident memory idle, with --adapters test adapters\n"
     "        and with --subscribers SUB sockets on its alerts endpoint\n"
+    "  audit   rr's load (64, then 1 in flight) with the audit off, then on as\n"
+    "        deployed (a file and the Redis Stream): what auditing costs\n"
     "\n"
     "options:\n"
     "  --duration SECONDS  measured time of each phase, after 0.5 s of warm-up\n"
@@ -84,7 +87,8 @@ static const char s_bench_usage[] =
     "                      baselines still run locally. rr starts a test adapter\n"
     "                      if the broker has no test.echo; view needs the three\n"
     "                      departments, seeded with onenet-seed's default seed;\n"
-    "                      alerts, events and memory always start their own\n"
+    "                      alerts, events, memory and audit always start their\n"
+    "                      own\n"
     "\n"
     "Output: one line per figure, 'name value unit' (us = microseconds), ratios\n"
     "last; figures ending in .target_min/.target_max are targets, for reading\n"
@@ -209,6 +213,7 @@ s_run (cli_t *cli, const char *name, const bench_options_t *options)
         : strcmp (name, "view") == 0   ? bench_view
         : strcmp (name, "alerts") == 0 ? bench_alerts
         : strcmp (name, "events") == 0 ? bench_events
+        : strcmp (name, "audit") == 0  ? bench_audit
                                        : bench_memory;
     char err[1024] = "";
     bench_env_t *env = bench_env_new (err, sizeof err);
@@ -266,9 +271,10 @@ s_bench_run (cli_t *cli, int argc, char **argv)
     if (strcmp (name, "zmq-xproxy") == 0 && cli->nargs == 3)
         return bench_zmq_xproxy_main (cli->args[1], cli->args[2]);
     if (strcmp (name, "rr") != 0 && strcmp (name, "view") != 0 && strcmp (name, "alerts") != 0 &&
-        strcmp (name, "events") != 0 && strcmp (name, "memory") != 0)
+        strcmp (name, "events") != 0 && strcmp (name, "memory") != 0 &&
+        strcmp (name, "audit") != 0)
         return cli_fail (cli, CLI_EXIT_USAGE,
-                         "unknown benchmark '%s': rr, view, alerts, events or memory", name);
+                         "unknown benchmark '%s': rr, view, alerts, events, memory or audit", name);
     if (cli->nargs > 1)
         return cli_fail (cli, CLI_EXIT_USAGE,
                          "unexpected argument '%s' (see 'onenet bench --help')", cli->args[1]);
@@ -284,7 +290,7 @@ s_bench_run (cli_t *cli, int argc, char **argv)
 const cli_command_t cli_cmd_bench = {
     .name = "bench",
     .summary = "measure throughput, latency and memory against a baseline (rr, view, alerts, "
-               "events, memory)",
+               "events, memory, audit)",
     .usage = s_bench_usage,
     .run = s_bench_run,
 };

@@ -2,7 +2,9 @@
 # bench_smoke.sh - `onenet bench` runs and keeps its output contract: runs
 # `onenet bench rr --duration 1`, `onenet bench view --duration 1
 # --people 2000`, `onenet bench alerts --duration 1`, `onenet bench events
-# --duration 1` and `onenet bench memory --subscribers 50 --adapters 2`,
+# --duration 1`, `onenet bench memory --subscribers 50 --adapters 2` and
+# `onenet bench audit --duration 1` (which fails by itself when the audit
+# file holds fewer entries than requests completed),
 # and checks that each exits 0, that every stdout line is `name value
 # unit`, and that the figures scripts rely on are there with a value above
 # 0 (counts that may be 0 only present). The alerts run must lose and
@@ -197,4 +199,15 @@ check_figures memory memory.broker.idle_rss_mb memory.broker.adapters_rss_mb \
     memory.subscribers.connected memory.adapters.connected
 check_present memory memory.broker.per_subscriber_kb
 
-step "ok: $(cat "$tmp"/{rr,view,alerts,events,memory}.out | wc -l) figures from rr, view, alerts, events and memory"
+# --- audit -------------------------------------------------------------------
+run audit audit --duration 1
+check_lines audit
+figures=(audit.entries audit.inflight64.ratio audit.inflight1.p50_ratio)
+for side in off on; do
+    for n in 64 1; do
+        figures+=("audit.inflight$n.$side.rps" "audit.inflight$n.$side.p50" "audit.inflight$n.$side.p99")
+    done
+done
+check_figures audit "${figures[@]}"
+
+step "ok: $(cat "$tmp"/{rr,view,alerts,events,memory,audit}.out | wc -l) figures from rr, view, alerts, events, memory and audit"
