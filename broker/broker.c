@@ -53,6 +53,9 @@ broker_catch_signals (void)
     action.sa_handler = on_sighup;
     sigemptyset (&action.sa_mask);
     sigaction (SIGHUP, &action, NULL);
+    /* A file size limit (ulimit -f) must fail the audit's write with EFBIG,
+     * which it handles, not kill the broker. */
+    signal (SIGXFSZ, SIG_IGN);
 }
 
 /* Registers the configured services as known (idempotent). */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "harness.h"
 #include "onenet/audit.h"
@@ -399,6 +400,65 @@ test_edited_entry_fails_verify_naming_its_line (void **state)
     assert_non_null (strstr (run->out, "\"problem\": \"edited\""));
 }
 
+/* The file cannot grow (a file size limit, as on a full disk): the
+ * broker goes on answering, says so in its log, and the file keeps whole
+ * lines and a valid chain; nothing of a batch that failed is chained. */
+static void
+test_file_that_cannot_grow_keeps_a_valid_chain (void **state)
+{
+    (void) state;
+    char first_log[64];
+    snprintf (first_log, sizeof first_log, "broker-%d.log", s.broker_port);
+    assert_true (harness_stop_clean (s.broker, first_log));
+    /* A file of its own: the test before this one edited the shared one. */
+    char audit_file[512], config_text[1024], config[512];
+    snprintf (audit_file, sizeof audit_file, "%s/audit-limited.log", harness_tempdir ());
+    snprintf (config_text, sizeof config_text,
+              "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
+              "audit = { file = \"%s\"; stream = \"onenet:audit:limited\"; };\n",
+              s.redis_port, audit_file);
+    snprintf (config, sizeof config, "%s/broker-limited.cfg", harness_tempdir ());
+    FILE *out = fopen (config, "w");
+    assert_non_null (out);
+    fputs (config_text, out);
+    fclose (out);
+    char limit[64], bin[512], alerts[64], http[64], log_name[64];
+    snprintf (limit, sizeof limit, "--fsize=%d", 3000);   /* a few entries */
+    snprintf (bin, sizeof bin, "%s", harness_bin ("onenet-broker"));
+    snprintf (alerts, sizeof alerts, "tcp://127.0.0.1:%d", harness_alerts_port (s.broker_port));
+    snprintf (http, sizeof http, "127.0.0.1:%d", harness_free_port ());
+    snprintf (log_name, sizeof log_name, "broker-%d-limited.log", s.broker_port);
+    const char *argv[] = { "/usr/bin/prlimit", limit, bin, "--endpoint", s.endpoint, "-c", config,
+                           "--alerts-endpoint", alerts, "--http-endpoint", http, NULL };
+    s.broker = harness_spawn (log_name, argv);
+    assert_true (harness_wait_instances (s.broker_port, "ps.person.get", 1, 10000));
+
+    char id[19];
+    pick (5, id);
+    for (int i = 0; i < 40; i++)
+        person_get (id, "full disk drill");   /* answered OK all the same */
+    assert_true (harness_log_has (log_name, "audit.write_failed", 5000));
+    assert_true (harness_stop_clean (s.broker, log_name));
+
+    struct stat info;
+    assert_int_equal (stat (audit_file, &info), 0);
+    assert_true (info.st_size > 0 && info.st_size <= 3000);
+    char last = 0;
+    FILE *file = fopen (audit_file, "r");
+    assert_non_null (file);
+    assert_int_equal (fseek (file, -1, SEEK_END), 0);
+    assert_int_equal (fread (&last, 1, 1, file), 1);
+    fclose (file);
+    assert_int_equal (last, '\n');   /* whole lines only */
+    const char *verify[] = { "audit", "verify", "--file", audit_file, NULL };
+    const run_t *run = run_cli (verify);
+    if (run->exit_code != 0)
+        fail_msg ("audit verify: %s%s", run->out, run->err);
+
+    start_broker ();   /* as the other tests left it */
+    assert_true (harness_wait_instances (s.broker_port, "ps.person.get", 1, 10000));
+}
+
 int
 main (void)
 {
@@ -406,6 +466,7 @@ main (void)
         cmocka_unit_test (test_exchanges_listed_by_person_with_purpose),
         cmocka_unit_test (test_chain_continues_across_restart_and_redis_outage),
         cmocka_unit_test (test_edited_entry_fails_verify_naming_its_line),
+        cmocka_unit_test (test_file_that_cannot_grow_keeps_a_valid_chain),
         cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests (tests, setup_system, teardown_system);
