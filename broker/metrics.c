@@ -15,6 +15,7 @@
 #include <string.h>
 #include "broker_internal.h"
 #include "alerts.h"
+#include "audit.h"
 #include "cache.h"
 #include "metrics.h"
 #include "view.h"
@@ -219,6 +220,24 @@ render_alerts (FILE *out, const alerts_t *alerts)
 }
 
 static void
+render_audit (FILE *out, const audit_stats_t *stats)
+{
+    counter (out, "onenet_audit_recorded_total", "Audit entries chained and written.",
+             stats->recorded);
+    counter (out, "onenet_audit_streamed_total", "Audit entries the Redis Stream confirmed.",
+             stats->streamed);
+    gauge (out, "onenet_audit_backlog", "Audit entries recorded, not yet confirmed in the stream.",
+           stats->backlog);
+    counter (out, "onenet_audit_file_errors_total",
+             "Exchanges not recorded because the audit file could not be written.",
+             stats->file_errors);
+    counter (out, "onenet_audit_stream_errors_total",
+             "Audit entries or syncs the Redis Stream refused.", stats->stream_errors);
+    counter (out, "onenet_audit_lost_total",
+             "Exchanges dropped in stream-only mode (memory queue full).", stats->lost);
+}
+
+static void
 render_process (FILE *out, const broker_t *broker)
 {
     gauge (out, "onenet_redis_enabled", "1 when redis.endpoint is set.",
@@ -256,6 +275,9 @@ metrics_render (const broker_t *broker, size_t *size)
         render_views (out, broker->views);
     if (broker->alerts)
         render_alerts (out, broker->alerts);
+    const audit_stats_t *audit = audit_stats (broker->audit);
+    if (audit)
+        render_audit (out, audit);
     render_process (out, broker);
     bool failed = ferror (out) != 0;
     /* fclose sets buffer and length for the last time. */

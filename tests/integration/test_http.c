@@ -309,6 +309,11 @@ test_metrics_move_with_calls (void **state)
                  CALLS);
     assert_true (value_of (after, "onenet_requests_received_total") >
                  value_of (before, "onenet_requests_received_total"));
+    /* anonymous -> test: each call crosses departments, one audit entry */
+    assert_true (value_of (after, "onenet_audit_recorded_total") -
+                     value_of (before, "onenet_audit_recorded_total") >=
+                 CALLS);
+    assert_true (value_of (after, "onenet_audit_file_errors_total") == 0);
     check_histogram (after);
     /* The call with a 30 ms delay is above the 10 ms bucket. */
     assert_true (
