@@ -83,6 +83,21 @@ void audit_complain (audit_t *self, onenet_log_level_t level, const char *event,
  * caller frees it. */
 Onenet__Audit__Entry *audit_stream_entry (const redisReply *item);
 
+/* audit_file.c: the local file. */
+/* Reads the file's last entries at start and continues the chain from
+ * them (sequence, head, head_time, file_size). Returns 0, or -1 with why
+ * in err (the file is not an audit chain, or its end is broken). */
+int audit_file_read_tail (audit_t *self, char *err, size_t err_size);
+/* Finds where the line of entry `target` starts. Returns 0, or -1. */
+int audit_file_find_line (audit_t *self, uint64_t target, off_t *offset);
+/* Reads the entry whose line starts at offset (the caller frees it), with
+ * the next line's offset in *next; NULL with why. */
+Onenet__Audit__Entry *audit_file_read_entry_at (audit_t *self, off_t offset, off_t *next,
+                                                char *why, size_t why_size);
+/* Appends length bytes of whole lines (`entries` entries) with one write.
+ * Returns 0, or -1 with the file cut back as it was (logged, counted). */
+int audit_file_append (audit_t *self, const char *text, size_t length, size_t entries);
+
 /* audit_query.c: a query's Redis reply (answers the client), and freeing
  * a query still waiting (at shutdown). */
 void audit_on_query (audit_t *self, uint64_t id, const redisReply *reply);
