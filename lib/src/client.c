@@ -43,6 +43,10 @@ struct onenet_client_t {
     pending_call_t *pending;
     size_t pending_count;
     size_t pending_capacity;
+    /* No pending call's local deadline is before this. It may be earlier
+     * than any left (answered calls are not looked for): the scan that
+     * finds it passed sets it again. */
+    int64_t earliest;
     onenet_reply_t *ready_head;   /* replies read, not yet returned */
     onenet_reply_t *ready_tail;
     size_t ready_count;
@@ -160,6 +164,8 @@ pending_add (onenet_client_t *self, uint64_t id, int64_t deadline)
         self->pending_capacity = capacity;
     }
     self->pending[self->pending_count++] = (pending_call_t) { id, deadline };
+    if (deadline < self->earliest)
+        self->earliest = deadline;
     return 0;
 }
 
@@ -189,11 +195,7 @@ onenet_client_next_timeout_ms (const onenet_client_t *self)
 {
     if (self->pending_count == 0)
         return -1;
-    int64_t earliest = self->pending[0].deadline;
-    for (size_t i = 1; i < self->pending_count; i++)
-        if (self->pending[i].deadline < earliest)
-            earliest = self->pending[i].deadline;
-    int64_t left = earliest - onenet_clock_ms ();
+    int64_t left = self->earliest - onenet_clock_ms ();
     return left < 0 ? 0 : (int) (left > INT32_MAX ? INT32_MAX : left);
 }
 
@@ -248,13 +250,20 @@ ready_take (onenet_client_t *self, uint64_t id)
     return NULL;
 }
 
-/* Fails every pending call whose local deadline has passed. */
+/* Fails every pending call whose local deadline has passed. Looks at
+ * them only once the earliest deadline is due: this runs for every
+ * message the client receives. */
 static void
 expire_pending (onenet_client_t *self)
 {
     int64_t now = onenet_clock_ms ();
+    if (now < self->earliest)
+        return;
+    int64_t earliest = INT64_MAX;
     for (size_t i = 0; i < self->pending_count;) {
         if (self->pending[i].deadline > now) {
+            if (self->pending[i].deadline < earliest)
+                earliest = self->pending[i].deadline;
             i++;
             continue;
         }
@@ -264,6 +273,7 @@ expire_pending (onenet_client_t *self)
         if (reply)
             ready_push (self, reply);
     }
+    self->earliest = earliest;
 }
 
 /* Fails every pending call with the same status, for a connection-wide error. */
