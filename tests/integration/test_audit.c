@@ -411,34 +411,25 @@ test_file_that_cannot_grow_keeps_a_valid_chain (void **state)
     snprintf (first_log, sizeof first_log, "broker-%d.log", s.broker_port);
     assert_true (harness_stop_clean (s.broker, first_log));
     /* A file of its own: the test before this one edited the shared one. */
-    char audit_file[512], config_text[1024], config[512];
+    char audit_file[512], config_text[1024];
     snprintf (audit_file, sizeof audit_file, "%s/audit-limited.log", harness_tempdir ());
     snprintf (config_text, sizeof config_text,
               "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
               "audit = { file = \"%s\"; stream = \"onenet:audit:limited\"; };\n",
               s.redis_port, audit_file);
-    snprintf (config, sizeof config, "%s/broker-limited.cfg", harness_tempdir ());
-    FILE *out = fopen (config, "w");
-    assert_non_null (out);
-    fputs (config_text, out);
-    fclose (out);
-    char limit[64], bin[512], alerts[64], http[64], log_name[64];
-    snprintf (limit, sizeof limit, "--fsize=%d", 3000);   /* a few entries */
-    snprintf (bin, sizeof bin, "%s", harness_bin ("onenet-broker"));
-    snprintf (alerts, sizeof alerts, "tcp://127.0.0.1:%d", harness_alerts_port (s.broker_port));
-    snprintf (http, sizeof http, "127.0.0.1:%d", harness_free_port ());
-    snprintf (log_name, sizeof log_name, "broker-%d-limited.log", s.broker_port);
-    const char *argv[] = { "/usr/bin/prlimit", limit, bin, "--endpoint", s.endpoint, "-c", config,
-                           "--alerts-endpoint", alerts, "--http-endpoint", http, NULL };
-    s.broker = harness_spawn (log_name, argv);
+    /* A few entries. The limit holds for every file the broker writes: its
+     * log must be a new one too. */
+    const char *const limited[] = { "/usr/bin/prlimit", "--fsize=3000", NULL };
+    s.broker = harness_start_broker_under (limited, "broker-limited.log", s.broker_port,
+                                           config_text);
     assert_true (harness_wait_instances (s.broker_port, "ps.person.get", 1, 10000));
 
     char id[19];
     pick (5, id);
     for (int i = 0; i < 40; i++)
         person_get (id, "full disk drill");   /* answered OK all the same */
-    assert_true (harness_log_has (log_name, "audit.write_failed", 5000));
-    assert_true (harness_stop_clean (s.broker, log_name));
+    assert_true (harness_log_has ("broker-limited.log", "audit.write_failed", 5000));
+    assert_true (harness_stop_clean (s.broker, "broker-limited.log"));
 
     struct stat info;
     assert_int_equal (stat (audit_file, &info), 0);

@@ -191,13 +191,25 @@ harness_alerts_port (int broker_port)
 pid_t
 harness_start_broker (int port, const char *config_text)
 {
+    return harness_start_broker_under (NULL, NULL, port, config_text);
+}
+
+pid_t
+harness_start_broker_under (const char *const wrapper[], const char *log, int port,
+                            const char *config_text)
+{
     char endpoint[64], config_path[512], log_name[64];
     snprintf (endpoint, sizeof endpoint, "%s", harness_endpoint (port));
-    snprintf (log_name, sizeof log_name, "broker-%d.log", port);
-    const char *argv[12] = { NULL };
+    if (log)
+        snprintf (log_name, sizeof log_name, "%s", log);
+    else
+        snprintf (log_name, sizeof log_name, "broker-%d.log", port);
+    const char *argv[20] = { NULL };
     char bin[512];
     snprintf (bin, sizeof bin, "%s", harness_bin ("onenet-broker"));
     size_t n = 0;
+    for (size_t i = 0; wrapper && wrapper[i] && n < 8; i++)
+        argv[n++] = wrapper[i];
     argv[n++] = bin;
     argv[n++] = "--endpoint";
     argv[n++] = endpoint;

@@ -33,6 +33,13 @@ int harness_stop (pid_t pid, int sig);
  * Waits until it answers onenet.ping. */
 pid_t harness_start_broker (int port, const char *config_text);
 
+/* The same, run through a wrapper command (argv ending in NULL), e.g.
+ * { "/usr/bin/prlimit", "--fsize=3000", NULL }, logging to log_name in
+ * the temp dir (NULL: broker-<port>.log, as harness_start_broker). The
+ * PID is the broker's once the wrapper has exec'd it. */
+pid_t harness_start_broker_under (const char *const wrapper[], const char *log_name, int port,
+                                  const char *config_text);
+
 /* The free port a broker started by the harness on broker_port uses for
  * alert subscribers (when its config names none); the same for restarts. */
 int harness_alerts_port (int broker_port);
