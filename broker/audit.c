@@ -63,7 +63,6 @@ struct batch_t {
     size_t count;
     Onenet__Audit__Entry entries[AUDIT_BATCH_MAX];
     uint8_t hashes[AUDIT_BATCH_MAX][HASH_SIZE];
-    char *texts[AUDIT_BATCH_MAX][TEXT_COUNT];
     size_t ends[AUDIT_BATCH_MAX]; /* offset in the write just after each line */
 };
 
@@ -732,9 +731,10 @@ audit_flush (audit_t *self)
     size_t length = 0;
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
+        char *texts[TEXT_COUNT];   /* the entry keeps the pointers, not the array */
         for (int t = 0; t < TEXT_COUNT; t++)
-            batch->texts[i][t] = batch->held[i].cleaned.text[t];
-        fill_entry (&batch->entries[i], batch->texts[i], batch->held[i].status,
+            texts[t] = batch->held[i].cleaned.text[t];
+        fill_entry (&batch->entries[i], texts, batch->held[i].status,
                     batch->held[i].latency_us, self->sequence + 1 + i, batch->held[i].time_ms,
                     i ? batch->hashes[i - 1] : first_prev, batch->hashes[i]);
         size_t line_length = 0;
