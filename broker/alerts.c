@@ -739,27 +739,3 @@ alerts_idle (const alerts_t *self)
             return false;
     return true;
 }
-
-void
-alerts_relay_event (alerts_t *self, const char *department, const Onenet__EventHeader *header,
-                    zmq_msg_t *body)
-{
-    char topic[192];
-    int length = snprintf (topic, sizeof topic, "event.%s.%s", department, header->topic);
-    if (length < 0 || (size_t) length >= sizeof topic)
-        return;
-    Onenet__EventHeader out = *header;
-    out.department = (char *) department;   /* from the connection, never from the adapter */
-    zmq_msg_t packed, payload;
-    zmq_msg_init_size (&packed, protobuf_c_message_get_packed_size (&out.base));
-    protobuf_c_message_pack (&out.base, zmq_msg_data (&packed));
-    zmq_msg_init (&payload);
-    if (body)
-        zmq_msg_copy (&payload, body);
-    if (zmq_send (self->xpub, topic, (size_t) length, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0
-        && zmq_msg_send (&packed, self->xpub, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0
-        && zmq_msg_send (&payload, self->xpub, ZMQ_DONTWAIT) >= 0)
-        self->stats.events_relayed++;
-    zmq_msg_close (&packed);
-    zmq_msg_close (&payload);
-}

@@ -55,14 +55,6 @@ void alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply
 /* Ticks, spool flushing. Returns ms until it next needs to run. */
 int alerts_tick (broker_t *broker);
 
-/* Relays a department's EVENT to subscribers, as it is and not kept:
- * [event.<department>.<topic>][EventHeader][body] on the XPUB endpoint
- * (department set from the connection). Plain events are best effort:
- * a subscriber past its high-water mark misses them (counted as
- * events_relayed / the XPUB drops, not replayed). */
-void alerts_relay_event (alerts_t *self, const char *department, const Onenet__EventHeader *header,
-                         zmq_msg_t *body);
-
 /* True when no alert is waiting for Redis (publishes, spool flush). */
 bool alerts_idle (const alerts_t *self);
 
@@ -80,7 +72,6 @@ typedef struct {
     uint64_t rejected;
     uint64_t acks;
     uint64_t escalated;
-    uint64_t events_relayed;
 } alerts_stats_t;
 const alerts_stats_t *alerts_stats (const alerts_t *self);
 

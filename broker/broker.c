@@ -16,6 +16,7 @@
 #include "broker_internal.h"
 #include "alerts.h"
 #include "audit.h"
+#include "events.h"
 #include "cache.h"
 #include "hashmap.h"
 #include "http.h"
@@ -156,8 +157,11 @@ broker_new (broker_config_t *config, char *err, size_t err_size)
         return NULL;
     }
     self->alerts = alerts_new (self, err, err_size);
-    self->http = self->alerts ? http_new (self, config->http_endpoint, err, err_size) : NULL;
-    if (!self->alerts || !self->http) {
+    self->events = self->alerts ? events_new (self, alerts_socket (self->alerts)) : NULL;
+    if (self->alerts && !self->events)
+        snprintf (err, err_size, "out of memory");
+    self->http = self->events ? http_new (self, config->http_endpoint, err, err_size) : NULL;
+    if (!self->events || !self->http) {
         broker_destroy (&self);
         return NULL;
     }
@@ -179,6 +183,7 @@ broker_destroy (broker_t **self_p)
     /* Views first: finishing them may still use the cache and socket. */
     views_destroy (&self->views);
     cache_destroy (&self->cache);
+    events_destroy (&self->events);   /* before the XPUB it sends on */
     alerts_destroy (&self->alerts);
     audit_destroy (&self->audit);
     requests_destroy (&self->requests);
@@ -460,6 +465,9 @@ run_timers (broker_t *self)
     int alerts = alerts_tick (self);
     if (self->now + alerts < next)
         next = self->now + alerts;
+    int events = events_tick (self->events, self->now);
+    if (events >= 0 && self->now + events < next)
+        next = self->now + events;
     int http = http_timeout_ms (self->http);
     if (http == 0) {   /* libmicrohttpd's own timers are due even if its fd stays quiet */
         http_handle (self->http);

@@ -18,6 +18,7 @@
 typedef struct cache_t cache_t;
 typedef struct views_t views_t;
 typedef struct alerts_t alerts_t;
+typedef struct events_t events_t;
 typedef struct http_t http_t;
 typedef struct zap_t zap_t;
 typedef struct audit_t audit_t;
@@ -35,6 +36,7 @@ struct broker_t {
     cache_t *cache;               /* Redis, asynchronous */
     views_t *views;               /* one network views in progress */
     alerts_t *alerts;             /* alert stream and XPUB fan-out */
+    events_t *events;             /* departments' events relayed on the XPUB */
     http_t *http;                 /* /healthz, /readyz, /metrics */
     zap_t *zap;                   /* CURVE authentication; NULL with security = "none" */
     onenet_policy_t *policy;      /* sharing policy; NULL when policy.file is "" */

@@ -56,6 +56,9 @@ broker_config_defaults (void)
     self->alerts_stream = strdup ("onenet:alerts");
     self->alerts_stream_max = 1000000;
     self->alerts_sndhwm = 100000;
+    self->events_window = 8192;
+    self->events_hold_ms = 200;
+    self->events_hold_max = 65536;
     self->alerts_spool = strdup ("onenet-alerts.spool");
     self->alerts_spool_max_mb = 64;
     self->alerts_escalate_severity = strdup ("Severe");
@@ -525,6 +528,12 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
                        &self->alerts_stream_max);
     onenet_config_int (cfg, "alerts.sndhwm", self->alerts_sndhwm, 100, 10000000,
                        &self->alerts_sndhwm);
+    onenet_config_int (cfg, "events.window", self->events_window, 0, 1048576,
+                       &self->events_window);
+    onenet_config_int (cfg, "events.hold_ms", self->events_hold_ms, 1, 60000,
+                       &self->events_hold_ms);
+    onenet_config_int (cfg, "events.hold_max", self->events_hold_max, 1, 10000000,
+                       &self->events_hold_max);
     static const char *const severities[] = {"Extreme", "Severe",  "Moderate",
                                              "Minor",   "Unknown", NULL};
     const char *escalate_severity;

@@ -9,6 +9,7 @@
 #include "broker_internal.h"
 #include "onenet/proto/view.pb-c.h"
 #include "alerts.h"
+#include "events.h"
 #include "rules.h"
 #include "view.h"
 
@@ -103,6 +104,7 @@ on_adapter_ready (broker_t *self, inbound_t *in)
     welcome.heartbeat_ms = (uint32_t) self->config->heartbeat_ms;
     welcome.liveness = (uint32_t) self->config->liveness;
     welcome.broker_version = (char *) onenet_version ();
+    welcome.event_window = events_window (self->events);
     onenet_wire_send (self->socket, in->peer, ONENET_CMD_WELCOME, &welcome.base, NULL,
                       ZMQ_DONTWAIT);
     onenet_info ("adapter.ready", "department=%s instance=%s services=%zu credit=%u adapters=%zu",
@@ -224,7 +226,7 @@ on_adapter_event (broker_t *self, inbound_t *in)
     onenet_debug ("event.received", "department=%s topic=%s type=%s", in->adapter->department,
                   header->topic, header->type);
     rules_on_event (self, in->adapter->department, header, in->body);
-    alerts_relay_event (self->alerts, in->adapter->department, header, in->body);
+    events_relay (self->events, in->adapter, header, in->body);
     if (strcmp (header->topic, "record.changed") == 0 && in->body) {
         Onenet__View__RecordChanged *changed = (Onenet__View__RecordChanged *) onenet_wire_unpack (
             &onenet__view__record_changed__descriptor, in->body, &self->arena);

@@ -16,6 +16,7 @@
 #include "broker_internal.h"
 #include "alerts.h"
 #include "audit.h"
+#include "events.h"
 #include "cache.h"
 #include "metrics.h"
 #include "view.h"
@@ -220,6 +221,22 @@ render_alerts (FILE *out, const alerts_t *alerts)
 }
 
 static void
+render_events (FILE *out, const events_stats_t *stats)
+{
+    counter (out, "onenet_events_relayed_total",
+             "Events sent to every subscriber whose filter matched.", stats->relayed);
+    counter (out, "onenet_events_dropped_total",
+             "Events sent without at least one subscriber, who had no room for them.",
+             stats->dropped);
+    counter (out, "onenet_events_hold_timeouts_total",
+             "Times a subscriber took no event for events.hold_ms and was left behind.",
+             stats->hold_timeouts);
+    gauge (out, "onenet_events_held",
+           "Events waiting for a full subscriber, their publishers slowed by credit.",
+           stats->held);
+}
+
+static void
 render_audit (FILE *out, const audit_stats_t *stats)
 {
     counter (out, "onenet_audit_recorded_total", "Audit entries chained and written.",
@@ -275,6 +292,8 @@ metrics_render (const broker_t *broker, size_t *size)
         render_views (out, broker->views);
     if (broker->alerts)
         render_alerts (out, broker->alerts);
+    if (broker->events)
+        render_events (out, events_stats (broker->events));
     const audit_stats_t *audit = audit_stats (broker->audit);
     if (audit)
         render_audit (out, audit);

@@ -69,6 +69,12 @@ struct onenet_adapter_t {
     bool stopped;
     bool fatal;
     onenet_request_t *held;    /* requests given to handlers, not yet replied */
+    /* Event flow control: the broker confirms with CREDIT, cumulatively
+     * per registration, the events that left it; at most event_window
+     * (from WELCOME; 0 = no limit) may be unconfirmed. */
+    uint32_t event_window;
+    uint64_t events_sent;      /* EVENTs sent since the last READY */
+    uint64_t events_confirmed; /* of those, what the latest CREDIT counted */
     char error[256];
 };
 
@@ -267,6 +273,7 @@ send_ready (onenet_adapter_t *self)
     send_simple (self, ONENET_CMD_READY, &ready.base);
     self->registered = false;
     self->ready_sent_at = onenet_clock_ms ();
+    self->events_sent = self->events_confirmed = 0;   /* the broker counts afresh */
     /* Requests from an earlier registration are not answered into this
      * one: a restarted broker could take their ids for its own. */
     self->connection++;
@@ -371,6 +378,7 @@ handle_welcome (onenet_adapter_t *self, onenet_wire_msg_t *msg)
             self->broker_heartbeat_ms = welcome->heartbeat_ms;
         if (welcome->liveness)
             self->liveness = welcome->liveness;
+        self->event_window = welcome->event_window;
         protobuf_c_message_free_unpacked (&welcome->base, NULL);
     }
     self->registered = true;
@@ -400,6 +408,23 @@ handle_error (onenet_adapter_t *self, onenet_wire_msg_t *msg)
         self->fatal = true;
         self->stopped = true;
     }
+}
+
+/* CREDIT: how many of this registration's events have left the broker.
+ * One that comes before WELCOME still counts the registration before. */
+static void
+handle_credit (onenet_adapter_t *self, onenet_wire_msg_t *msg)
+{
+    if (self->ready_sent_at || msg->count < 2)
+        return;
+    Onenet__Credit *credit = (Onenet__Credit *) onenet_wire_unpack (&onenet__credit__descriptor,
+                                                                   &msg->frame[1], NULL);
+    if (!credit)
+        return;
+    uint64_t confirmed = credit->events < self->events_sent ? credit->events : self->events_sent;
+    if (confirmed > self->events_confirmed)
+        self->events_confirmed = confirmed;
+    protobuf_c_message_free_unpacked (&credit->base, NULL);
 }
 
 static int
@@ -433,6 +458,9 @@ handle_message (onenet_adapter_t *self, onenet_wire_msg_t *msg)
         break;
     case ONENET_CMD_ERROR:
         handle_error (self, msg);
+        break;
+    case ONENET_CMD_CREDIT:
+        handle_credit (self, msg);
         break;
     default:
         break;   /* HEARTBEAT: liveness only */
@@ -594,6 +622,10 @@ onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const Protobu
 {
     if (!self->socket)
         return -1;
+    if (self->event_window && self->events_sent - self->events_confirmed >= self->event_window) {
+        errno = EAGAIN;   /* subscribers are behind: the broker holds our window's worth */
+        return -1;
+    }
     Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
     header.topic = (char *) topic;
     header.type = (char *) event->descriptor->name;
@@ -605,6 +637,8 @@ onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const Protobu
     protobuf_c_message_pack (event, zmq_msg_data (&body));
     int rc = onenet_wire_send (self->socket, NULL, ONENET_CMD_EVENT, &header.base, &body, ZMQ_DONTWAIT);
     zmq_msg_close (&body);
+    if (rc == 0)
+        self->events_sent++;
     return rc;
 }
 

@@ -21,6 +21,7 @@ static const char *const command_names[] = {
     [ONENET_CMD_REPLY] = "REPLY",         [ONENET_CMD_HEARTBEAT] = "HEARTBEAT",
     [ONENET_CMD_DISCONNECT] = "DISCONNECT", [ONENET_CMD_EVENT] = "EVENT",
     [ONENET_CMD_ERROR] = "ERROR",         [ONENET_CMD_WELCOME] = "WELCOME",
+    [ONENET_CMD_CREDIT] = "CREDIT",
 };
 
 const char *

@@ -93,6 +93,8 @@ s_header_of (int command)
         return &onenet__event_header__descriptor;
     case ONENET_CMD_WELCOME:
         return &onenet__welcome__descriptor;
+    case ONENET_CMD_CREDIT:
+        return &onenet__credit__descriptor;
     default:
         return NULL;
     }
@@ -102,6 +104,7 @@ static const ProtobufCMessageDescriptor *const s_header_types[] = {
     &onenet__ready__descriptor,        &onenet__request_header__descriptor,
     &onenet__reply_header__descriptor, &onenet__event_header__descriptor,
     &onenet__notice__descriptor,       &onenet__welcome__descriptor,
+    &onenet__credit__descriptor,
 };
 
 /* Whether msg, or a message inside it, kept an unknown field numbered 0.

@@ -378,9 +378,12 @@ static void
 test_broker_only_command_from_peer (void **state)
 {
     fixture_t *fixture = *state;
-    /* WELCOME goes broker -> adapter only. */
-    static const uint8_t signature[4] = { 'O', 'N', 1, ONENET_CMD_WELCOME };
-    raw_send (fixture, (frame_t[]) { { signature, 4 } }, 1);
+    /* WELCOME and CREDIT go broker -> adapter only. */
+    static const uint8_t welcome[4] = { 'O', 'N', 1, ONENET_CMD_WELCOME };
+    static const uint8_t credit[4] = { 'O', 'N', 1, ONENET_CMD_CREDIT };
+    raw_send (fixture, (frame_t[]) { { welcome, 4 } }, 1);
+    expect_notice (fixture, ONENET_CMD_ERROR, ONENET_BAD_REQUEST);
+    raw_send (fixture, (frame_t[]) { { credit, 4 } }, 1);
     expect_notice (fixture, ONENET_CMD_ERROR, ONENET_BAD_REQUEST);
     assert_broker_serves (fixture);
 }

@@ -451,3 +451,27 @@ harness_test_exits_cleanly (void **state)
     (void)state;
     assert_true (harness_stop_all_clean ());
 }
+
+double
+harness_metric (int http_port, const char *name)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) http_port) };
+    addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    static char text[1 << 17];
+    size_t used = 0;
+    const char *request = "GET /metrics HTTP/1.0\r\n\r\n";
+    if (fd >= 0 && connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0
+        && write (fd, request, strlen (request)) == (ssize_t) strlen (request)) {
+        ssize_t n;
+        while (used < sizeof text - 1 && (n = read (fd, text + used, sizeof text - 1 - used)) > 0)
+            used += (size_t) n;
+    }
+    if (fd >= 0)
+        close (fd);
+    text[used] = '\0';
+    char pattern[128];
+    snprintf (pattern, sizeof pattern, "\n%s ", name);
+    const char *at = strstr (text, pattern);
+    return at ? strtod (at + strlen (pattern), NULL) : -1.0;
+}

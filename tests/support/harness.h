@@ -92,6 +92,10 @@ bool harness_log_has (const char *log_name, const char *text, int timeout_ms);
 bool harness_audit_has (const char *a, const char *b, const char *c);
 
 /* Packs an EchoMessage {payload, delay_ms} into buf; returns its size. */
+/* A counter or gauge from the /metrics of a broker whose http.endpoint is
+ * 127.0.0.1:http_port; -1 if it cannot be read. */
+double harness_metric (int http_port, const char *name);
+
 size_t harness_echo_body (uint8_t *buf, size_t size, const char *payload, uint32_t delay_ms);
 
 #endif

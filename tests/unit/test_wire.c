@@ -138,7 +138,7 @@ assert_signature (zmq_msg_t *frame, onenet_command_t command)
 static void
 test_signature_round_trip (void **state)
 {
-    for (int command = ONENET_CMD_READY; command <= ONENET_CMD_WELCOME; command++) {
+    for (int command = ONENET_CMD_READY; command <= ONENET_CMD_CREDIT; command++) {
         uint8_t sig[ONENET_SIGNATURE_SIZE];
         onenet_wire_signature (sig, (onenet_command_t) command);
         assert_int_equal (sig[0], 'O');
@@ -216,9 +216,10 @@ test_command_name (void **state)
     assert_string_equal (onenet_command_name (ONENET_CMD_EVENT), "EVENT");
     assert_string_equal (onenet_command_name (ONENET_CMD_ERROR), "ERROR");
     assert_string_equal (onenet_command_name (ONENET_CMD_WELCOME), "WELCOME");
+    assert_string_equal (onenet_command_name (ONENET_CMD_CREDIT), "CREDIT");
     assert_string_equal (onenet_command_name (0), "UNKNOWN");
     assert_string_equal (onenet_command_name (-1), "UNKNOWN");
-    assert_string_equal (onenet_command_name (ONENET_CMD_WELCOME + 1), "UNKNOWN");
+    assert_string_equal (onenet_command_name (ONENET_CMD_CREDIT + 1), "UNKNOWN");
     assert_string_equal (onenet_command_name (255), "UNKNOWN");
     assert_string_equal (onenet_command_name (-2147483647 - 1), "UNKNOWN");
 }

@@ -112,7 +112,11 @@ int onenet_adapter_reply_message (onenet_adapter_t *self, onenet_request_t **req
                                   const ProtobufCMessage *reply);
 
 /* Publishes an event (e.g. topic "record.changed") with a protobuf body.
- * Returns 0, or -1 when not connected. */
+ * Returns 0, or -1: errno EAGAIN when the event cannot go now, because the
+ * socket to the broker is full or because the broker still holds this
+ * adapter's window of events for subscribers that are behind (event flow
+ * control, docs/PROTOCOL.md); publish again after the next
+ * onenet_adapter_poll. Other errors: not connected. */
 int onenet_adapter_publish (onenet_adapter_t *self, const char *topic,
                             const ProtobufCMessage *event);
 

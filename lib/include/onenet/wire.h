@@ -39,6 +39,7 @@ typedef enum {
     ONENET_CMD_EVENT = 6,      /* adapter -> broker, EventHeader + body */
     ONENET_CMD_ERROR = 7,      /* broker -> peer, Notice */
     ONENET_CMD_WELCOME = 8,    /* broker -> adapter, Welcome */
+    ONENET_CMD_CREDIT = 9,     /* broker -> adapter, Credit (events passed on) */
 } onenet_command_t;
 
 /* Returns the command's name ("READY", ...) or "UNKNOWN". Static string. */
