@@ -47,7 +47,12 @@ sdk_connect_socket (void *context, int type, const char *endpoint,
         zmq_close (socket);
         return NULL;
     }
-    int linger = 0, reconnect_ivl = 100, reconnect_max = 2000;
+    /* ZeroMQ's default high-water mark (1000) is less than it seems: a
+     * writer learns what was read only every half of it, so more than
+     * about 500 calls in flight could fail to queue. */
+    int linger = 0, reconnect_ivl = 100, reconnect_max = 2000, hwm = SDK_QUEUE_HWM;
+    zmq_setsockopt (socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (socket, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt (socket, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (socket, ZMQ_RECONNECT_IVL, &reconnect_ivl, sizeof reconnect_ivl);
     zmq_setsockopt (socket, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);

@@ -13,9 +13,14 @@
 void sdk_set_error (char *err, size_t err_size, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+/* Messages a client's or adapter's socket queues each way (ZeroMQ's
+ * high-water mark); past it a send fails with EAGAIN. */
+#define SDK_QUEUE_HWM 10000
+
 /* Creates a socket of type (ZMQ_DEALER, ZMQ_SUB) connected to endpoint
- * with the options every OneNet peer uses (no linger, quick reconnect),
- * as a CURVE client when security is not NULL. NULL with a reason. */
+ * with the options every OneNet peer uses (no linger, quick reconnect,
+ * SDK_QUEUE_HWM), as a CURVE client when security is not NULL. NULL with
+ * a reason. */
 void *sdk_connect_socket (void *context, int type, const char *endpoint,
                           const onenet_security_t *security, char *err, size_t err_size);
 

@@ -79,11 +79,36 @@ test_client_recv_zero_reads_past_a_late_reply (void **state)
     (void) state;
 }
 
+/* Calls started before the broker is there wait in the client's queue:
+ * well over ZeroMQ's default of 1000 (whose reads are only seen every
+ * 500, so that bench rr could not keep 1000 in flight) all queue. */
+static void
+test_client_queues_thousands_of_calls (void **state)
+{
+    (void) state;
+    void *ctx = zmq_ctx_new ();
+    void *probe = zmq_socket (ctx, ZMQ_ROUTER);   /* finds a free port, then leaves it */
+    assert_int_equal (zmq_bind (probe, "tcp://127.0.0.1:*"), 0);
+    char endpoint[128];
+    size_t length = sizeof endpoint;
+    assert_int_equal (zmq_getsockopt (probe, ZMQ_LAST_ENDPOINT, endpoint, &length), 0);
+    zmq_close (probe);
+    onenet_client_t *client = onenet_client_new (endpoint, NULL, 0);
+    assert_non_null (client);
+    onenet_call_options_t options = { .timeout_ms = 60000 };
+    for (int i = 0; i < 5000; i++)
+        assert_true (onenet_client_send (client, "test.queued", NULL, 0, &options) > 0);
+    assert_int_equal (onenet_client_pending (client), 5000);
+    onenet_client_destroy (&client);
+    assert_int_equal (zmq_ctx_term (ctx), 0);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_client_recv_zero_reads_past_a_late_reply),
+        cmocka_unit_test (test_client_queues_thousands_of_calls),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
