@@ -92,9 +92,9 @@ events_stats (const events_t *self)
 static void
 passed_on (events_t *self, adapter_t *adapter)
 {
-    unsigned window = (unsigned) self->broker->config->events_window;
-    if (!adapter || window == 0)
+    if (!adapter || adapter->event_window == 0)
         return;
+    unsigned window = adapter->event_window;
     adapter->events_passed++;
     unsigned step = window / 8 ? window / 8 : 1;
     if (adapter->events_passed - adapter->events_credited < step)

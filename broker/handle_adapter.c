@@ -105,6 +105,7 @@ on_adapter_ready (broker_t *self, inbound_t *in)
     welcome.liveness = (uint32_t) self->config->liveness;
     welcome.broker_version = (char *) onenet_version ();
     welcome.event_window = events_window (self->events);
+    adapter->event_window = welcome.event_window;   /* a reload changes it for the next READY */
     onenet_wire_send (self->socket, in->peer, ONENET_CMD_WELCOME, &welcome.base, NULL,
                       ZMQ_DONTWAIT);
     onenet_info ("adapter.ready", "department=%s instance=%s services=%zu credit=%u adapters=%zu",

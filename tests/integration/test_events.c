@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #define EVENT_SIZE 2048
 
 static struct {
+    pid_t broker;
     int port;
     int http_port;
     onenet_client_t *client;
@@ -37,19 +39,26 @@ static struct {
     size_t sub_count;
 } s;
 
+/* The broker's config text for these settings. */
+static void
+write_config (char *config, size_t size, int window, int hold_ms, int hold_max)
+{
+    snprintf (config, size,
+              "redis = { endpoint = \"\"; };\n"
+              "alerts = { endpoint = \"tcp://127.0.0.1:%d\"; sndhwm = 100; };\n"
+              "events = { window = %d; hold_ms = %d; hold_max = %d; };\n"
+              "http = { endpoint = \"127.0.0.1:%d\"; };\n",
+              harness_alerts_port (s.port), window, hold_ms, hold_max, s.http_port);
+}
+
 static void
 start_system (int window, int hold_ms, int hold_max)
 {
     s.port = harness_free_port ();
     s.http_port = harness_free_port ();
     char config[512];
-    snprintf (config, sizeof config,
-              "redis = { endpoint = \"\"; };\n"
-              "alerts = { endpoint = \"tcp://127.0.0.1:%d\"; sndhwm = 100; };\n"
-              "events = { window = %d; hold_ms = %d; hold_max = %d; };\n"
-              "http = { endpoint = \"127.0.0.1:%d\"; };\n",
-              harness_alerts_port (s.port), window, hold_ms, hold_max, s.http_port);
-    harness_start_broker (s.port, config);
+    write_config (config, sizeof config, window, hold_ms, hold_max);
+    s.broker = harness_start_broker (s.port, config);
     harness_start_adapter (s.port, "e1", (const char *[]) { "--emit", NULL });
     assert_true (harness_wait_instances (s.port, "test.emit", 1, 10000));
     s.client = onenet_client_new (harness_endpoint (s.port), NULL, 0);
@@ -149,6 +158,28 @@ emitted_from (void)
     return first;
 }
 
+/* Reads all EVENTS of one test.emit, slowly (about 25,000 a second):
+ * none missing, none twice, in order. Returns the first sequence number. */
+static uint64_t
+read_every_event_slowly (void *sub, double *held_seen)
+{
+    uint64_t first = 0, expected = 0, received = 0;
+    while (received < EVENTS) {
+        uint64_t seq = next_event (sub, 10000);
+        assert_true (seq != 0);   /* nothing for 10 s: lost, or the publisher is stuck */
+        if (!first)
+            first = expected = seq;
+        assert_int_equal (seq, expected);   /* no gap, no reorder */
+        expected++;
+        received++;
+        if (received % 50 == 0)
+            usleep (2000);
+        if (held_seen && received == EVENTS / 2)
+            *held_seen = harness_metric (s.http_port, "onenet_events_held");
+    }
+    return first;
+}
+
 /* The subscriber reads a quarter as fast as the adapter could publish.
  * Without the hold, the broker's queue of 100 would overflow; without
  * credit, its hold of 1000. Every event arrives, in order, none dropped. */
@@ -160,21 +191,8 @@ test_slow_subscriber_gets_every_event (void **state)
     void *sub = subscriber ();
     usleep (300000);   /* the subscription reaches the broker */
     emit (EVENTS);
-    uint64_t first = 0, expected = 0, received = 0;
     double held_seen = 0;
-    while (received < EVENTS) {
-        uint64_t seq = next_event (sub, 10000);
-        assert_true (seq != 0);   /* nothing for 10 s: lost */
-        if (!first)
-            first = expected = seq;
-        assert_int_equal (seq, expected);   /* no gap, no reorder */
-        expected++;
-        received++;
-        if (received % 50 == 0)
-            usleep (2000);   /* about 25,000 events/s at most */
-        if (received == EVENTS / 2)
-            held_seen = harness_metric (s.http_port, "onenet_events_held");
-    }
+    uint64_t first = read_every_event_slowly (sub, &held_seen);
     assert_int_equal (emitted_from (), first);
     assert_int_equal (next_event (sub, 300), 0);   /* and nothing more */
     /* The broker did hold events for this subscriber, within its bound. */
@@ -237,12 +255,40 @@ test_stuck_subscriber_is_left_behind (void **state)
     assert_true (harness_log_has (log, "events.subscriber_behind", 2000));
 }
 
+/* A reload that turns flow control off (events.window = 0) applies to
+ * adapters as they next register: the one registered under a window keeps
+ * getting its CREDIT, or it would stop after one window of events. */
+static void
+test_reload_keeps_credit_flowing (void **state)
+{
+    (void) state;
+    start_system (256, 30000, 1000);
+    char config[512], path[512];
+    write_config (config, sizeof config, 0, 30000, 1000);
+    snprintf (path, sizeof path, "%s/broker-%d.cfg", harness_tempdir (), s.port);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs (config, file);
+    fclose (file);
+    kill (s.broker, SIGHUP);
+    char log[64];
+    snprintf (log, sizeof log, "broker-%d.log", s.port);
+    assert_true (harness_log_has (log, "config.reloaded", 5000));
+    void *sub = subscriber ();
+    usleep (300000);
+    emit (EVENTS);
+    uint64_t first = read_every_event_slowly (sub, NULL);
+    assert_int_equal (emitted_from (), first);
+    assert_true (harness_metric (s.http_port, "onenet_events_dropped_total") == 0);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown (test_slow_subscriber_gets_every_event, teardown),
         cmocka_unit_test_teardown (test_stuck_subscriber_is_left_behind, teardown),
+        cmocka_unit_test_teardown (test_reload_keeps_credit_flowing, teardown),
         cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
