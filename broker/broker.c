@@ -437,12 +437,13 @@ heartbeat (broker_t *self)
         broker_drop_adapter (self, dead[i], "missed heartbeats");
 }
 
-/* Nothing left to wait for: no request pending, no alert waiting for Redis. */
+/* Nothing left to wait for: no request pending, no alert waiting for
+ * Redis, no event waiting for a subscriber's room. */
 static bool
 drained (const broker_t *self)
 {
     return requests_count (self->requests) == 0 && alerts_idle (self->alerts)
-           && audit_idle (self->audit);
+           && audit_idle (self->audit) && events_stats (self->events)->held == 0;
 }
 
 /* Runs every timer; returns how long the loop may sleep. */
