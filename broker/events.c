@@ -241,21 +241,15 @@ events_relay (events_t *self, adapter_t *adapter, const Onenet__EventHeader *hea
     zmq_msg_init (&payload);
     if (body)
         zmq_msg_copy (&payload, body);
-    /* Behind held events it waits its turn, so a publisher's order holds. */
-    if (self->stats.held == 0) {
-        if (send_frames (self, &topic, &packed, &payload, true) == 0) {
-            self->stats.relayed++;
-            passed_on (self, adapter);
-        }
-        else if (hold (self, adapter, &topic, &packed, &payload) < 0) {
-            send_leaving_behind (self, &topic, &packed, &payload);
-            passed_on (self, adapter);
-        }
-        set_nodrop (self, false);
+    if (self->stats.held == 0 && send_frames (self, &topic, &packed, &payload, true) == 0) {
+        self->stats.relayed++;
+        passed_on (self, adapter);
     }
     else {
-        if (self->stats.held >= (size_t) self->broker->config->events_hold_max) {
-            /* Full: the oldest goes now, without whoever has no room. */
+        /* It waits, and behind held events it waits its turn, so each
+         * publisher's order holds. With the hold full (or smaller since a
+         * reload), the oldest go now, without whoever has no room. */
+        while (self->stats.held >= (size_t) self->broker->config->events_hold_max) {
             held_t *oldest = &self->ring[self->head];
             if (send_frames (self, &oldest->topic, &oldest->header, &oldest->body, true) == 0)
                 self->stats.relayed++;
@@ -267,8 +261,8 @@ events_relay (events_t *self, adapter_t *adapter, const Onenet__EventHeader *hea
             send_leaving_behind (self, &topic, &packed, &payload);
             passed_on (self, adapter);
         }
-        set_nodrop (self, false);
     }
+    set_nodrop (self, false);
     zmq_msg_close (&topic);
     zmq_msg_close (&packed);
     zmq_msg_close (&payload);

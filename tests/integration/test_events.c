@@ -282,6 +282,37 @@ test_reload_keeps_credit_flowing (void **state)
     assert_true (harness_metric (s.http_port, "onenet_events_dropped_total") == 0);
 }
 
+/* Without flow control (window 0) the hold fills to hold_max; a reload
+ * that makes hold_max smaller than what is held must send the oldest
+ * first, never a new event ahead of held ones. */
+static void
+test_smaller_hold_after_reload_keeps_order (void **state)
+{
+    (void) state;
+    start_system (0, 30000, 5000);
+    void *sub = subscriber ();
+    usleep (300000);
+    emit (EVENTS);
+    /* Wait until the hold is well past the new limit. */
+    int64_t until = onenet_clock_ms () + 10000;
+    while (harness_metric (s.http_port, "onenet_events_held") < 1000 && onenet_clock_ms () < until)
+        usleep (10000);
+    assert_true (harness_metric (s.http_port, "onenet_events_held") >= 1000);
+    char config[512], path[512];
+    write_config (config, sizeof config, 0, 30000, 100);
+    snprintf (path, sizeof path, "%s/broker-%d.cfg", harness_tempdir (), s.port);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs (config, file);
+    fclose (file);
+    kill (s.broker, SIGHUP);
+    uint64_t last;
+    uint64_t count = read_in_order (sub, 2000, &last);
+    emitted_from ();
+    assert_true (count > 0);
+    assert_true (harness_metric (s.http_port, "onenet_events_held") <= 100);
+}
+
 int
 main (void)
 {
@@ -289,6 +320,7 @@ main (void)
         cmocka_unit_test_teardown (test_slow_subscriber_gets_every_event, teardown),
         cmocka_unit_test_teardown (test_stuck_subscriber_is_left_behind, teardown),
         cmocka_unit_test_teardown (test_reload_keeps_credit_flowing, teardown),
+        cmocka_unit_test_teardown (test_smaller_hold_after_reload_keeps_order, teardown),
         cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
