@@ -18,6 +18,7 @@
  *
  *   onenet-adapter-public-security --broker tcp://127.0.0.1:5570 --db public_security.db
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,7 +217,8 @@ on_person_update (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
             changed.resident_id = person->resident_id;
             changed.record = "person";
             if (onenet_adapter_publish (adapter, "record.changed", &changed.base) < 0)
-                onenet_warn ("event.lost", "topic=record.changed reason=not_connected");
+                onenet_warn ("event.lost", "topic=record.changed reason=%s",
+                             errno == EAGAIN ? "queue_full" : "not_connected");
             onenet_info ("record.updated", "record=person service=ps.person.update");
             onenet_adapter_reply_message (adapter, &request, &person->base);
         }
@@ -290,13 +292,15 @@ on_incident_report (onenet_adapter_t *adapter, onenet_request_t *request, void *
         reply_store_error (adapter, &request, store);
     else {
         if (onenet_adapter_publish (adapter, "incident.reported", &report->base) < 0)
-            onenet_warn ("event.lost", "topic=incident.reported reason=not_connected");
+            onenet_warn ("event.lost", "topic=incident.reported reason=%s",
+                             errno == EAGAIN ? "queue_full" : "not_connected");
         if (*report->resident_id) {
             Onenet__View__RecordChanged changed = ONENET__VIEW__RECORD_CHANGED__INIT;
             changed.resident_id = report->resident_id;
             changed.record = "incident_report";
             if (onenet_adapter_publish (adapter, "record.changed", &changed.base) < 0)
-                onenet_warn ("event.lost", "topic=record.changed reason=not_connected");
+                onenet_warn ("event.lost", "topic=record.changed reason=%s",
+                             errno == EAGAIN ? "queue_full" : "not_connected");
         }
         onenet_info ("incident.reported", "report=%s kind=%s district=%s", report->report_id,
                      report->kind, report->district_code);

@@ -11,6 +11,7 @@
  *
  *   onenet-adapter-social-security --broker tcp://127.0.0.1:5570 --db social_security.db
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,7 +139,8 @@ on_insurance_update (onenet_adapter_t *adapter, onenet_request_t *request, void 
             changed.resident_id = person->resident_id;
             changed.record = "insurance";
             if (onenet_adapter_publish (adapter, "record.changed", &changed.base) < 0)
-                onenet_warn ("event.lost", "topic=record.changed reason=not_connected");
+                onenet_warn ("event.lost", "topic=record.changed reason=%s",
+                             errno == EAGAIN ? "queue_full" : "not_connected");
             onenet_info ("record.updated", "record=insurance service=ss.insurance.update");
             onenet_adapter_reply_message (adapter, &request, &person->base);
         }

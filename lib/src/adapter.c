@@ -620,8 +620,10 @@ onenet_adapter_reply_message (onenet_adapter_t *self, onenet_request_t **request
 int
 onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const ProtobufCMessage *event)
 {
-    if (!self->socket)
+    if (!self->socket) {
+        errno = ENOTCONN;
         return -1;
+    }
     if (self->event_window && self->events_sent - self->events_confirmed >= self->event_window) {
         errno = EAGAIN;   /* subscribers are behind: the broker holds our window's worth */
         return -1;

@@ -221,6 +221,21 @@ test_no_window_no_limit (void **state)
         assert_int_equal (publish (f), 0);
 }
 
+/* Before start there is no connection: ENOTCONN, not EAGAIN, so a caller
+ * can tell "try again shortly" from "not connected". */
+static void
+test_publish_before_start_is_not_connected (void **state)
+{
+    (void) state;
+    onenet_adapter_t *adapter = onenet_adapter_new ("tcp://127.0.0.1:1", "test", "a1", NULL, 0);
+    assert_non_null (adapter);
+    Onenet__Example__EchoMessage event = ONENET__EXAMPLE__ECHO_MESSAGE__INIT;
+    errno = EAGAIN;
+    assert_int_equal (onenet_adapter_publish (adapter, "test.happened", &event.base), -1);
+    assert_int_equal (errno, ENOTCONN);
+    onenet_adapter_destroy (&adapter);
+}
+
 int
 main (void)
 {
@@ -229,6 +244,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_credit_is_cumulative, setup, teardown),
         cmocka_unit_test_setup_teardown (test_new_registration_counts_afresh, setup, teardown),
         cmocka_unit_test_setup_teardown (test_no_window_no_limit, setup, teardown),
+        cmocka_unit_test (test_publish_before_start_is_not_connected),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

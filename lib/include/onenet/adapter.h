@@ -116,7 +116,7 @@ int onenet_adapter_reply_message (onenet_adapter_t *self, onenet_request_t **req
  * socket to the broker is full or because the broker still holds this
  * adapter's window of events for subscribers that are behind (event flow
  * control, docs/PROTOCOL.md); publish again after the next
- * onenet_adapter_poll. Other errors: not connected. */
+ * onenet_adapter_poll. ENOTCONN: not connected (before start, after stop). */
 int onenet_adapter_publish (onenet_adapter_t *self, const char *topic,
                             const ProtobufCMessage *event);
 
