@@ -255,6 +255,23 @@ test_stuck_subscriber_is_left_behind (void **state)
     assert_true (harness_log_has (log, "events.subscriber_behind", 2000));
 }
 
+/* Rewrites the broker's config file with these settings and has it
+ * reloaded (SIGHUP); returns once the broker says so. */
+static void
+reload_with (int window, int hold_ms, int hold_max)
+{
+    char config[512], path[512], log[64];
+    write_config (config, sizeof config, window, hold_ms, hold_max);
+    snprintf (path, sizeof path, "%s/broker-%d.cfg", harness_tempdir (), s.port);
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs (config, file);
+    fclose (file);
+    snprintf (log, sizeof log, "broker-%d.log", s.port);
+    kill (s.broker, SIGHUP);
+    assert_true (harness_log_has (log, "config.reloaded", 5000));
+}
+
 /* A reload that turns flow control off (events.window = 0) applies to
  * adapters as they next register: the one registered under a window keeps
  * getting its CREDIT, or it would stop after one window of events. */
@@ -263,17 +280,7 @@ test_reload_keeps_credit_flowing (void **state)
 {
     (void) state;
     start_system (256, 30000, 1000);
-    char config[512], path[512];
-    write_config (config, sizeof config, 0, 30000, 1000);
-    snprintf (path, sizeof path, "%s/broker-%d.cfg", harness_tempdir (), s.port);
-    FILE *file = fopen (path, "w");
-    assert_non_null (file);
-    fputs (config, file);
-    fclose (file);
-    kill (s.broker, SIGHUP);
-    char log[64];
-    snprintf (log, sizeof log, "broker-%d.log", s.port);
-    assert_true (harness_log_has (log, "config.reloaded", 5000));
+    reload_with (0, 30000, 1000);
     void *sub = subscriber ();
     usleep (300000);
     emit (EVENTS);
@@ -298,14 +305,7 @@ test_smaller_hold_after_reload_keeps_order (void **state)
     while (harness_metric (s.http_port, "onenet_events_held") < 1000 && onenet_clock_ms () < until)
         usleep (10000);
     assert_true (harness_metric (s.http_port, "onenet_events_held") >= 1000);
-    char config[512], path[512];
-    write_config (config, sizeof config, 0, 30000, 100);
-    snprintf (path, sizeof path, "%s/broker-%d.cfg", harness_tempdir (), s.port);
-    FILE *file = fopen (path, "w");
-    assert_non_null (file);
-    fputs (config, file);
-    fclose (file);
-    kill (s.broker, SIGHUP);
+    reload_with (0, 30000, 100);
     uint64_t last;
     uint64_t count = read_in_order (sub, 2000, &last);
     emitted_from ();
