@@ -231,6 +231,8 @@ render_events (FILE *out, const events_stats_t *stats)
     counter (out, "onenet_events_hold_timeouts_total",
              "Times a subscriber took no event for events.hold_ms and was left behind.",
              stats->hold_timeouts);
+    counter (out, "onenet_events_credits_total",
+             "CREDIT messages sent to adapters for events that left the broker.", stats->credits);
     gauge (out, "onenet_events_held",
            "Events waiting for a full subscriber, their publishers slowed by credit.",
            stats->held);

@@ -200,6 +200,8 @@ test_slow_subscriber_gets_every_event (void **state)
     assert_true (held_seen <= 1000);
     assert_true (harness_metric (s.http_port, "onenet_events_dropped_total") == 0);
     assert_true (harness_metric (s.http_port, "onenet_events_relayed_total") >= EVENTS);
+    /* 20,000 events through a window of 256, confirmed every 32. */
+    assert_true (harness_metric (s.http_port, "onenet_events_credits_total") >= EVENTS / 32);
 }
 
 /* Reads events until none comes for wait_ms; checks they are in order
