@@ -282,7 +282,7 @@ send_ready (onenet_adapter_t *self)
 static int
 open_connection (onenet_adapter_t *self)
 {
-    self->socket = sdk_connect (self->context, self->endpoint, self->error, sizeof self->error);
+    self->socket = sdk_connect (self->context, ZMQ_DEALER, self->endpoint, self->error, sizeof self->error);
     if (!self->socket)
         return -1;
     int64_t now = onenet_clock_ms ();

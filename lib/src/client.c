@@ -74,7 +74,7 @@ onenet_client_new (const char *endpoint, char *err, size_t err_size)
     self->next_id = 1;
     self->endpoint = strdup (endpoint);
     self->context = zmq_ctx_new ();
-    self->socket = self->context ? sdk_connect (self->context, endpoint, err, err_size) : NULL;
+    self->socket = self->context ? sdk_connect (self->context, ZMQ_DEALER, endpoint, err, err_size) : NULL;
     if (!self->endpoint || !self->socket) {
         if (!self->context)
             sdk_set_error (err, err_size, "cannot create a ZeroMQ context");

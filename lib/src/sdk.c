@@ -19,20 +19,9 @@ sdk_set_error (char *err, size_t err_size, const char *format, ...)
     va_end (args);
 }
 
-void *
-sdk_connect (void *context, const char *endpoint, char *err, size_t err_size)
-{
-    onenet_security_t security;
-    int secured = onenet_security_from_env (&security, err, err_size);
-    if (secured < 0)
-        return NULL;
-    return sdk_connect_socket (context, ZMQ_DEALER, endpoint, secured ? &security : NULL, err,
-                               err_size);
-}
-
-void *
-sdk_connect_socket (void *context, int type, const char *endpoint,
-                    const onenet_security_t *security, char *err, size_t err_size)
+static void *
+s_connect_socket (void *context, int type, const char *endpoint,
+                  const onenet_security_t *security, char *err, size_t err_size)
 {
     void *socket = zmq_socket (context, type);
     if (!socket) {
@@ -62,6 +51,16 @@ sdk_connect_socket (void *context, int type, const char *endpoint,
         return NULL;
     }
     return socket;
+}
+
+void *
+sdk_connect (void *context, int type, const char *endpoint, char *err, size_t err_size)
+{
+    onenet_security_t security;
+    int secured = onenet_security_from_env (&security, err, err_size);
+    if (secured < 0)
+        return NULL;
+    return s_connect_socket (context, type, endpoint, secured ? &security : NULL, err, err_size);
 }
 
 void

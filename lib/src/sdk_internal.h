@@ -17,16 +17,12 @@ void sdk_set_error (char *err, size_t err_size, const char *format, ...)
  * high-water mark); past it a send fails with EAGAIN. */
 #define SDK_QUEUE_HWM 10000
 
-/* Creates a socket of type (ZMQ_DEALER, ZMQ_SUB) connected to endpoint
- * with the options every OneNet peer uses (no linger, quick reconnect,
- * SDK_QUEUE_HWM), as a CURVE client when security is not NULL. NULL with
- * a reason. */
-void *sdk_connect_socket (void *context, int type, const char *endpoint,
-                          const onenet_security_t *security, char *err, size_t err_size);
-
-/* A DEALER with the security from the environment (ONENET_KEY,
- * ONENET_BROKER_KEY) when set. NULL with a reason. */
-void *sdk_connect (void *context, const char *endpoint, char *err, size_t err_size);
+/* Creates a socket of type (ZMQ_DEALER for calls, ZMQ_SUB for the alert
+ * stream) connected to endpoint with the options every OneNet peer uses
+ * (no linger, quick reconnect, SDK_QUEUE_HWM), as a CURVE client when the
+ * environment names keys (ONENET_KEY, ONENET_BROKER_KEY). NULL with a
+ * reason. */
+void *sdk_connect (void *context, int type, const char *endpoint, char *err, size_t err_size);
 
 /* Writes size bytes as lowercase hex into out (2*size+1 bytes needed,
  * truncated to out_size). */

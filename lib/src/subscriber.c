@@ -215,21 +215,19 @@ s_copy_filter (onenet_subscriber_t *self, const onenet_alert_filter_t *filter)
     return self->filter_key ? 0 : -1;
 }
 
-//  Creates the SUB socket, subscribed to the filter's topics and connected.
+//  Creates the SUB socket, connected (a CURVE client when the environment
+//  names keys, like the subscriber's calls) and subscribed to the filter's
+//  topics.
 static int
 s_connect_live (onenet_subscriber_t *self, const char *endpoint, char *err, size_t err_size)
 {
     self->context = zmq_ctx_new ();
-    self->sub = self->context ? zmq_socket (self->context, ZMQ_SUB) : NULL;
+    self->sub = self->context ? sdk_connect (self->context, ZMQ_SUB, endpoint, err, err_size) : NULL;
     if (!self->sub) {
-        sdk_set_error (err, err_size, "cannot create a ZeroMQ socket: %s", zmq_strerror (errno));
+        if (!self->context)
+            sdk_set_error (err, err_size, "cannot create a ZeroMQ context: %s", zmq_strerror (errno));
         return -1;
     }
-    int linger = 0, reconnect_ivl = 100, reconnect_max = 2000, hwm = QUEUE_HIGH;
-    zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt (self->sub, ZMQ_RECONNECT_IVL, &reconnect_ivl, sizeof reconnect_ivl);
-    zmq_setsockopt (self->sub, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
-    zmq_setsockopt (self->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     char **topics = NULL;
     int count = subscriber_topics (&self->filter, &topics);
     if (count < 0) {
@@ -242,10 +240,6 @@ s_connect_live (onenet_subscriber_t *self, const char *endpoint, char *err, size
     subscriber_topics_free (topics, count);
     if (rc < 0) {
         sdk_set_error (err, err_size, "out of memory");
-        return -1;
-    }
-    if (zmq_connect (self->sub, endpoint) < 0) {
-        sdk_set_error (err, err_size, "cannot connect to %s: %s", endpoint, zmq_strerror (errno));
         return -1;
     }
     return 0;

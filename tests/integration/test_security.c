@@ -15,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "harness.h"
+#include "onenet/alert_publish.h"
+#include "onenet/cap.h"
+#include "onenet/subscriber.h"
 #include "onenet/proto/example.pb-c.h"
 #include "onenet/proto/onenet.pb-c.h"
 
@@ -199,6 +202,53 @@ test_adapter_cannot_claim_another_department (void **state)
     onenet_reply_destroy (&reply);
 }
 
+/* Under CURVE the alerts endpoint is a CURVE server too: a coordinator's
+ * subscriber, holding its department's key, gets an alert live. */
+static void
+test_alert_subscriber_under_curve (void **state)
+{
+    (void) state;
+    char path[512], alerts[64], err[256] = "";
+    snprintf (path, sizeof path, "%s/tests/data/cap/onenet-flood-chengdu.xml",
+              getenv ("ONENET_SOURCE_DIR") ? getenv ("ONENET_SOURCE_DIR") : ".");
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    char xml[16384];
+    size_t size = fread (xml, 1, sizeof xml, file);
+    fclose (file);
+    Onenet__Alert__Alert *alert = onenet_cap_parse (xml, size, err, sizeof err);
+    assert_non_null (alert);
+
+    use_key ("social_security");
+    snprintf (alerts, sizeof alerts, "tcp://127.0.0.1:%d", harness_alerts_port (s_port));
+    onenet_subscriber_t *sub = onenet_subscriber_new (harness_endpoint (s_port), alerts, NULL, NULL,
+                                                      err, sizeof err);
+    onenet_client_t *client = onenet_client_new (harness_endpoint (s_port), NULL, 0);
+    unsetenv ("ONENET_KEY");
+    assert_non_null (sub);
+    assert_non_null (client);
+    Onenet__Alert__AlertEnvelope *envelope = onenet_subscriber_next (sub, 2500);   /* live by now */
+    if (envelope)
+        onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+    char stream_id[64];
+    bool spooled = false;
+    assert_int_equal (onenet_alert_publish (client, alert, stream_id, sizeof stream_id, &spooled, err,
+                                            sizeof err), 0);
+    bool got = false;
+    int64_t until = onenet_clock_ms () + 5000;
+    while (!got && onenet_clock_ms () < until) {
+        envelope = onenet_subscriber_next (sub, 500);
+        if (envelope) {
+            got = envelope->alert && strcmp (envelope->alert->identifier, alert->identifier) == 0;
+            onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+        }
+    }
+    assert_true (got);
+    onenet_subscriber_destroy (&sub);
+    onenet_client_destroy (&client);
+    protobuf_c_message_free_unpacked (&alert->base, NULL);
+}
+
 static int
 teardown (void **state)
 {
@@ -216,6 +266,7 @@ main (void)
         cmocka_unit_test (test_identity_in_the_message_is_ignored),
         cmocka_unit_test (test_unlisted_key_and_plaintext_refused),
         cmocka_unit_test (test_adapter_cannot_claim_another_department),
+        cmocka_unit_test (test_alert_subscriber_under_curve),
         cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_security", tests, setup, teardown);
