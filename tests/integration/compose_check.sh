@@ -10,6 +10,9 @@
 #       config/compose/broker.cfg, the three department adapters. Only host
 #       names, ports and paths are rewritten (sed, into a temp dir); every
 #       healthcheck must pass. Everything is stopped by PID.
+#   (c) one exchange end to end over CURVE, as deployed: `onenet alerts`
+#       with the operator's key gets live an alert the emergency
+#       department publishes with its key.
 #
 # What this cannot check: images, volumes, networks, published ports and
 # restart policies, which need a real `docker compose up` (see
@@ -261,3 +264,26 @@ for service in ps.view.person ss.view.person em.view.person; do
 done
 grep -q 'security=curve' "$work/broker.log" || fail "the broker did not run with CURVE"
 step "all $(services | grep -Evc '^(seed|keys)$') long-running services healthy (CURVE on); keys and seed completed"
+
+# End to end with CURVE, as deployed: an emergency coordinator's
+# `onenet alerts` (key "operator") is subscribed live when the emergency
+# department publishes an alert; it must arrive live, well before any
+# restart could replay it.
+alerts_endpoint="tcp://127.0.0.1:$alerts_port"
+onenet --broker "tcp://127.0.0.1:$broker_port" --key "$work/keys/operator.key" \
+    --broker-key "$work/keys/broker.pub" alerts --alerts-endpoint "$alerts_endpoint" --json \
+    >"$work/alerts-live.out" 2>"$work/alerts-live.log" &
+pids+=($!)
+names+=(alerts-live)
+sleep 3   # replayed what the stream had (nothing), then live
+onenet --broker "tcp://127.0.0.1:$broker_port" --key "$work/keys/emergency.key" \
+    --broker-key "$work/keys/broker.pub" alert publish "$src/tests/data/cap/onenet-flood-chengdu.xml" \
+    >"$work/alert-publish.log" 2>&1 || fail "onenet alert publish under CURVE failed (see $work/alert-publish.log)"
+identifier=$(sed -n 's#.*<identifier>\(.*\)</identifier>.*#\1#p' "$src/tests/data/cap/onenet-flood-chengdu.xml" | head -1)
+for _ in $(seq 50); do
+    grep -q "$identifier" "$work/alerts-live.out" && break
+    sleep 0.1
+done
+grep -q "$identifier" "$work/alerts-live.out" \
+    || fail "onenet alerts under CURVE did not get the alert within 5 s (see $work/alerts-live.log)"
+step "an alert published by emergency reached onenet alerts live, both over CURVE"
