@@ -19,19 +19,22 @@ sdk_set_error (char *err, size_t err_size, const char *format, ...)
     va_end (args);
 }
 
-static void *
-s_connect_socket (void *context, int type, const char *endpoint,
-                  const onenet_security_t *security, char *err, size_t err_size)
+void *
+sdk_connect (void *context, int type, const char *endpoint, char *err, size_t err_size)
 {
+    onenet_security_t security;
+    int secured = onenet_security_from_env (&security, err, err_size);
+    if (secured < 0)
+        return NULL;
     void *socket = zmq_socket (context, type);
     if (!socket) {
         sdk_set_error (err, err_size, "cannot create socket: %s", zmq_strerror (errno));
         return NULL;
     }
-    if (security
-        && (zmq_setsockopt (socket, ZMQ_CURVE_SERVERKEY, security->broker_public_key, ONENET_KEY_SIZE) < 0
-            || zmq_setsockopt (socket, ZMQ_CURVE_PUBLICKEY, security->own.public_key, ONENET_KEY_SIZE) < 0
-            || zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, security->own.secret_key, ONENET_KEY_SIZE) < 0)) {
+    if (secured
+        && (zmq_setsockopt (socket, ZMQ_CURVE_SERVERKEY, security.broker_public_key, ONENET_KEY_SIZE) < 0
+            || zmq_setsockopt (socket, ZMQ_CURVE_PUBLICKEY, security.own.public_key, ONENET_KEY_SIZE) < 0
+            || zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, security.own.secret_key, ONENET_KEY_SIZE) < 0)) {
         sdk_set_error (err, err_size, "cannot set CURVE keys: %s", zmq_strerror (errno));
         zmq_close (socket);
         return NULL;
@@ -51,16 +54,6 @@ s_connect_socket (void *context, int type, const char *endpoint,
         return NULL;
     }
     return socket;
-}
-
-void *
-sdk_connect (void *context, int type, const char *endpoint, char *err, size_t err_size)
-{
-    onenet_security_t security;
-    int secured = onenet_security_from_env (&security, err, err_size);
-    if (secured < 0)
-        return NULL;
-    return s_connect_socket (context, type, endpoint, secured ? &security : NULL, err, err_size);
 }
 
 void
