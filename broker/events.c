@@ -198,8 +198,8 @@ events_tick (events_t *self, int64_t now)
         else if (now - held->since >= hold_ms) {
             /* Someone took nothing for hold_ms. Sent without them, the
              * event marks their queue full, and ZeroMQ leaves it out of
-             * the next sends until they have read half of it: the others
-             * go on, still without loss. */
+             * the next sends until they have read half of it, and the
+             * others go on. */
             self->stats.hold_timeouts++;
             if (now - self->warned_at >= 10000) {
                 onenet_warn ("events.subscriber_behind",

@@ -16,7 +16,8 @@
  *   - a subscriber that takes nothing for events.hold_ms is left behind:
  *     the event goes to the others, counted as dropped, and ZeroMQ leaves
  *     that subscriber out until it has read half its queue (its pipe's
- *     low-water mark), so the others go on without loss.
+ *     low-water mark), so the others go on (one that is itself full at
+ *     that moment can miss events too: docs/PROTOCOL.md).
  *
  * docs/PROTOCOL.md ("Event flow control") has the adapter's side.
  */
