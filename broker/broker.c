@@ -495,6 +495,9 @@ broker_run (broker_t *self)
                  self->config->max_pending);
     if (!self->policy)
         onenet_warn ("policy.off", "reason=\"policy.file is empty: every request is allowed\"");
+    else
+        onenet_info ("policy.loaded", "file=%s rules=%zu", self->config->policy_file,
+                     onenet_policy_rule_count (self->policy));
     if (strcmp (self->config->security, "curve") == 0)
         onenet_info ("broker.secure", "security=curve departments=%zu", self->config->client_key_count);
     else

@@ -44,6 +44,11 @@ s_read_users (onenet_config_t *cfg, gateway_config_t *self)
         onenet_config_string (cfg, path, NULL, &hash);
         if (onenet_config_error (cfg))
             return;
+        if (!*department) {
+            snprintf (path, sizeof path, "users[%zu].department", i);
+            onenet_config_fail (cfg, path, "must name the department the user works for");
+            return;
+        }
         gateway_user_t *user = &self->users[self->user_count];
         if (auth_parse_hash (hash, user->token_hash) < 0) {
             onenet_config_fail (cfg, path,

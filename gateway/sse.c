@@ -171,6 +171,12 @@ sse_stream (gateway_request_t *req)
         status = ONENET_UNAVAILABLE;
         goto fail;
     }
+    /* Its catch-ups are the user's, like every other call the gateway makes. */
+    if (onenet_subscriber_act_for (self->subscriber, req->user->department, req->user->name) < 0) {
+        status = ONENET_INTERNAL;
+        snprintf (err, sizeof err, "out of memory");
+        goto fail;
+    }
     if (onenet_subscriber_start_after (self->subscriber, start) < 0) {
         status = ONENET_BAD_REQUEST;
         snprintf (err, sizeof err, "Last-Event-ID / after: \"%.60s\" is not a stream id", start);

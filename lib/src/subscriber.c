@@ -90,6 +90,7 @@ struct onenet_subscriber_t {
     onenet_alert_filter_t filter;              // over the copies
     Onenet__Alert__AlertFilter request_filter; // the same, for onenet.alert.since
     char *state_path;                          // NULL: no state file
+    char *act_department, *act_user;           // a delegate's catch-ups are made for them
     char *filter_key;
     subscriber_state_t state; // cursor, delivered above it, spooled (taken and not yet)
     stream_id_t received;     // every matching alert up to here was queued or returned
@@ -332,6 +333,8 @@ onenet_subscriber_destroy (onenet_subscriber_t **self_p)
     s_list_free (&self->categories);
     free (self->filter_key);
     free (self->state_path);
+    free (self->act_department);
+    free (self->act_user);
     free (self);
     *self_p = NULL;
 }
@@ -365,6 +368,24 @@ onenet_subscriber_start_last (onenet_subscriber_t *self, uint32_t n)
         return -1;
     s_restart_at (self, (stream_id_t){0, 0});
     self->start_last = n;
+    return 0;
+}
+
+int
+onenet_subscriber_act_for (onenet_subscriber_t *self, const char *department, const char *user)
+{
+    if (!department || !*department)
+        return -1;
+    char *department_copy = strdup (department);
+    char *user_copy = user && *user ? strdup (user) : NULL;
+    if (!department_copy || (user && *user && !user_copy)) {
+        free (department_copy);
+        return -1;
+    }
+    free (self->act_department);
+    free (self->act_user);
+    self->act_department = department_copy;
+    self->act_user = user_copy;
     return 0;
 }
 
@@ -638,7 +659,10 @@ s_send_since (onenet_subscriber_t *self)
         return;
     }
     protobuf_c_message_pack (&request.base, body);
-    onenet_call_options_t options = {.timeout_ms = SINCE_TIMEOUT_MS, .idempotent = true};
+    onenet_call_options_t options = {.timeout_ms = SINCE_TIMEOUT_MS,
+                                     .idempotent = true,
+                                     .on_behalf_of_department = self->act_department,
+                                     .on_behalf_of_user = self->act_user};
     self->catch_up = false;
     self->stats.catchups++;
     self->since_id = onenet_client_send (self->client, SERVICE_SINCE, body, size, &options);

@@ -10,9 +10,14 @@
 #       config/compose/broker.cfg, the three department adapters. Only host
 #       names, ports and paths are rewritten (sed, into a temp dir); every
 #       healthcheck must pass. Everything is stopped by PID.
-#   (c) one exchange end to end over CURVE, as deployed: `onenet alerts`
-#       with the operator's key gets live an alert the emergency
-#       department publishes with its key.
+#   (c) exchanges end to end over CURVE under the shipped sharing policy
+#       (config/policy.cfg), as deployed: the operator's key is refused
+#       personal data, naming the rule; `onenet alerts` with the
+#       coordinators' key gets live an alert the emergency department
+#       publishes with its key; through the gateway (which asks for its
+#       users), a clerk gets a masked view, a coordinator's alert stream
+#       replays that alert, and an auditor finds the clerk's view in the
+#       audit log, whose chain on disk verifies.
 #
 # What this cannot check: images, volumes, networks, published ports and
 # restart policies, which need a real `docker compose up` (see
@@ -172,6 +177,8 @@ else
 fi
 grep -q '^      - \./config/compose/broker\.cfg:/etc/onenet/broker\.cfg:ro$' "$compose" \
     || fail "the broker no longer mounts ./config/compose/broker.cfg read-only"
+grep -q '^      - \./config/policy\.cfg:/etc/onenet/policy\.cfg:ro ' "$compose" \
+    || fail "the broker no longer mounts the sharing policy ./config/policy.cfg read-only"
 
 # --- (b) every service natively ---
 
@@ -209,8 +216,9 @@ sed -e "s#tcp://0\.0\.0\.0:5570#tcp://127.0.0.1:$broker_port#" \
     -e "s#\"redis:6379\"#\"127.0.0.1:$redis_port\"#" \
     -e "s#/var/lib/onenet#$work/spool#" \
     -e "s#/etc/onenet/keys#$work/keys#g" \
+    -e "s#/etc/onenet/policy\.cfg#$src/config/policy.cfg#" \
     "$src/config/compose/broker.cfg" >"$work/broker.cfg"
-if grep -v '^[[:space:]]*#' "$work/broker.cfg" | grep -Eq '0\.0\.0\.0|redis:6379|/var/lib/onenet'; then
+if grep -v '^[[:space:]]*#' "$work/broker.cfg" | grep -Eq '0\.0\.0\.0|redis:6379|/var/lib/onenet|/etc/onenet'; then
     fail "config/compose/broker.cfg: the native rewrite missed something"
 fi
 onenet-broker --check-config -c "$work/broker.cfg" >/dev/null \
@@ -263,21 +271,51 @@ for service in ps.view.person ss.view.person em.view.person; do
         || fail "/metrics: onenet_instances{service=\"$service\"} is not 1"
 done
 grep -q 'security=curve' "$work/broker.log" || fail "the broker did not run with CURVE"
+grep -q "event=policy.loaded file=$src/config/policy.cfg" "$work/broker.log" \
+    || fail "the broker did not load the sharing policy (see $work/broker.log)"
 step "all $(services | grep -Evc '^(seed|keys)$') long-running services healthy (CURVE on); keys and seed completed"
 
-# End to end with CURVE, as deployed: an emergency coordinator's
-# `onenet alerts` (key "operator") is subscribed live when the emergency
+# --- (c) end to end, CURVE and the sharing policy as deployed ---
+
+# onenet as one of the deployment's keys.
+onenet_as() {
+    local key=$1
+    shift
+    onenet --broker "tcp://127.0.0.1:$broker_port" --key "$work/keys/$key.key" \
+        --broker-key "$work/keys/broker.pub" "$@"
+}
+
+# One HTTP/1.0 request to the gateway; the whole response on stdout.
+gateway_get() {
+    local path=$1 token=$2
+    exec 3<>"/dev/tcp/127.0.0.1/$gateway_port" || fail "gateway: cannot connect"
+    printf 'GET %s HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n' "$path" "$token" >&3
+    timeout 10 cat <&3 || true
+    exec 3<&-
+}
+
+person=$(sed -n 's/^  example (known to all three departments): \([0-9X]\{18\}\)$/\1/p' "$work/seed.log")
+[ -n "$person" ] || fail "the seed named no example person (see $work/seed.log)"
+
+# Operations keys see what runs, not what it holds.
+if onenet_as operator call ps.person.get --data "{\"resident_id\": \"$person\"}" \
+    --purpose identity_check >"$work/operator-call.out" 2>&1; then
+    fail "the operator's key read a person (see $work/operator-call.out)"
+fi
+grep -q 'operator_nothing_else' "$work/operator-call.out" \
+    || fail "the operator's refusal does not name its rule: $(cat "$work/operator-call.out")"
+step "the policy refused the operator's key personal data (rule operator_nothing_else)"
+
+# A coordinator's `onenet alerts` is subscribed live when the emergency
 # department publishes an alert; it must arrive live, well before any
 # restart could replay it.
 alerts_endpoint="tcp://127.0.0.1:$alerts_port"
-onenet --broker "tcp://127.0.0.1:$broker_port" --key "$work/keys/operator.key" \
-    --broker-key "$work/keys/broker.pub" alerts --alerts-endpoint "$alerts_endpoint" --json \
+onenet_as emergency_coordinators alerts --alerts-endpoint "$alerts_endpoint" --json \
     >"$work/alerts-live.out" 2>"$work/alerts-live.log" &
 pids+=($!)
 names+=(alerts-live)
 sleep 3   # replayed what the stream had (nothing), then live
-onenet --broker "tcp://127.0.0.1:$broker_port" --key "$work/keys/emergency.key" \
-    --broker-key "$work/keys/broker.pub" alert publish "$src/tests/data/cap/onenet-flood-chengdu.xml" \
+onenet_as emergency alert publish "$src/tests/data/cap/onenet-flood-chengdu.xml" \
     >"$work/alert-publish.log" 2>&1 || fail "onenet alert publish under CURVE failed (see $work/alert-publish.log)"
 identifier=$(sed -n 's#.*<identifier>\(.*\)</identifier>.*#\1#p' "$src/tests/data/cap/onenet-flood-chengdu.xml" | head -1)
 for _ in $(seq 50); do
@@ -286,4 +324,47 @@ for _ in $(seq 50); do
 done
 grep -q "$identifier" "$work/alerts-live.out" \
     || fail "onenet alerts under CURVE did not get the alert within 5 s (see $work/alerts-live.log)"
-step "an alert published by emergency reached onenet alerts live, both over CURVE"
+step "an alert published by emergency reached the coordinators' onenet alerts live, both over CURVE"
+
+# Through the gateway: a clerk (civil_affairs) sees the person masked.
+onenet_as public_security call ps.person.get --data "{\"resident_id\": \"$person\"}" \
+    >"$work/person.json" 2>&1 || fail "public_security could not read its own person (see $work/person.json)"
+name=$(sed -n 's/^ *"name": "\(.*\)",\{0,1\}$/\1/p' "$work/person.json" | head -1)
+[ -n "$name" ] || fail "ps.person.get gave no name: $(cat "$work/person.json")"
+gateway_get "/api/v1/persons/$person/view?purpose=identity_check" demo-clerk-token >"$work/clerk-view.http"
+grep -q '^HTTP/1\.[01] 200 ' "$work/clerk-view.http" \
+    || fail "the clerk's view through the gateway failed: $(head -c 600 "$work/clerk-view.http")"
+grep -Eq '"department": *"public_security", *"status": *"SECTION_OK"' "$work/clerk-view.http" \
+    || fail "the clerk's view has no public_security section answered OK"
+if grep -qF "$name" "$work/clerk-view.http"; then
+    fail "the clerk's view shows the person's name unmasked (policy rule clerks_view_person masks it)"
+fi
+step "a clerk's view through the gateway: answered, the name masked (rule clerks_view_person)"
+
+# A coordinator's alert stream through the gateway replays the alert: its
+# catch-up is made for the coordinator, not as the gateway.
+exec 3<>"/dev/tcp/127.0.0.1/$gateway_port" || fail "gateway: cannot connect"
+printf 'GET /api/v1/alerts/stream?access_token=demo-coordinator-token&after=0 HTTP/1.0\r\n\r\n' >&3
+found=0
+while IFS= read -r -t 10 line <&3; do
+    printf '%s\n' "$line" >>"$work/coordinator-stream.http"
+    if [[ $line == *"$identifier"* ]]; then found=1; break; fi
+done
+exec 3<&-
+[ "$found" = 1 ] \
+    || fail "the coordinator's alert stream through the gateway did not replay the alert (see $work/coordinator-stream.http, $work/gateway.log)"
+step "a coordinator's alert stream through the gateway replayed the alert"
+
+# An auditor finds the clerk's view, under the clerk's name and department.
+for _ in $(seq 50); do
+    gateway_get "/api/v1/audit?person=$person" demo-auditor-token >"$work/audit.http"
+    grep -q '"user": *"clerk.demo"' "$work/audit.http" && break
+    sleep 0.1
+done
+grep -q '^HTTP/1\.[01] 200 ' "$work/audit.http" \
+    || fail "the auditor's query through the gateway failed: $(head -c 600 "$work/audit.http")"
+grep -q '"user": *"clerk.demo"' "$work/audit.http" && grep -q '"requester": *"civil_affairs"' "$work/audit.http" \
+    || fail "the audit log does not show the clerk's view (see $work/audit.http)"
+onenet audit verify --file "$work/spool/audit.log" >"$work/audit-verify.log" 2>&1 \
+    || fail "onenet audit verify rejected the deployment's audit log (see $work/audit-verify.log)"
+step "an auditor found the clerk's view in the audit log; its chain on disk verifies"

@@ -1039,6 +1039,12 @@ test_config_errors (void **state)
                                   out, sizeof out),
                       1);
     assert_non_null (strstr (out, "users[0].token_sha256: must be 64 hex digits"));
+    /* An empty department would make the gateway ask as itself. */
+    assert_int_equal (run_config ("users = ( { name = \"a\";\n  department = \"\"; role = \"clerk\";\n"
+                                  "  token_sha256 = \"47966224ccb68fcb36ac8469201c8761f4c146d2ccd8f1ad849acd9478d83da5\"; } );\n",
+                                  out, sizeof out),
+                      1);
+    assert_non_null (strstr (out, "bad.cfg:2: users[0].department: must name the department"));
     /* The shipped config/gateway.cfg is valid: --hash-token of its demo
      * clerk token is the hash it lists. */
     char source_cfg[512], text[8192];

@@ -221,7 +221,7 @@ static void
 test_json (void **state)
 {
     (void)state;
-    const run_t *run = check ((const char *[]){"--json", "gateway", "onenet.view.person",
+    const run_t *run = check ((const char *[]){"--json", "civil_affairs", "onenet.view.person",
                                                "--purpose", "identity_check", NULL});
     assert_int_equal (run->exit_code, 0);
     json_error_t error;
@@ -230,8 +230,8 @@ test_json (void **state)
         fail_msg ("not JSON (line %d: %s):\n%s", error.line, error.text, run->out);
     assert_true (json_is_true (json_object_get (json, "allowed")));
     assert_string_equal (json_string_value (json_object_get (json, "rule")),
-                         "gateway_views_person");
-    assert_string_equal (json_string_value (json_object_get (json, "requester")), "gateway");
+                         "clerks_view_person");
+    assert_string_equal (json_string_value (json_object_get (json, "requester")), "civil_affairs");
     assert_string_equal (json_string_value (json_object_get (json, "purpose")), "identity_check");
     assert_string_equal (json_string_value (json_object_get (json, "policy")), s_policy);
     json_t *view = json_object_get (json, "view");

@@ -18,6 +18,7 @@
 #include "harness.h"
 #include "onenet/proto/public_security.pb-c.h"
 #include "onenet/proto/view.pb-c.h"
+#include "onenet/subscriber.h"
 
 static int s_port;
 static pid_t s_broker;
@@ -28,6 +29,10 @@ static const char s_rules[] =
     "rules = (\n"
     "  { name = \"anyone_pings\"; requester = \"*\"; service = \"onenet.ping\"; allow = true; },\n"
     "  { name = \"anyone_lists\"; requester = \"*\"; service = \"onenet.services\"; allow = true; },\n"
+    "  { name = \"emergency_publishes\"; requester = \"emergency\"; service = \"onenet.alert.publish\";\n"
+    "    allow = true; },\n"
+    "  { name = \"coordinators_follow\"; requester = \"emergency_coordinators\";\n"
+    "    service = \"onenet.alert.since\"; allow = true; },\n"
     "  { name = \"ss_reads_ps\"; requester = \"social_security\"; service = \"ps.person.get\"; allow = true;\n"
     "    purposes = [ \"benefit_review\" ]; },\n"
     "  { name = \"em_no_ps\"; requester = \"emergency\"; service = \"ps.*\"; allow = %s; },\n"
@@ -106,6 +111,8 @@ setup (void **state)
     snprintf (s_policy, sizeof s_policy, "%s/policy.cfg", harness_tempdir ());
     write_policy (false);
     s_port = harness_free_port ();
+    int redis_port = harness_free_port ();
+    harness_start_redis (redis_port, false);
     char config[4096], clients[2048] = "";
     for (size_t i = 1; i < 5; i++) {
         size_t used = strlen (clients);
@@ -119,10 +126,10 @@ setup (void **state)
         "curve = { key_file = \"%s/broker.key\"; clients = ( %s ); };\n"
         "policy = { file = \"%s\"; };\n"
         "delegates = [ \"gateway\" ];\n"
-        "redis = { endpoint = \"\"; };\n"
+        "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
         "departments = ( { name = \"public_security\"; view_service = \"ps.view.person\"; },\n"
         "                { name = \"social_security\"; view_service = \"ss.view.person\"; } );\n",
-        s_keys, clients, s_policy);
+        s_keys, clients, s_policy, redis_port);
     key_env ("gateway");
     s_broker = harness_start_broker (s_port, config);
     start_department ("public_security", "onenet-adapter-public-security", stores);
@@ -274,6 +281,57 @@ test_gateway_acts_for_its_users (void **state)
         harness_audit_has ("\"user\":\"clerk-7\"", "\"requester\":\"social_security\"", "\"OK\""));
 }
 
+/* The next alert of a subscriber made with the gateway's key, acting for
+ * the coordinators' department when act_for; NULL if none within 3 s
+ * (its error in why). */
+static Onenet__Alert__AlertEnvelope *
+gateway_subscriber_next (bool act_for, char *why, size_t size)
+{
+    key_env ("gateway");
+    char alerts[64];
+    snprintf (alerts, sizeof alerts, "tcp://127.0.0.1:%d", harness_alerts_port (s_port));
+    onenet_subscriber_t *subscriber =
+        onenet_subscriber_new (harness_endpoint (s_port), alerts, NULL, NULL, why, size);
+    assert_non_null (subscriber);
+    assert_int_equal (onenet_subscriber_start_after (subscriber, "0"), 0);
+    if (act_for)
+        assert_int_equal (
+            onenet_subscriber_act_for (subscriber, "emergency_coordinators", "coordinator-3"), 0);
+    Onenet__Alert__AlertEnvelope *envelope = NULL;
+    int64_t until = onenet_clock_ms () + 3000;
+    while (!envelope && onenet_clock_ms () < until)
+        envelope = onenet_subscriber_next (subscriber, 200);
+    snprintf (why, size, "%s", onenet_subscriber_error (subscriber));
+    onenet_subscriber_destroy (&subscriber);
+    return envelope;
+}
+
+/* A delegate's alert subscriber catches up for its user: the policy
+ * decides for the user's department, not for the gateway's key. */
+static void
+test_subscriber_acts_for_its_user (void **state)
+{
+    (void)state;
+    key_env ("emergency");
+    char bin[512], cap[512], why[512];
+    snprintf (bin, sizeof bin, "%s", harness_bin ("onenet"));
+    snprintf (cap, sizeof cap, "%s/tests/data/cap/onenet-flood-chengdu.xml",
+              getenv ("ONENET_SOURCE_DIR"));
+    const char *argv[] = {bin, "--broker", harness_endpoint (s_port), "alert", "publish", cap, NULL};
+    assert_int_equal (harness_run ("publish.log", argv), 0);
+
+    Onenet__Alert__AlertEnvelope *envelope = gateway_subscriber_next (false, why, sizeof why);
+    assert_null (envelope);
+    assert_non_null (strstr (why, "DENIED"));
+    assert_non_null (strstr (why, "denied by default"));
+
+    envelope = gateway_subscriber_next (true, why, sizeof why);
+    if (!envelope)
+        fail_msg ("no alert for the coordinators: %s", why);
+    assert_string_equal (envelope->alert->identifier, "em.510100.2026.0001");
+    onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+}
+
 static void
 test_policy_reload (void **state)
 {
@@ -297,6 +355,7 @@ main (void)
         cmocka_unit_test (test_who_may_call_what),
         cmocka_unit_test (test_view_masked_and_withheld),
         cmocka_unit_test (test_gateway_acts_for_its_users),
+        cmocka_unit_test (test_subscriber_acts_for_its_user),
         cmocka_unit_test (test_policy_reload),
         cmocka_unit_test (harness_test_exits_cleanly),
     };

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <libconfig.h>
 #include "onenet/policy.h"
 
 /* A policy with one rule of each kind the tests need. */
@@ -132,7 +133,7 @@ test_load_shipped_policy (void **state)
 
     /* Views: every department's section is decided, new ones withheld. */
     const char *requesters[] = {"social_security", "emergency", "public_security",
-                                "emergency_coordinators", "gateway"};
+                                "emergency_coordinators", "civil_affairs"};
     const char *purposes[] = {"benefit_review", "evacuation", "investigation", "evacuation",
                               "identity_check"};
     for (size_t i = 0; i < 5; i++) {
@@ -141,13 +142,89 @@ test_load_shipped_policy (void **state)
         assert_false (onenet_policy_section_shown (onenet_policy_section (&d, "civil_affairs")));
         assert_false (onenet_policy_decide (policy, requesters[i], "onenet.view.person", NULL, &d));
     }
-    assert_true (
+    /* The gateway's own key gets no view: it asks for its users. */
+    assert_false (
         onenet_policy_decide (policy, "gateway", "onenet.view.person", "identity_check", &d));
+    assert_string_equal (d.rule, "gateway_nothing_else");
+    assert_false (onenet_policy_decide (policy, "operator", "ps.person.get", "identity_check", &d));
+    assert_string_equal (d.rule, "operator_nothing_else");
+    assert_true (
+        onenet_policy_decide (policy, "civil_affairs", "onenet.view.person", "identity_check", &d));
     const onenet_policy_section_t *ps = onenet_policy_section (&d, "public_security");
     assert_int_equal (onenet_policy_field_action (ps, "name"), ONENET_FIELD_MASKED);
     assert_int_equal (onenet_policy_field_action (ps, "sex"), ONENET_FIELD_VISIBLE);
     assert_int_equal (onenet_policy_field_action (ps, "incident_reports"), ONENET_FIELD_REMOVED);
     assert_false (onenet_policy_section_shown (onenet_policy_section (&d, "emergency")));
+    onenet_policy_destroy (&policy);
+}
+
+/* The shipped gateway users (config/gateway.cfg, also the compose
+ * deployment's) can do their role's work under the shipped policy, and
+ * nothing a role is not for. The gateway asks for them as delegate, so the
+ * policy decides for each user's department. */
+static void
+test_shipped_gateway_users_fit_shipped_policy (void **state)
+{
+    (void)state;
+    const char *source = getenv ("ONENET_SOURCE_DIR");
+    char path[PATH_MAX], err[512] = "";
+    snprintf (path, sizeof path, "%s/config/policy.cfg", source);
+    onenet_policy_t *policy = onenet_policy_load (path, err, sizeof err);
+    assert_non_null (policy);
+    static const struct {
+        const char *role, *service, *purpose;
+        bool allowed;
+    } jobs[] = {
+        {"clerk", "onenet.view.person", "identity_check", true},
+        {"clerk", "onenet.view.person", "benefit_review", true},
+        {"clerk", "onenet.services", NULL, true},
+        {"clerk", "ps.person.get", "identity_check", false},
+        {"clerk", "onenet.audit.query", NULL, false},
+        {"coordinator", "onenet.alert.since", NULL, true},
+        {"coordinator", "onenet.alert.unacked", NULL, true},
+        {"coordinator", "onenet.alert.publish", NULL, true},
+        {"coordinator", "onenet.alert.ack", NULL, true},
+        {"coordinator", "onenet.services", NULL, true},
+        {"coordinator", "onenet.audit.query", NULL, false},
+        {"auditor", "onenet.audit.query", NULL, true},
+        {"auditor", "onenet.view.person", "identity_check", false},
+        {"auditor", "onenet.alert.since", NULL, false},
+        {"operator", "onenet.services", NULL, true},
+        {"operator", "em.shelter.list", NULL, true},
+        {"operator", "ps.person.update", NULL, false},
+        {"operator", "onenet.audit.query", NULL, false},
+    };
+    const char *configs[] = {"config/gateway.cfg", "config/compose/gateway.cfg"};
+    for (size_t c = 0; c < 2; c++) {
+        snprintf (path, sizeof path, "%s/%s", source, configs[c]);
+        config_t cfg;
+        config_init (&cfg);
+        if (config_read_file (&cfg, path) != CONFIG_TRUE)
+            fail_msg ("%s:%d: %s", path, config_error_line (&cfg), config_error_text (&cfg));
+        config_setting_t *users = config_lookup (&cfg, "users");
+        assert_non_null (users);
+        int roles_seen = 0;
+        for (int i = 0; i < config_setting_length (users); i++) {
+            const char *role = NULL, *department = NULL, *name = NULL;
+            config_setting_t *user = config_setting_get_elem (users, i);
+            assert_true (config_setting_lookup_string (user, "role", &role));
+            assert_true (config_setting_lookup_string (user, "department", &department));
+            assert_true (config_setting_lookup_string (user, "name", &name));
+            for (size_t j = 0; j < sizeof jobs / sizeof jobs[0]; j++) {
+                if (strcmp (jobs[j].role, role) != 0)
+                    continue;
+                onenet_policy_decision_t d;
+                bool allowed =
+                    onenet_policy_decide (policy, department, jobs[j].service, jobs[j].purpose, &d);
+                if (allowed != jobs[j].allowed)
+                    fail_msg ("%s: %s (%s, %s) calling %s: %s", configs[c], name, role, department,
+                              jobs[j].service, d.reason);
+            }
+            roles_seen++;
+        }
+        assert_int_equal (roles_seen, 4);
+        config_destroy (&cfg);
+    }
     onenet_policy_destroy (&policy);
 }
 
@@ -813,6 +890,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_load_good_policy),
         cmocka_unit_test (test_load_shipped_policy),
+        cmocka_unit_test (test_shipped_gateway_users_fit_shipped_policy),
         cmocka_unit_test (test_load_file_errors),
         cmocka_unit_test (test_load_rule_errors),
         cmocka_unit_test (test_load_view_errors),

@@ -137,6 +137,15 @@ int onenet_subscriber_start_after (onenet_subscriber_t *self, const char *stream
  * or -1 if n is 0 or the replay has begun. */
 int onenet_subscriber_start_last (onenet_subscriber_t *self, uint32_t n);
 
+/* For a delegate such as the gateway (the broker's `delegates`): the
+ * subscriber's onenet.alert.since calls are made for this department and
+ * user (onenet_call_options_t.on_behalf_of_*), so the sharing policy
+ * decides for them and not for the delegate's own key. user may be NULL.
+ * Any time; the next catch-up uses it. Returns 0, or -1 if department is
+ * NULL or empty, or out of memory (the previous setting is kept). */
+int onenet_subscriber_act_for (onenet_subscriber_t *self, const char *department,
+                               const char *user);
+
 /* Returns the next matching alert, waiting up to timeout_ms (0 = do not
  * wait, -1 = until one arrives). The caller owns it and frees it with
  * onenet__alert__alert_envelope__free_unpacked (envelope, NULL). Returns
