@@ -200,9 +200,10 @@ int bench_write_file (bench_env_t *self, const char *name, const char *text, cha
 pid_t bench_start_broker (bench_env_t *self, int port, const char *config_text, char *err,
                           size_t err_size);
 
-/* Starts /usr/bin/redis-server (else from $PATH) on 127.0.0.1:port
- * without persistence and waits until it answers PING. */
-pid_t bench_start_redis (bench_env_t *self, int port, char *err, size_t err_size);
+/* Starts /usr/bin/redis-server (else from $PATH) on 127.0.0.1:port, its
+ * data in the temp dir, without persistence or with AOF on (appendfsync
+ * everysec, the compose file's setting), and waits until it answers PING. */
+pid_t bench_start_redis (bench_env_t *self, int port, bool aof, char *err, size_t err_size);
 
 /* Starts onenet-broker on redis_port's Redis (0: none; alerts would be
  * spooled), its alert spool in the temp dir, no audit, on free ports;
@@ -266,6 +267,7 @@ typedef struct {
     const char *broker; /* NULL: start a system of our own */
     size_t subscribers; /* memory: SUB sockets to connect */
     size_t adapters;    /* memory: test adapters to start */
+    bool aof;           /* Redis with AOF on (appendfsync everysec), as deployed */
 } bench_options_t;
 
 /* Each runs its benchmark, filling report. Returns 0, or -1 with a reason

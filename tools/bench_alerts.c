@@ -3,7 +3,8 @@
  * end, beside a pipelined Redis XADD loop of the same size.
  *
  * The system: redis-server (no AOF, no RDB: the bench measures OneNet, not
- * the disk; production runs AOF on, docs/ALERTS.md) and the broker with its
+ * the disk; --aof runs AOF on as production does, docs/ALERTS.md, for both
+ * sides) and the broker with its
  * alert stream there. One publisher (this thread, one SDK client) keeps
  * --inflight onenet.alert.publish calls in flight, each a small valid CAP
  * alert with its own identifier ("bench-<seq>") and the send time
@@ -387,8 +388,9 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
     size_t inflight = options->inflight ? options->inflight : 64;
     char endpoint[64], alerts[64];
     int redis_port = bench_free_port ();
-    fprintf (stderr, "bench: Redis without AOF or RDB for this run (production: appendonly yes)\n");
-    if (bench_start_redis (env, redis_port, err, err_size) < 0 ||
+    fprintf (stderr, options->aof ? "bench: Redis with AOF on (appendfsync everysec), as deployed\n"
+                                  : "bench: Redis without AOF or RDB for this run (--aof: as deployed)\n");
+    if (bench_start_redis (env, redis_port, options->aof, err, err_size) < 0 ||
         bench_start_alerts_broker (env, redis_port, endpoint, sizeof endpoint, alerts,
                                    sizeof alerts, err, err_size) < 0)
         return -1;

@@ -122,7 +122,7 @@ bench_audit (bench_env_t *env, const bench_options_t *options, bench_report_t *r
               "audit = { enabled = true; file = \"%s\"; stream = \"onenet:audit\"; };\n"
               "log = { level = \"warn\"; };\n",
               redis_port, audit_file);
-    if (bench_start_redis (env, redis_port, err, err_size) < 0 ||
+    if (bench_start_redis (env, redis_port, options->aof, err, err_size) < 0 ||
         s_start_side (env, config_on, "on", &side, err, err_size) < 0 ||
         s_load (&side, &body, options, on, err, err_size) < 0)
         return -1;

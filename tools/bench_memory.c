@@ -222,7 +222,7 @@ bench_memory (bench_env_t *env, const bench_options_t *options, bench_report_t *
     char endpoint[64], alerts[64];
     int redis_port = bench_free_port ();
     pid_t broker = -1;
-    if (bench_start_redis (env, redis_port, err, err_size) < 0 ||
+    if (bench_start_redis (env, redis_port, options->aof, err, err_size) < 0 ||
         (broker = bench_start_alerts_broker (env, redis_port, endpoint, sizeof endpoint, alerts,
                                              sizeof alerts, err, err_size)) < 0)
         return -1;

@@ -411,7 +411,7 @@ s_redis_answers (int port)
 }
 
 pid_t
-bench_start_redis (bench_env_t *self, int port, char *err, size_t err_size)
+bench_start_redis (bench_env_t *self, int port, bool aof, char *err, size_t err_size)
 {
     char binary[PATH_MAX] = "/usr/bin/redis-server", port_text[16], dir[400], log_name[64];
     if (!s_executable (binary) &&
@@ -421,9 +421,10 @@ bench_start_redis (bench_env_t *self, int port, char *err, size_t err_size)
     snprintf (dir, sizeof dir, "%s/redis-%d", self->dir, port);
     snprintf (log_name, sizeof log_name, "redis-%d.log", port);
     mkdir (dir, 0700);
-    const char *argv[] = {binary,  "--bind",      "127.0.0.1", "--port", port_text,
-                          "--dir", dir,           "--save",    "",       "--appendonly",
-                          "no",    "--daemonize", "no",        NULL};
+    const char *argv[] = {binary,           "--bind",      "127.0.0.1", "--port", port_text,
+                          "--dir",          dir,           "--save",    "",       "--appendonly",
+                          aof ? "yes" : "no", "--appendfsync", "everysec", "--daemonize", "no",
+                          NULL};
     pid_t pid = bench_spawn (self, log_name, argv, err, err_size);
     if (pid < 0)
         return -1;

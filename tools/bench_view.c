@@ -393,7 +393,7 @@ bench_view (bench_env_t *env, const bench_options_t *options, bench_report_t *re
         return -1;
     }
     int redis_port = bench_free_port ();
-    if (bench_start_redis (env, redis_port, err, err_size) < 0 ||
+    if (bench_start_redis (env, redis_port, options->aof, err, err_size) < 0 ||
         s_seed (env, options->people, stores, err, err_size) < 0)
         return -1;
     if (options->broker)

@@ -25,6 +25,7 @@ enum {
     OPT_PEOPLE,
     OPT_SUBSCRIBERS,
     OPT_ADAPTERS,
+    OPT_AOF,
 };
 
 #define DEFAULT_DURATION_S 5.0
@@ -43,7 +44,7 @@ enum {
 static const char s_bench_usage[] =
     "usage: onenet bench rr [--inflight N] [--duration SECONDS]\n"
     "       onenet bench view [--people N] [--inflight N] [--duration SECONDS]\n"
-    "       onenet bench alerts [--inflight N] [--duration SECONDS]\n"
+    "       onenet bench alerts [--inflight N] [--duration SECONDS] [--aof]\n"
     "       onenet bench events [--duration SECONDS]\n"
     "       onenet bench memory [--subscribers N] [--adapters N]\n"
     "       onenet bench audit [--duration SECONDS]\n"
@@ -64,9 +65,10 @@ static const char s_bench_usage[] =
     "  view  the one network view (onenet.view.person) of people seeded by\n"
     "        onenet-seed: cache hits and misses (bypass_cache), against a\n"
     "        single ps.person.get round trip and pipelined Redis GETs\n"
-    "  alerts  persisted alerts (onenet.alert.publish, Redis without AOF) from one\n"
-    "        publisher to four SDK subscribers: alerts/s published and delivered,\n"
-    "        delivery latency, lost and duplicated, against pipelined Redis XADDs\n"
+    "  alerts  persisted alerts (onenet.alert.publish; Redis without AOF unless\n"
+    "        --aof) from one publisher to four SDK subscribers: alerts/s\n"
+    "        published and delivered, delivery latency, lost and duplicated,\n"
+    "        against pipelined Redis XADDs\n"
     "  events  plain (not persisted) events from a test adapter through the broker\n"
     "        to four SUB sockets: delivered/s, dropped, against a bare XSUB/XPUB\n"
     "        zmq_proxy and NATS (one publisher, four subscribers)\n"
@@ -83,6 +85,9 @@ static const char s_bench_usage[] =
     "  --people N          view: people to seed (default 100000)\n"
     "  --subscribers N     memory: subscribers to connect (default 1000)\n"
     "  --adapters N        memory: test adapters to start, 0 to 20 (default 10)\n"
+    "  --aof               alerts, view, memory, audit: Redis with AOF on\n"
+    "                      (appendfsync everysec, as docker-compose.yml runs it)\n"
+    "                      instead of no persistence; baselines use the same Redis\n"
     "  --broker ENDPOINT   measure that running system instead of starting one;\n"
     "                      baselines still run locally. rr starts a test adapter\n"
     "                      if the broker has no test.echo; view needs the three\n"
@@ -141,6 +146,9 @@ s_on_option (cli_t *cli, int opt, const char *arg, void *state)
             rc = cli_fail (cli, CLI_EXIT_USAGE, "--people: expected a whole number, got '%s'", arg);
         options->people = (long)value;
         return rc;
+    case OPT_AOF:
+        options->aof = true;
+        return 0;
     case OPT_SUBSCRIBERS:
     case OPT_ADAPTERS:
         rc = s_parse_number (cli, opt == OPT_ADAPTERS ? "--adapters" : "--subscribers", arg,
@@ -253,10 +261,11 @@ s_bench_run (cli_t *cli, int argc, char **argv)
         {"people", required_argument, NULL, OPT_PEOPLE},
         {"subscribers", required_argument, NULL, OPT_SUBSCRIBERS},
         {"adapters", required_argument, NULL, OPT_ADAPTERS},
+        {"aof", no_argument, NULL, OPT_AOF},
         {NULL, 0, NULL, 0},
     };
     bench_options_t state = {DEFAULT_DURATION_S, 0, DEFAULT_PEOPLE, NULL, DEFAULT_SUBSCRIBERS,
-                             DEFAULT_ADAPTERS};
+                             DEFAULT_ADAPTERS, false};
     int rc = cli_parse (cli, argc, argv, options, s_on_option, &state);
     if (rc == CLI_CONTINUE)
         rc = cli_expect_args (cli, 1, 3);

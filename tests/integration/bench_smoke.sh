@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench_smoke.sh - `onenet bench` runs and keeps its output contract: runs
 # `onenet bench rr --duration 1`, `onenet bench view --duration 1
-# --people 2000`, `onenet bench alerts --duration 1`, `onenet bench events
-# --duration 1`, `onenet bench memory --subscribers 50 --adapters 2` and
+# --people 2000`, `onenet bench alerts --duration 1 --aof` (Redis as
+# deployed), `onenet bench events --duration 1`, `onenet bench memory
+# --subscribers 50 --adapters 2` and
 # `onenet bench audit --duration 1` (which fails by itself when the audit
 # file holds fewer entries than requests completed),
 # and checks that each exits 0, that every stdout line is `name value
@@ -147,8 +148,9 @@ check_figures view \
     view.miss.p50_over_rr_p50 view.hit.rps_over_redis_get
 
 # --- alerts ------------------------------------------------------------------
-run alerts alerts --duration 1
+run alerts alerts --duration 1 --aof
 check_lines alerts
+grep -q 'Redis with AOF on' "$tmp/alerts.err" || fail "alerts --aof: Redis not said to run with AOF on"
 figures=(alerts.persisted.published.rps alerts.persisted.latency.p50
     alerts.persisted.latency.p99 alerts.persisted.published alerts.redis_xadd.rps
     alerts.persisted.ratio_to_xadd alerts.persisted.ratio_to_xadd.target_min)
