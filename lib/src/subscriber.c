@@ -109,6 +109,7 @@ struct onenet_subscriber_t {
     int64_t retry_at_ms; // not before this (after a failure)
     uint32_t start_last; // the first request asks for the newest N
     bool failing;        // catch-up failed last time (logged once)
+    bool refused;        // the policy refused the catch-up: next() fails for good
     bool dirty;          // state changed since it was saved
     unsigned taken_since_pump; // alerts handed out since the sockets were last read
     int64_t saved_ms;
@@ -718,6 +719,14 @@ s_on_reply (onenet_subscriber_t *self, onenet_reply_t *reply)
         const char *message = onenet_reply_message (reply);
         snprintf (why, sizeof why, "%s%s%s", onenet_status_name (onenet_reply_status (reply)),
                   *message ? ": " : "", message);
+        //  Retrying cannot help, and without the log the subscriber could
+        //  never show that nothing was missed: stop, and say why.
+        if (onenet_reply_status (reply) == ONENET_DENIED) {
+            self->refused = true;
+            snprintf (self->error, sizeof self->error, "%s: %.200s", SERVICE_SINCE, why);
+            onenet_error ("subscriber.refused", "service=%s reason=\"%s\"", SERVICE_SINCE, why);
+            return;
+        }
         s_since_failed (self, why);
         return;
     }
@@ -851,6 +860,8 @@ onenet_subscriber_next (onenet_subscriber_t *self, int timeout_ms)
 {
     int64_t deadline = timeout_ms < 0 ? -1 : onenet_clock_ms () + timeout_ms;
     for (;;) {
+        if (self->refused)
+            return NULL;
         //  While alerts are queued, the sockets are read only every
         //  PUMP_EVERY alerts: finding them empty costs system calls (two
         //  per look), which per alert were most of a busy subscriber's time

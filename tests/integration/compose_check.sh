@@ -306,6 +306,18 @@ grep -q 'operator_nothing_else' "$work/operator-call.out" \
     || fail "the operator's refusal does not name its rule: $(cat "$work/operator-call.out")"
 step "the policy refused the operator's key personal data (rule operator_nothing_else)"
 
+# ... and the alert log: `onenet alerts` says so and exits 1, rather than
+# streaming live alerts it could never show to be complete.
+set +e
+timeout 20 bash -c "$(declare -f onenet_as); broker_port=$broker_port work=$work; onenet_as operator alerts --alerts-endpoint tcp://127.0.0.1:$alerts_port --count 1" \
+    >"$work/operator-alerts.out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "onenet alerts with the operator's key exited $rc, expected 1 (see $work/operator-alerts.out)"
+grep -q 'DENIED.*operator_nothing_else' "$work/operator-alerts.out" \
+    || fail "onenet alerts refused without naming the rule: $(cat "$work/operator-alerts.out")"
+step "onenet alerts with the operator's key: refused (exit 1, rule operator_nothing_else)"
+
 # A coordinator's `onenet alerts` is subscribed live when the emergency
 # department publishes an alert; it must arrive live, well before any
 # restart could replay it.

@@ -150,8 +150,11 @@ int onenet_subscriber_act_for (onenet_subscriber_t *self, const char *department
  * wait, -1 = until one arrives). The caller owns it and frees it with
  * onenet__alert__alert_envelope__free_unpacked (envelope, NULL). Returns
  * NULL on timeout, when a signal caught by onenet_signals_catch arrived
- * (onenet_interrupted ()), or on a fatal socket error (the reason in
- * onenet_subscriber_error). */
+ * (onenet_interrupted ()), on a fatal socket error, or for good once the
+ * broker refused a catch-up (DENIED: the sharing policy does not let this
+ * key, or the user it acts for, read the alert log, so the subscriber
+ * could never show that nothing was missed); the reason is in
+ * onenet_subscriber_error. */
 Onenet__Alert__AlertEnvelope *onenet_subscriber_next (onenet_subscriber_t *self, int timeout_ms);
 
 /* The stream ID up to which every matching alert was returned ("0" before
