@@ -119,6 +119,8 @@ alerts_new (broker_t *broker, char *err, size_t err_size)
     self->scripts[SCRIPT_UNACKED].text = s_unacked_script;
     self->scripts[SCRIPT_ESCALATE].text = s_escalate_script;
     self->scripts[SCRIPT_STATE].text = s_state_script;
+    self->scripts[SCRIPT_PRUNE].text = alerts_prune_script;
+    snprintf (self->prune_cursor, sizeof self->prune_cursor, "0");
     self->pending = hashmap_new ();
     self->marks = marks_new ();
     self->xpub = zmq_socket (broker->context, ZMQ_XPUB);
@@ -658,6 +660,9 @@ alerts_on_cache (broker_t *broker, uint64_t cookie, const redisReply *reply)
     case PENDING_ESCALATE:
         alerts_on_escalate (self, reply);
         break;
+    case PENDING_PRUNE:
+        alerts_on_prune (self, reply);
+        break;
     case PENDING_FLUSH:
         if (self->flushing && reply && reply->type == REDIS_REPLY_ARRAY && --self->flushing == 0) {
             unlink (broker->config->alerts_spool);
@@ -724,6 +729,7 @@ alerts_tick (broker_t *broker)
         send_tick (self);
         if (++self->ticks % ESCALATE_EVERY_TICKS == 0)
             alerts_escalate (self);
+        alerts_prune (self);
         self->tick_at = broker->now + TICK_MS;
     }
     return (int) (self->tick_at - broker->now);

@@ -72,6 +72,7 @@ typedef struct {
     uint64_t rejected;
     uint64_t acks;
     uint64_t escalated;
+    uint64_t pruned; /* index entries (and what hangs on them) of alerts trimmed from the stream */
 } alerts_stats_t;
 const alerts_stats_t *alerts_stats (const alerts_t *self);
 

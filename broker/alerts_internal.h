@@ -1,8 +1,9 @@
 /*
  * alerts_internal.h - what the two files of the alerts module share:
  * alerts.c (publish, persist, fan out, spool, the Redis scripts and the
- * replies' dispatch) and alerts_query.c (what coordinators ask of the
- * stream: catch-up, acknowledgements, open alerts, state, escalation).
+ * replies' dispatch), alerts_query.c (what coordinators ask of the
+ * stream: catch-up, acknowledgements, open alerts, state, escalation) and
+ * alerts_prune.c (the keys beside the stream trimmed with it).
  * Nothing outside broker/alerts*.c includes it.
  */
 #ifndef BROKER_ALERTS_INTERNAL_H
@@ -30,6 +31,7 @@ typedef enum {
     PENDING_UNACKED,
     PENDING_STATE,
     PENDING_ESCALATE,
+    PENDING_PRUNE,
     PENDING_SCRIPT_LOAD,
 } pending_kind_t;
 
@@ -40,6 +42,7 @@ typedef enum {
     SCRIPT_UNACKED,
     SCRIPT_ESCALATE,
     SCRIPT_STATE,
+    SCRIPT_PRUNE,
     SCRIPT_COUNT
 } script_id_t;
 
@@ -77,6 +80,8 @@ struct alerts_t {
     int64_t retry_at;  /* Redis answered an error (still loading its AOF...): try again then */
     uint64_t ticks;
     script_t scripts[SCRIPT_COUNT];
+    char prune_cursor[32]; /* HSCAN cursor of the index pass, "0" between passes */
+    bool pruning;          /* a prune step is waiting for Redis */
     alerts_stats_t stats;
 };
 
@@ -108,5 +113,11 @@ void alerts_on_ack (alerts_t *self, pending_t *pending, const redisReply *reply)
 void alerts_on_state (alerts_t *self, pending_t *pending, const redisReply *reply);
 void alerts_on_escalate (alerts_t *self, const redisReply *reply);
 void alerts_escalate (alerts_t *self);
+
+/* alerts_prune.c: one step of removing what the stream no longer holds
+ * from the keys beside it (every tick), and its reply. */
+extern const char alerts_prune_script[];
+void alerts_prune (alerts_t *self);
+void alerts_on_prune (alerts_t *self, const redisReply *reply);
 
 #endif

@@ -218,6 +218,9 @@ render_alerts (FILE *out, const alerts_t *alerts)
              "Spooled alerts appended to the stream once Redis returned.", stats->spool_flushed);
     counter (out, "onenet_alerts_rejected_total", "Alerts refused as invalid (BAD_REQUEST).",
              stats->rejected);
+    counter (out, "onenet_alerts_pruned_total",
+             "Index entries removed with their alerts once trimmed from the stream.",
+             stats->pruned);
 }
 
 static void

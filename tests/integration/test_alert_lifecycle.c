@@ -61,24 +61,6 @@ teardown (void **state)
     return 0;
 }
 
-static Onenet__Alert__Alert *
-sample (const char *name)
-{
-    char path[512];
-    const char *source = getenv ("ONENET_SOURCE_DIR");
-    snprintf (path, sizeof path, "%s/tests/data/cap/%s", source ? source : ".", name);
-    FILE *file = fopen (path, "rb");
-    assert_non_null (file);
-    static char xml[65536];
-    size_t size = fread (xml, 1, sizeof xml, file);
-    fclose (file);
-    char err[256];
-    Onenet__Alert__Alert *alert = onenet_cap_parse (xml, size, err, sizeof err);
-    if (!alert)
-        fail_msg ("%s: %s", name, err);
-    return alert;
-}
-
 static void *
 subscribe (const char *prefix)
 {
@@ -142,7 +124,7 @@ test_publish_filter_and_dedupe (void **state)
     (void) state;
     void *chengdu = subscribe ("alert.Extreme.5101");
     void *elsewhere = subscribe ("alert.Extreme.5102");
-    Onenet__Alert__Alert *flood = sample ("onenet-flood-chengdu.xml");
+    Onenet__Alert__Alert *flood = harness_cap_sample ("onenet-flood-chengdu.xml");
     Onenet__Alert__PublishReply *reply = publish (flood, ONENET_OK);
     assert_non_null (reply);
     assert_true (strlen (reply->stream_id) > 0);
@@ -176,7 +158,7 @@ test_publish_filter_and_dedupe (void **state)
     onenet__alert__alert__free_unpacked (flood, NULL);
 
     /* Invalid CAP is refused with the field named. */
-    Onenet__Alert__Alert *bad = sample ("oasis-a2-severe-thunderstorm.xml");
+    Onenet__Alert__Alert *bad = harness_cap_sample ("oasis-a2-severe-thunderstorm.xml");
     free (bad->info[0]->severity);
     bad->info[0]->severity = strdup ("Dreadful");
     onenet_reply_t *refused = onenet_client_call_message (s.client, "onenet.alert.publish", &bad->base, NULL);
@@ -217,7 +199,7 @@ test_catch_up_is_filtered_and_ordered (void **state)
     const char *names[] = { "oasis-a1-homeland-security.xml", "oasis-a2-severe-thunderstorm.xml",
                             "oasis-a3-earthquake-update.xml" };
     for (size_t i = 0; i < 3; i++) {
-        Onenet__Alert__Alert *alert = sample (names[i]);
+        Onenet__Alert__Alert *alert = harness_cap_sample (names[i]);
         onenet__alert__publish_reply__free_unpacked (publish (alert, ONENET_OK), NULL);
         onenet__alert__alert__free_unpacked (alert, NULL);
     }
@@ -314,7 +296,7 @@ test_ack_cancel_and_state (void **state)
     onenet__alert__alert_state__free_unpacked (acked, NULL);
 
     /* The flood alert is cancelled by its follow-up: no longer open. */
-    Onenet__Alert__Alert *cancel = sample ("onenet-flood-chengdu-cancel.xml");
+    Onenet__Alert__Alert *cancel = harness_cap_sample ("onenet-flood-chengdu-cancel.xml");
     onenet__alert__publish_reply__free_unpacked (publish (cancel, ONENET_OK), NULL);
     onenet__alert__alert__free_unpacked (cancel, NULL);
     Onenet__Alert__AlertState *flood = state_of ("em.510100.2026.0001", ONENET_OK);
@@ -333,7 +315,7 @@ test_escalation_of_unacknowledged (void **state)
 {
     (void) state;
     void *everyone = subscribe ("escalation.");
-    Onenet__Alert__Alert *alert = sample ("onenet-flood-chengdu.xml");
+    Onenet__Alert__Alert *alert = harness_cap_sample ("onenet-flood-chengdu.xml");
     free (alert->identifier);
     alert->identifier = strdup ("em.510100.2026.0099");   /* a new, Extreme, unacknowledged alert */
     onenet__alert__publish_reply__free_unpacked (publish (alert, ONENET_OK), NULL);
@@ -362,7 +344,7 @@ test_spool_while_redis_is_down (void **state)
     (void) state;
     void *sub = subscribe ("alert.");
     harness_stop (s.redis, SIGKILL);
-    Onenet__Alert__Alert *alert = sample ("oasis-a4-amber-alert-bilingual.xml");
+    Onenet__Alert__Alert *alert = harness_cap_sample ("oasis-a4-amber-alert-bilingual.xml");
     /* The broker may not have noticed yet: retry until it answers spooled. */
     Onenet__Alert__PublishReply *reply = NULL;
     for (int i = 0; i < 50 && !(reply && reply->spooled); i++) {

@@ -219,23 +219,6 @@ read_text (const char *path, size_t *size)
     return text;
 }
 
-/* A CAP sample of tests/data/cap, parsed. */
-static Onenet__Alert__Alert *
-sample (const char *name)
-{
-    char path[512];
-    const char *source = getenv ("ONENET_SOURCE_DIR");
-    snprintf (path, sizeof path, "%s/tests/data/cap/%s", source ? source : ".", name);
-    size_t size = 0;
-    char *xml = read_text (path, &size);
-    char err[256] = "";
-    Onenet__Alert__Alert *alert = onenet_cap_parse (xml, size, err, sizeof err);
-    free (xml);
-    if (!alert)
-        fail_msg ("%s: %s", name, err);
-    return alert;
-}
-
 /* --- subscribers ---------------------------------------------------------- */
 
 static onenet_subscriber_t *
@@ -372,7 +355,7 @@ test_filters (void **state)
     onenet_subscriber_t *by_fire = subscribe (NULL, 0, NULL, 0, fire, 1, NULL);
 
     /* The flood sample: Extreme, Met and Infra, geocodes 510104 and 510107. */
-    Onenet__Alert__Alert *flood = sample ("onenet-flood-chengdu.xml");
+    Onenet__Alert__Alert *flood = harness_cap_sample ("onenet-flood-chengdu.xml");
     protobuf_c_message_free_unpacked (&publish_message (s.publisher, flood)->base, NULL);
     test_alert_t t;
     make_alert (&t, "fire-5101", "Severe", "Fire", "510105");
@@ -833,7 +816,7 @@ static void
 test_cli_alerts (void **state)
 {
     (void)state;
-    Onenet__Alert__Alert *flood = sample ("onenet-flood-chengdu.xml");
+    Onenet__Alert__Alert *flood = harness_cap_sample ("onenet-flood-chengdu.xml");
     protobuf_c_message_free_unpacked (&publish_message (s.publisher, flood)->base, NULL);
     publish_range (s.publisher, "cli", 0, 2, "Severe", "Fire", "510104", NULL);
 

@@ -208,16 +208,8 @@ static void
 test_alert_subscriber_under_curve (void **state)
 {
     (void) state;
-    char path[512], alerts[64], err[256] = "";
-    snprintf (path, sizeof path, "%s/tests/data/cap/onenet-flood-chengdu.xml",
-              getenv ("ONENET_SOURCE_DIR") ? getenv ("ONENET_SOURCE_DIR") : ".");
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    char xml[16384];
-    size_t size = fread (xml, 1, sizeof xml, file);
-    fclose (file);
-    Onenet__Alert__Alert *alert = onenet_cap_parse (xml, size, err, sizeof err);
-    assert_non_null (alert);
+    char alerts[64], err[256] = "";
+    Onenet__Alert__Alert *alert = harness_cap_sample ("onenet-flood-chengdu.xml");
 
     use_key ("social_security");
     snprintf (alerts, sizeof alerts, "tcp://127.0.0.1:%d", harness_alerts_port (s_port));

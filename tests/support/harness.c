@@ -22,6 +22,7 @@
 #include "harness.h"
 #include "onenet/proto/example.pb-c.h"
 #include "onenet/proto/onenet.pb-c.h"
+#include "onenet/cap.h"
 
 #define MAX_CHILDREN 64
 
@@ -474,4 +475,23 @@ harness_metric (int http_port, const char *name)
     snprintf (pattern, sizeof pattern, "\n%s ", name);
     const char *at = strstr (text, pattern);
     return at ? strtod (at + strlen (pattern), NULL) : -1.0;
+}
+
+struct Onenet__Alert__Alert *
+harness_cap_sample (const char *name)
+{
+    char path[512];
+    const char *source = getenv ("ONENET_SOURCE_DIR");
+    snprintf (path, sizeof path, "%s/tests/data/cap/%s", source ? source : ".", name);
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        fail_msg ("%s: %s", path, strerror (errno));
+    static char xml[65536];
+    size_t size = fread (xml, 1, sizeof xml, file);
+    fclose (file);
+    char err[256] = "";
+    Onenet__Alert__Alert *alert = onenet_cap_parse (xml, size, err, sizeof err);
+    if (!alert)
+        fail_msg ("%s: %s", name, err);
+    return alert;
 }

@@ -96,6 +96,10 @@ bool harness_audit_has (const char *a, const char *b, const char *c);
  * 127.0.0.1:http_port; -1 if it cannot be read. */
 double harness_metric (int http_port, const char *name);
 
+/* tests/data/cap/NAME ($ONENET_SOURCE_DIR) parsed; fails the test if it
+ * cannot be read or parsed. Free with onenet__alert__alert__free_unpacked. */
+struct Onenet__Alert__Alert *harness_cap_sample (const char *name);
+
 size_t harness_echo_body (uint8_t *buf, size_t size, const char *payload, uint32_t delay_ms);
 
 #endif
