@@ -37,7 +37,6 @@
 #include "cache.h"
 #include "onenet/audit.h"
 
-#define TICK_MS 1000
 #define RETRY_MS 30000          /* after Redis refused an entry or the stream disagreed */
 #define MAX_IN_FLIGHT 1024      /* entries sent to Redis and not yet confirmed */
 #define CATCHUP_BATCH 256       /* entries read back from the file per turn of the loop */
@@ -543,6 +542,7 @@ audit_new (broker_t *broker, const audit_settings_t *settings, char *err, size_t
     self->fd = -1;
     self->catchup_offset = -1;
     self->next_query = 1;
+    snprintf (self->prune_cursor, sizeof self->prune_cursor, "0");
     self->enabled = settings->enabled;
     self->stream = strdup (settings->stream ? settings->stream : "");
     if (!self->stream) {
@@ -794,6 +794,10 @@ audit_on_cache (audit_t *self, uint64_t cookie, const redisReply *reply)
         audit_on_query (self, value, reply);
         return;
     }
+    if (op == OP_PRUNE) {
+        audit_on_prune (self, reply);
+        return;
+    }
     if (generation != self->generation)
         return;   /* sent before the last sync: that sync decided */
     if (op == OP_SYNC)
@@ -819,6 +823,7 @@ audit_tick (audit_t *self)
             start_sync (self);
     }
     pump (self);
+    audit_prune (self);
     bool more = self->synced && cache_ready (broker->cache) && in_flight (self) < MAX_IN_FLIGHT
                 && (self->path ? self->streamed < self->sequence : self->unsent != NULL);
     return more ? 0 : TICK_MS;

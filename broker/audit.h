@@ -134,6 +134,7 @@ typedef struct {
     uint64_t stream_errors;   /* Redis refused an entry or a sync */
     uint64_t lost;            /* stream-only mode: dropped, memory queue full */
     uint64_t queries;
+    uint64_t trimmed;         /* stream entries older than audit.stream_keep_s removed */
 } audit_stats_t;
 /* Counters for metrics; NULL when self is NULL. */
 const audit_stats_t *audit_stats (audit_t *self);

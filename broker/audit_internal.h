@@ -1,7 +1,7 @@
 /*
  * audit_internal.h - what the files of the broker's audit module share:
  * audit.c (recording, the file, the stream), audit_query.c (queries over
- * the stream). Nothing outside broker/audit*.c includes it.
+ * the stream), audit_prune.c (the stream keeps audit.stream_keep_s). Nothing outside broker/audit*.c includes it.
  */
 #ifndef BROKER_AUDIT_INTERNAL_H
 #define BROKER_AUDIT_INTERNAL_H
@@ -17,7 +17,8 @@
 /* A cookie: AUDIT_COOKIE_BIT | operation << 56 | generation << 48 | value.
  * The generation changes at every sync, so that replies to commands sent
  * before it (failing one after the other) are recognised and ignored. */
-enum { OP_APPEND = 1, OP_SYNC = 2, OP_QUERY = 3 };
+enum { OP_APPEND = 1, OP_SYNC = 2, OP_QUERY = 3, OP_PRUNE = 4 };
+#define TICK_MS 1000
 #define VALUE_MASK 0xFFFFFFFFFFFFULL
 
 /* Stream-only mode: an exchange waiting to be chained and sent (audit.c). */
@@ -66,6 +67,10 @@ struct audit_t {
     size_t queued;
     query_t *queries;
     uint64_t next_query;
+    /* audit_prune.c */
+    bool pruning;         /* a step is waiting for Redis */
+    char prune_cursor[32]; /* SCAN cursor of the pass, "0" between passes */
+    int64_t prune_at;     /* monotonic ms of the next step */
     struct {
         const char *event;
         int64_t at;
@@ -102,5 +107,10 @@ int audit_file_append (audit_t *self, const char *text, size_t length, size_t en
  * a query still waiting (at shutdown). */
 void audit_on_query (audit_t *self, uint64_t id, const redisReply *reply);
 void audit_query_free (query_t *query);
+
+/* audit_prune.c: one step of trimming the stream to audit.stream_keep_s
+ * and its indexes to the stream (when due), and its reply. */
+void audit_prune (audit_t *self);
+void audit_on_prune (audit_t *self, const redisReply *reply);
 
 #endif

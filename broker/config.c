@@ -46,6 +46,7 @@ broker_config_defaults (void)
     self->audit_enabled = 1;
     self->audit_file = strdup ("onenet-audit.log");
     self->audit_stream = strdup ("onenet:audit");
+    self->audit_stream_keep_s = 90 * 24 * 3600;
     self->log_level = strdup ("info");
     self->log_format = strdup ("logfmt");
     self->security = strdup ("none");
@@ -465,6 +466,8 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
     if (onenet_config_string (cfg, "audit.stream", self->audit_stream, &audit_stream) == 0 &&
         s_set_string (&self->audit_stream, audit_stream))
         return -1;
+    onenet_config_int (cfg, "audit.stream_keep_s", self->audit_stream_keep_s, 0, 2147483647,
+                       &self->audit_stream_keep_s);
     size_t delegates = 0;
     if (onenet_config_count (cfg, "delegates", &delegates) == 0 && delegates) {
         self->delegates = calloc (delegates, sizeof *self->delegates);

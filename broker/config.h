@@ -70,6 +70,7 @@ typedef struct {
     int audit_enabled;           /* audit.enabled true: record every cross-department exchange */
     char *audit_file;            /* audit.file   "onenet-audit.log": the local chain; "" for none */
     char *audit_stream;          /* audit.stream "onenet:audit": the Redis Stream copy */
+    int audit_stream_keep_s;     /* audit.stream_keep_s 7776000 (90 days) [0, 2^31): 0 = all */
     char *log_level;             /* log.level  "info"  one of debug, info, warn, error */
     char *log_format;            /* log.format "logfmt" one of logfmt, json */
     char *security;              /* security   "none"  one of none, curve */

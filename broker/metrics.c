@@ -257,6 +257,9 @@ render_audit (FILE *out, const audit_stats_t *stats)
              "Audit entries or syncs the Redis Stream refused.", stats->stream_errors);
     counter (out, "onenet_audit_lost_total",
              "Exchanges dropped in stream-only mode (memory queue full).", stats->lost);
+    counter (out, "onenet_audit_trimmed_total",
+             "Audit stream entries older than audit.stream_keep_s removed from Redis.",
+             stats->trimmed);
 }
 
 static void

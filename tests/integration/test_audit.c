@@ -450,6 +450,67 @@ test_file_that_cannot_grow_keeps_a_valid_chain (void **state)
     assert_true (harness_wait_instances (s.broker_port, "ps.person.get", 1, 10000));
 }
 
+/* The stream keeps audit.stream_keep_s: older entries and their index
+ * members leave Redis (and queries), the file keeps them. Runs last: it
+ * restarts the broker with a short keep. */
+static void
+test_stream_keeps_its_window (void **state)
+{
+    (void) state;
+    harness_stop (s.broker, SIGTERM);
+    int http_port = harness_free_port ();
+    /* A file of its own: an earlier test edited the shared one. */
+    snprintf (s.audit_file, sizeof s.audit_file, "%s/audit-window.log", harness_tempdir ());
+    snprintf (s.config, sizeof s.config,
+              "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
+              "audit = { file = \"%s\"; stream = \"onenet:audit:window\"; stream_keep_s = 2; };\n"
+              "http = { endpoint = \"127.0.0.1:%d\"; };\n",
+              s.redis_port, s.audit_file, http_port);
+    start_broker ();
+    assert_true (harness_wait_instances (s.broker_port, "ps.person.get", 1, 10000));
+    char old[19], recent[19];
+    pick (7, old);
+    pick (8, recent);
+    for (int i = 0; i < 3; i++)
+        person_get (old, "aged out");
+    json_decref (query_person (old, 3));   /* in the stream */
+    sleep (3);
+    person_get (recent, "kept");   /* the stream's newest entry is never trimmed */
+
+    size_t left = 3;
+    for (int i = 0; i < 100 && left > 0; i++) {
+        const run_t *run = run_cli ((const char *[]) { "--broker", s.endpoint, "audit", "query",
+                                                       "--person", old, "--json", NULL });
+        assert_int_equal (run->exit_code, 0);
+        json_t *root = json_loads (run->out, 0, NULL);
+        assert_non_null (root);
+        left = json_array_size (json_object_get (root, "entries"));
+        json_decref (root);
+        if (left > 0)
+            usleep (100000);
+    }
+    assert_int_equal (left, 0);
+    char command[256];
+    snprintf (command, sizeof command, "redis-cli -p %d EXISTS onenet:audit:window:person:%s",
+              s.redis_port, old);
+    FILE *pipe = popen (command, "r");
+    char out[16] = "";
+    assert_non_null (fgets (out, sizeof out, pipe));
+    pclose (pipe);
+    assert_string_equal (out, "0\n");   /* its index emptied and gone */
+    assert_true (harness_metric (http_port, "onenet_audit_trimmed_total") >= 3);
+    json_t *entries = query_person (recent, 1);
+    assert_non_null (find (entries, "ps.person.get", "kept"));
+    json_decref (entries);
+
+    /* The file keeps everything, and its chain holds. */
+    char text[OUTPUT_SIZE];
+    read_text (s.audit_file, text, sizeof text);
+    assert_non_null (strstr (text, "aged out"));
+    const run_t *run = verify_file ();
+    assert_int_equal (run->exit_code, 0);
+}
+
 int
 main (void)
 {
@@ -458,6 +519,7 @@ main (void)
         cmocka_unit_test (test_chain_continues_across_restart_and_redis_outage),
         cmocka_unit_test (test_edited_entry_fails_verify_naming_its_line),
         cmocka_unit_test (test_file_that_cannot_grow_keeps_a_valid_chain),
+        cmocka_unit_test (test_stream_keeps_its_window),
         cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests (tests, setup_system, teardown_system);

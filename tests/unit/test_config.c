@@ -647,6 +647,7 @@ test_broker_default_file (void **state)
     assert_string_equal (config->alerts_endpoint, defaults->alerts_endpoint);
     assert_string_equal (config->alerts_stream, defaults->alerts_stream);
     assert_int_equal (config->alerts_stream_max, defaults->alerts_stream_max);
+    assert_int_equal (config->audit_stream_keep_s, defaults->audit_stream_keep_s);
     assert_int_equal (config->alerts_sndhwm, defaults->alerts_sndhwm);
     assert_string_equal (config->alerts_spool, defaults->alerts_spool);
     assert_int_equal (config->alerts_spool_max_mb, defaults->alerts_spool_max_mb);
@@ -696,6 +697,7 @@ test_broker_default_file (void **state)
         "audit.enabled",
         "audit.file",
         "audit.stream",
+        "audit.stream_keep_s",
     };
     onenet_config_t *cfg = onenet_config_load (path, err, sizeof err);
     assert_non_null (cfg);
