@@ -95,6 +95,13 @@ void audit_flush (audit_t *self);
 /* Flushes what is held, writes the file out and fsyncs it. */
 void audit_sync (audit_t *self);
 
+/* On SIGHUP: if the file was moved away from audit.file (or replaced), a
+ * new one is opened there as soon as the stream holds every entry of the
+ * old one, and the chain goes on in it (its first entry is chained to the
+ * old file's last). Logs audit.reopened; a non-empty file at the path is
+ * refused and the moved file kept. */
+void audit_reopen (audit_t *self);
+
 /* Finds the subject of a request: a top-level string field named
  * "resident_id" of request_type, read from the packed body by walking the
  * wire format to that field's tag (no decoding of the message). Copies it

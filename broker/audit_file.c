@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "audit_internal.h"
@@ -181,6 +182,13 @@ continue_chain (audit_t *self, const char *buffer, size_t start, size_t end, boo
         }
         expected = previous->sequence + 1;
     }
+    /* The only line of a file that goes on from a moved one (audit_reopen):
+     * chained to that file's last entry, which is not here to check. */
+    if (first_of_file && !has_previous && last->sequence > 1) {
+        onenet_info ("audit.file_continues", "file=%s first=%" PRIu64, self->path,
+                     last->sequence);
+        first_of_file = false;
+    }
     if ((has_previous || first_of_file) && last->sequence != expected) {
         snprintf (why, why_size, "sequence %" PRIu64 " where %" PRIu64 " should be", last->sequence,
                   expected);
@@ -269,3 +277,44 @@ done:
     return rc;
 }
 
+
+bool
+audit_file_moved (audit_t *self)
+{
+    struct stat open_info, path_info;
+    if (fstat (self->fd, &open_info) < 0)
+        return false;
+    if (stat (self->path, &path_info) < 0)
+        return errno == ENOENT;
+    return open_info.st_dev != path_info.st_dev || open_info.st_ino != path_info.st_ino;
+}
+
+int
+audit_file_reopen (audit_t *self, char *why, size_t why_size)
+{
+    int fd = open (self->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf (why, why_size, "cannot open it: %s", strerror (errno));
+        return -1;
+    }
+    struct stat info;
+    const char *problem = flock (fd, LOCK_EX | LOCK_NB) < 0 ? "in use by another process"
+                          : fstat (fd, &info) < 0          ? strerror (errno)
+                          : info.st_size > 0 ? "a file already there is not empty"
+                                             : NULL;
+    if (problem) {
+        snprintf (why, why_size, "%s", problem);
+        close (fd);
+        return -1;
+    }
+    if (fsync (self->fd) < 0)
+        onenet_warn ("audit.sync_failed", "file=%s reason=\"%s\"", self->path, strerror (errno));
+    close (self->fd);
+    if (self->reader)
+        fclose (self->reader);
+    self->reader = NULL;
+    self->fd = fd;
+    self->file_size = 0;
+    self->catchup_offset = -1;
+    return 0;
+}

@@ -67,6 +67,7 @@ struct audit_t {
     size_t queued;
     query_t *queries;
     uint64_t next_query;
+    bool reopen_wanted;   /* SIGHUP found the file moved: open a new one at the path */
     /* audit_prune.c */
     bool pruning;         /* a step is waiting for Redis */
     char prune_cursor[32]; /* SCAN cursor of the pass, "0" between passes */
@@ -75,7 +76,7 @@ struct audit_t {
         const char *event;
         int64_t at;
         uint64_t suppressed;
-    } complaints[8]; /* when each problem was last logged */
+    } complaints[16]; /* when each problem was last logged */
     audit_stats_t stats;
 };
 
@@ -102,6 +103,12 @@ Onenet__Audit__Entry *audit_file_read_entry_at (audit_t *self, off_t offset, off
 /* Appends length bytes of whole lines (`entries` entries) with one write.
  * Returns 0, or -1 with the file cut back as it was (logged, counted). */
 int audit_file_append (audit_t *self, const char *text, size_t length, size_t entries);
+/* Is the file at the path another than the one open (moved away, or
+ * replaced)? */
+bool audit_file_moved (audit_t *self);
+/* Opens a new, empty file at the path and writes the chain on there.
+ * Returns 0, or -1 with why (the old file stays in use). */
+int audit_file_reopen (audit_t *self, char *why, size_t why_size);
 
 /* audit_query.c: a query's Redis reply (answers the client), and freeing
  * a query still waiting (at shutdown). */

@@ -506,6 +506,7 @@ broker_run (broker_t *self)
     while (!self->stopped) {
         if (s_reload_requested) {
             s_reload_requested = 0;
+            audit_reopen (self->audit);   /* a rotated audit file, whatever the config says */
             broker_reload (self);
         }
         if (onenet_interrupted () && !self->draining) {

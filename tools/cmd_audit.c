@@ -26,7 +26,7 @@
 #define MAX_PAGES 1000000 /* a broker whose cursor never ends would loop forever */
 
 static const char s_audit_usage[] =
-    "usage: onenet audit verify [--file PATH]\n"
+    "usage: onenet audit verify [--file PATH]...\n"
     "       onenet audit query [--person ID] [--department NAME] [--since TIME]\n"
     "\n"
     "Every exchange between departments that the broker carries is recorded in a\n"
@@ -40,7 +40,9 @@ static const char s_audit_usage[] =
     "         Entries cut off the end leave no trace in the chain: keep the last\n"
     "         sequence and hash it prints somewhere else to check that too.\n"
     "  --file PATH        the audit file (default " DEFAULT_FILE ", the broker's\n"
-    "                     audit.file)\n"
+    "                     audit.file). Several, oldest first, are checked as one\n"
+    "                     chain: the files the broker went on in after each was\n"
+    "                     moved away (SIGHUP)\n"
     "\n"
     "query    asks the broker who exchanged what, when, and for what purpose,\n"
     "         oldest first. Filters combine.\n"
@@ -56,6 +58,7 @@ static const char s_audit_usage[] =
     "examples:\n"
     "  $ onenet audit verify --file /var/lib/onenet/audit.log\n"
     "  onenet: audit verify: line 42 (sequence 42): edited: hash mismatch\n"
+    "  $ onenet audit verify --file audit-2026-12-01.log --file audit.log\n"
     "  $ onenet audit query --person 510104199003071234 --since 30d\n"
     "  2026-07-12T10:00:01.123Z  social_security/wang  ps.person.get  purpose \"pension\"\n"
     "      -> OK in 1.8 ms, answered by public_security/i1  (request #42)\n";
@@ -67,8 +70,12 @@ enum {
     OPT_SINCE,
 };
 
+#define MAX_FILES 256
+
 typedef struct {
     const char *file;
+    const char *files[MAX_FILES]; /* every --file, in order */
+    size_t file_count;
     const char *person;
     const char *department;
     const char *since;
@@ -79,9 +86,13 @@ static int
 s_on_option (cli_t *cli, int opt, const char *arg, void *state)
 {
     audit_options_t *options = state;
-    (void) cli;
     switch (opt) {
-    case OPT_FILE: options->file = arg; break;
+    case OPT_FILE:
+        if (options->file_count == MAX_FILES)
+            return cli_fail (cli, CLI_EXIT_USAGE, "--file: at most %d files", MAX_FILES);
+        options->file = arg;
+        options->files[options->file_count++] = arg;
+        break;
     case OPT_PERSON: options->person = arg; break;
     case OPT_DEPARTMENT: options->department = arg; break;
     case OPT_SINCE: options->since = arg; break;
@@ -129,18 +140,37 @@ static int
 s_verify (cli_t *cli, const audit_options_t *options)
 {
     cli_set_context (cli, "audit verify");
-    const char *path = options->file ? options->file : DEFAULT_FILE;
+    const char *fallback = DEFAULT_FILE;
+    const char *const *files = options->file_count ? options->files : &fallback;
+    size_t count = options->file_count ? options->file_count : 1;
     onenet_audit_report_t report;
-    char err[512];
-    if (onenet_audit_verify_file (path, &report, err, sizeof err) < 0)
-        return cli_fail (cli, CLI_EXIT_FAILED, "%s", err);
-    bool intact = report.problem == ONENET_AUDIT_INTACT;
-    char hash[2 * ONENET_AUDIT_HASH_SIZE + 1];
-    onenet_audit_hex (report.last_hash, sizeof report.last_hash, hash);
+    char err[512], hash[2 * ONENET_AUDIT_HASH_SIZE + 1];
+    const char *path = files[0];
+    bool intact = true;
+    uint64_t before = 0; /* entries of the files before path */
+    /* One chain across the files: each goes on from the one before. */
+    for (size_t i = 0; i < count && intact; i++) {
+        path = files[i];
+        before = i ? report.entries : 0;
+        int rc = i ? onenet_audit_verify_next (path, &report, err, sizeof err)
+                   : onenet_audit_verify_file (path, &report, err, sizeof err);
+        if (rc < 0)
+            return cli_fail (cli, CLI_EXIT_FAILED, "%s", err);
+        intact = report.problem == ONENET_AUDIT_INTACT;
+        onenet_audit_hex (report.last_hash, sizeof report.last_hash, hash);
+        if (intact && !cli->json)
+            printf ("%s: intact, %" PRIu64 " entries (last sequence %" PRIu64 ", hash %s)\n",
+                    path, report.entries - before, report.last_sequence, hash);
+    }
     if (cli->json) {
         json_t *json = json_pack ("{s:s, s:b, s:I, s:I, s:s}", "file", path, "intact", intact,
                                   "entries", (json_int_t) report.entries, "last_sequence",
                                   (json_int_t) report.last_sequence, "last_hash", hash);
+        json_t *list = count > 1 ? json_array () : NULL;
+        for (size_t i = 0; list && i < count; i++)
+            json_array_append_new (list, json_string (files[i]));
+        if (json && list)
+            json_object_set_new (json, "files", list);
         if (json && !intact) {
             json_object_set_new (json, "problem",
                                  json_string (onenet_audit_problem_name (report.problem)));
@@ -152,19 +182,19 @@ s_verify (cli_t *cli, const audit_options_t *options)
         if (rc != CLI_EXIT_OK)
             return rc;
     }
-    else if (intact)
-        printf ("%s: intact, %" PRIu64 " entries (last sequence %" PRIu64 ", hash %s)\n", path,
-                report.entries, report.last_sequence, hash);
-    else
-        printf ("%s: %" PRIu64 " entries intact before line %" PRIu64 "\n", path, report.entries,
-                report.line);
+    else if (!intact)
+        printf ("%s: %" PRIu64 " entries intact before line %" PRIu64 "\n", path,
+                report.entries - before, report.line);
     if (intact)
         return fflush (stdout) ? cli_fail (cli, CLI_EXIT_FAILED, "cannot write output")
                                : CLI_EXIT_OK;
     char where[64] = "";
     if (report.sequence)
         snprintf (where, sizeof where, " (sequence %" PRIu64 ")", report.sequence);
-    return cli_fail (cli, CLI_EXIT_FAILED, "line %" PRIu64 "%s: %s: %s", report.line, where,
+    char file[300] = "";
+    if (count > 1) /* which of the files */
+        snprintf (file, sizeof file, "%s: ", path);
+    return cli_fail (cli, CLI_EXIT_FAILED, "%sline %" PRIu64 "%s: %s: %s", file, report.line, where,
                      onenet_audit_problem_name (report.problem), report.detail);
 }
 

@@ -462,7 +462,9 @@ check_line (onenet_audit_report_t *report, uint64_t number, const char *line, si
         report_problem (report, ONENET_AUDIT_EDITED, number, entry->sequence, "hash mismatch");
     else if (entry->sequence > expected && expected == 1)
         report_problem (report, ONENET_AUDIT_DELETED, number, entry->sequence,
-                        "the log starts at sequence %" PRIu64 ", not 1", entry->sequence);
+                        "the log starts at sequence %" PRIu64 ", not 1 (if it goes on from a "
+                        "moved file, verify that one first: --file OLD --file THIS)",
+                        entry->sequence);
     else if (entry->sequence > expected)
         report_problem (report, ONENET_AUDIT_DELETED, number, entry->sequence,
                         "sequence %" PRIu64 " follows %" PRIu64 " (%" PRIu64 " missing)",
@@ -492,6 +494,17 @@ onenet_audit_verify_file (const char *path, onenet_audit_report_t *report, char 
                           size_t err_size)
 {
     memset (report, 0, sizeof *report);
+    return onenet_audit_verify_next (path, report, err, err_size);
+}
+
+int
+onenet_audit_verify_next (const char *path, onenet_audit_report_t *report, char *err,
+                          size_t err_size)
+{
+    report->problem = ONENET_AUDIT_INTACT;
+    report->line = 0;
+    report->sequence = 0;
+    report->detail[0] = '\0';
     FILE *file = fopen (path, "rb");
     if (!file) {
         snprintf (err, err_size, "cannot open %s: %s", path, strerror (errno));

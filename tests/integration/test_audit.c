@@ -450,6 +450,69 @@ test_file_that_cannot_grow_keeps_a_valid_chain (void **state)
     assert_true (harness_wait_instances (s.broker_port, "ps.person.get", 1, 10000));
 }
 
+/* An operator moves the audit file away and sends SIGHUP: the broker goes
+ * on in a new file at the path, chained to the moved one; the two verify
+ * as one chain, the new one alone names what to do, a restart goes on
+ * from the new file, and the stream misses nothing. */
+static void
+test_moved_file_goes_on_in_a_new_one (void **state)
+{
+    (void) state;
+    harness_stop (s.broker, SIGTERM);
+    char moved[512];
+    snprintf (s.audit_file, sizeof s.audit_file, "%s/audit-moved.log", harness_tempdir ());
+    snprintf (moved, sizeof moved, "%s/audit-moved-1.log", harness_tempdir ());
+    snprintf (s.config, sizeof s.config,
+              "redis = { endpoint = \"127.0.0.1:%d\"; };\n"
+              "audit = { file = \"%s\"; stream = \"onenet:audit:moved\"; };\n",
+              s.redis_port, s.audit_file);
+    start_broker ();
+    assert_true (harness_wait_instances (s.broker_port, "ps.person.get", 1, 10000));
+    char id[19], log_name[64];
+    pick (9, id);
+    snprintf (log_name, sizeof log_name, "broker-%d.log", s.broker_port);
+    for (int i = 0; i < 3; i++)
+        person_get (id, "before the move");
+    assert_int_equal (rename (s.audit_file, moved), 0);
+    kill (s.broker, SIGHUP);
+    assert_true (harness_log_has (log_name, "event=audit.reopened", 10000));
+    person_get (id, "after the move");
+
+    /* The new file alone starts mid-chain, and says how to check it. */
+    const run_t *run = verify_file ();
+    assert_int_equal (run->exit_code, 1);
+    assert_non_null (strstr (run->err, "starts at sequence 4, not 1"));
+    assert_non_null (strstr (run->err, "--file OLD --file THIS"));
+    run = run_cli ((const char *[]) { "audit", "verify", "--file", moved, "--file", s.audit_file,
+                                      NULL });
+    if (run->exit_code != 0)
+        fail_msg ("audit verify of both: %s%s", run->out, run->err);
+    assert_non_null (strstr (run->out, "audit-moved-1.log: intact, 3 entries (last sequence 3"));
+    assert_non_null (strstr (run->out, "audit-moved.log: intact, 1 entries (last sequence 4"));
+
+    /* A restart goes on from the new file, whose only entry continues the
+     * moved one. */
+    harness_stop (s.broker, SIGTERM);
+    start_broker ();
+    assert_true (harness_wait_instances (s.broker_port, "ps.person.get", 1, 10000));
+    person_get (id, "after the restart");
+    run = run_cli ((const char *[]) { "audit", "verify", "--file", moved, "--file", s.audit_file,
+                                      NULL });
+    if (run->exit_code != 0)
+        fail_msg ("audit verify after the restart: %s%s", run->out, run->err);
+    assert_non_null (strstr (run->out, "audit-moved.log: intact, 2 entries (last sequence 5"));
+    /* Swapped, they are no chain. */
+    run = run_cli ((const char *[]) { "audit", "verify", "--file", s.audit_file, "--file", moved,
+                                      NULL });
+    assert_int_equal (run->exit_code, 1);
+
+    json_t *entries = query_person (id, 5);
+    assert_non_null (find (entries, "ps.person.get", "before the move"));
+    assert_non_null (find (entries, "ps.person.get", "after the move"));
+    assert_non_null (find (entries, "ps.person.get", "after the restart"));
+    json_decref (entries);
+}
+
 /* The stream keeps audit.stream_keep_s: older entries and their index
  * members leave Redis (and queries), the file keeps them. Runs last: it
  * restarts the broker with a short keep. */
@@ -519,6 +582,7 @@ main (void)
         cmocka_unit_test (test_chain_continues_across_restart_and_redis_outage),
         cmocka_unit_test (test_edited_entry_fails_verify_naming_its_line),
         cmocka_unit_test (test_file_that_cannot_grow_keeps_a_valid_chain),
+        cmocka_unit_test (test_moved_file_goes_on_in_a_new_one),
         cmocka_unit_test (test_stream_keeps_its_window),
         cmocka_unit_test (harness_test_exits_cleanly),
     };

@@ -84,6 +84,16 @@ typedef struct {
 int onenet_audit_verify_file (const char *path, onenet_audit_report_t *report, char *err,
                               size_t err_size);
 
+/* Checks the file that comes after the ones report has seen (the broker
+ * goes on in a new file when the old one is moved away and it gets
+ * SIGHUP): its first entry must carry report->last_sequence + 1 and be
+ * chained to report->last_hash. entries adds up; line is within this
+ * file. Call onenet_audit_verify_file on the first file, then this on each
+ * next one, while the report stays intact. Returns as
+ * onenet_audit_verify_file. */
+int onenet_audit_verify_next (const char *path, onenet_audit_report_t *report, char *err,
+                              size_t err_size);
+
 /* Writes 2 * size lowercase hex digits and a NUL into out (which holds at
  * least 2 * size + 1 bytes). Returns out. */
 char *onenet_audit_hex (const uint8_t *data, size_t size, char *out);
