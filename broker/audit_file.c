@@ -277,7 +277,6 @@ done:
     return rc;
 }
 
-
 bool
 audit_file_moved (audit_t *self)
 {
@@ -308,7 +307,8 @@ audit_file_reopen (audit_t *self, char *why, size_t why_size)
         return -1;
     }
     if (fsync (self->fd) < 0)
-        onenet_warn ("audit.sync_failed", "file=%s reason=\"%s\"", self->path, strerror (errno));
+        onenet_warn ("audit.sync_failed", "file=%s reason=\"%s\" effect=\"the moved file may "
+                     "miss its last entries after a crash\"", self->path, strerror (errno));
     close (self->fd);
     if (self->reader)
         fclose (self->reader);
