@@ -587,43 +587,6 @@ audit_new (broker_t *broker, const audit_settings_t *settings, char *err, size_t
     return self;
 }
 
-/* Moves to the new file once the stream holds every entry of the old one
- * (a later catch-up reads only the file at the path). */
-static void
-reopen_when_caught_up (audit_t *self)
-{
-    if (!self->reopen_wanted)
-        return;
-    if (cache_enabled (self->broker->cache) && self->confirmed < self->sequence) {
-        audit_complain (self, ONENET_LOG_INFO, "audit.reopen_waiting",
-                        "file=%s streamed=%" PRIu64 " last=%" PRIu64
-                        " reason=\"the stream has not confirmed every entry of the moved file\"",
-                        self->path, self->confirmed, self->sequence);
-        return;
-    }
-    audit_flush (self);   /* this turn's entries end the old file */
-    char why[200], hash[2 * HASH_SIZE + 1];
-    if (audit_file_reopen (self, why, sizeof why) < 0) {
-        self->reopen_wanted = false;
-        audit_complain (self, ONENET_LOG_ERROR, "audit.reopen_failed",
-                        "file=%s reason=\"%s\" effect=\"the moved file is still written\"",
-                        self->path, why);
-        return;
-    }
-    self->reopen_wanted = false;
-    onenet_info ("audit.reopened", "file=%s continues_at=%" PRIu64 " after_hash=%s", self->path,
-                 self->sequence + 1, onenet_audit_hex (self->head, HASH_SIZE, hash));
-}
-
-void
-audit_reopen (audit_t *self)
-{
-    if (!self || !self->path || self->fd < 0 || !audit_file_moved (self))
-        return;
-    self->reopen_wanted = true;
-    reopen_when_caught_up (self);
-}
-
 void
 audit_sync (audit_t *self)
 {
@@ -860,7 +823,7 @@ audit_tick (audit_t *self)
             start_sync (self);
     }
     pump (self);
-    reopen_when_caught_up (self);
+    audit_file_reopen_when_caught_up (self);
     audit_prune (self);
     bool more = self->synced && cache_ready (broker->cache) && in_flight (self) < MAX_IN_FLIGHT
                 && (self->path ? self->streamed < self->sequence : self->unsent != NULL);

@@ -1,8 +1,9 @@
 /*
  * audit_file.c - the audit chain's local file (see audit.c): reading its
  * tail at start to continue the chain, finding an entry's line for the
- * stream's catch-up, reading entries back, and appending a batch of lines
- * with one write(2), cut back to whole lines when it fails.
+ * stream's catch-up, reading entries back, appending a batch of lines
+ * with one write(2), cut back to whole lines when it fails, and going on
+ * in a new file when the old one was moved away (SIGHUP).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "audit_internal.h"
+#include "cache.h"
 #include "onenet/audit.h"
 
 #define TAIL_MAX (256 * 1024)   /* bytes read from the file's end at start */
@@ -277,8 +279,10 @@ done:
     return rc;
 }
 
-bool
-audit_file_moved (audit_t *self)
+/* Is the file at the path another than the one open (moved away, or
+ * replaced)? */
+static bool
+moved (audit_t *self)
 {
     struct stat open_info, path_info;
     if (fstat (self->fd, &open_info) < 0)
@@ -288,8 +292,10 @@ audit_file_moved (audit_t *self)
     return open_info.st_dev != path_info.st_dev || open_info.st_ino != path_info.st_ino;
 }
 
-int
-audit_file_reopen (audit_t *self, char *why, size_t why_size)
+/* Opens a new, empty file at the path and writes the chain on there.
+ * Returns 0, or -1 with why (the old file stays in use). */
+static int
+reopen (audit_t *self, char *why, size_t why_size)
 {
     int fd = open (self->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0) {
@@ -317,4 +323,41 @@ audit_file_reopen (audit_t *self, char *why, size_t why_size)
     self->file_size = 0;
     self->catchup_offset = -1;
     return 0;
+}
+
+/* Moves to the new file once the stream holds every entry of the old one
+ * (a later catch-up reads only the file at the path). */
+void
+audit_file_reopen_when_caught_up (audit_t *self)
+{
+    if (!self->reopen_wanted)
+        return;
+    if (cache_enabled (self->broker->cache) && self->confirmed < self->sequence) {
+        audit_complain (self, ONENET_LOG_INFO, "audit.reopen_waiting",
+                        "file=%s streamed=%" PRIu64 " last=%" PRIu64
+                        " reason=\"the stream has not confirmed every entry of the moved file\"",
+                        self->path, self->confirmed, self->sequence);
+        return;
+    }
+    audit_flush (self);   /* this turn's entries end the old file */
+    char why[200], hash[2 * HASH_SIZE + 1];
+    if (reopen (self, why, sizeof why) < 0) {
+        self->reopen_wanted = false;
+        audit_complain (self, ONENET_LOG_ERROR, "audit.reopen_failed",
+                        "file=%s reason=\"%s\" effect=\"the moved file is still written\"",
+                        self->path, why);
+        return;
+    }
+    self->reopen_wanted = false;
+    onenet_info ("audit.reopened", "file=%s continues_at=%" PRIu64 " after_hash=%s", self->path,
+                 self->sequence + 1, onenet_audit_hex (self->head, HASH_SIZE, hash));
+}
+
+void
+audit_reopen (audit_t *self)
+{
+    if (!self || !self->path || self->fd < 0 || !moved (self))
+        return;
+    self->reopen_wanted = true;
+    audit_file_reopen_when_caught_up (self);
 }

@@ -103,12 +103,9 @@ Onenet__Audit__Entry *audit_file_read_entry_at (audit_t *self, off_t offset, off
 /* Appends length bytes of whole lines (`entries` entries) with one write.
  * Returns 0, or -1 with the file cut back as it was (logged, counted). */
 int audit_file_append (audit_t *self, const char *text, size_t length, size_t entries);
-/* Is the file at the path another than the one open (moved away, or
- * replaced)? */
-bool audit_file_moved (audit_t *self);
-/* Opens a new, empty file at the path and writes the chain on there.
- * Returns 0, or -1 with why (the old file stays in use). */
-int audit_file_reopen (audit_t *self, char *why, size_t why_size);
+/* After audit_reopen found the file moved: opens a new one at the path
+ * once the stream holds every entry of the old one (every tick). */
+void audit_file_reopen_when_caught_up (audit_t *self);
 
 /* audit_query.c: a query's Redis reply (answers the client), and freeing
  * a query still waiting (at shutdown). */
