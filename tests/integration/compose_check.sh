@@ -322,7 +322,9 @@ step "onenet alerts with the operator's key: refused (exit 1, rule operator_noth
 # department publishes an alert; it must arrive live, well before any
 # restart could replay it.
 alerts_endpoint="tcp://127.0.0.1:$alerts_port"
-onenet_as emergency_coordinators alerts --alerts-endpoint "$alerts_endpoint" --json \
+# Not through onenet_as: $! must be onenet itself, for cleanup to stop it.
+onenet --broker "tcp://127.0.0.1:$broker_port" --key "$work/keys/emergency_coordinators.key" \
+    --broker-key "$work/keys/broker.pub" alerts --alerts-endpoint "$alerts_endpoint" --json \
     >"$work/alerts-live.out" 2>"$work/alerts-live.log" &
 pids+=($!)
 names+=(alerts-live)
