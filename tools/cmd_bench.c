@@ -43,11 +43,11 @@ enum {
 
 static const char s_bench_usage[] =
     "usage: onenet bench rr [--inflight N] [--duration SECONDS]\n"
-    "       onenet bench view [--people N] [--inflight N] [--duration SECONDS]\n"
+    "       onenet bench view [--people N] [--inflight N] [--duration SECONDS] [--aof]\n"
     "       onenet bench alerts [--inflight N] [--duration SECONDS] [--aof]\n"
     "       onenet bench events [--duration SECONDS]\n"
-    "       onenet bench memory [--subscribers N] [--adapters N]\n"
-    "       onenet bench audit [--duration SECONDS]\n"
+    "       onenet bench memory [--subscribers N] [--adapters N] [--aof]\n"
+    "       onenet bench audit [--duration SECONDS] [--aof]\n"
     "\n"
     "Measures OneNet and, in the same run, a baseline doing the same work\n"
     "without it, and prints both with their ratio. It starts what it needs\n"

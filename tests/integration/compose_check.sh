@@ -309,8 +309,9 @@ step "the policy refused the operator's key personal data (rule operator_nothing
 # ... and the alert log: `onenet alerts` says so and exits 1, rather than
 # streaming live alerts it could never show to be complete.
 set +e
-timeout 20 bash -c "$(declare -f onenet_as); broker_port=$broker_port work=$work; onenet_as operator alerts --alerts-endpoint tcp://127.0.0.1:$alerts_port --count 1" \
-    >"$work/operator-alerts.out" 2>&1
+timeout 20 onenet --broker "tcp://127.0.0.1:$broker_port" --key "$work/keys/operator.key" \
+    --broker-key "$work/keys/broker.pub" alerts --alerts-endpoint "tcp://127.0.0.1:$alerts_port" \
+    --count 1 >"$work/operator-alerts.out" 2>&1
 rc=$?
 set -e
 [ "$rc" = 1 ] || fail "onenet alerts with the operator's key exited $rc, expected 1 (see $work/operator-alerts.out)"

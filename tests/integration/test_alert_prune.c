@@ -56,23 +56,11 @@ teardown (void **state)
     return 0;
 }
 
-/* A Redis integer reply of `redis-cli COMMAND`. */
+/* A Redis integer reply, from the test's Redis. */
 static long long
 redis_int (const char *command)
 {
-    char line[512];
-    snprintf (line, sizeof line, "redis-cli -p %d %s", s_redis_port, command);
-    FILE *pipe = popen (line, "r");
-    assert_non_null (pipe);
-    char out[64] = "";
-    char *read = fgets (out, sizeof out, pipe);
-    assert_int_equal (pclose (pipe), 0);
-    assert_non_null (read);
-    char *end = NULL;
-    long long value = strtoll (out, &end, 10);
-    if (end == out)
-        fail_msg ("%s: not an integer: %s", command, out);
-    return value;
+    return harness_redis_int (s_redis_port, command);
 }
 
 /* The flood sample under another identifier; an Update of `updates` when

@@ -553,14 +553,9 @@ test_stream_keeps_its_window (void **state)
             usleep (100000);
     }
     assert_int_equal (left, 0);
-    char command[256];
-    snprintf (command, sizeof command, "redis-cli -p %d EXISTS onenet:audit:window:person:%s",
-              s.redis_port, old);
-    FILE *pipe = popen (command, "r");
-    char out[16] = "";
-    assert_non_null (fgets (out, sizeof out, pipe));
-    pclose (pipe);
-    assert_string_equal (out, "0\n");   /* its index emptied and gone */
+    char command[128];
+    snprintf (command, sizeof command, "EXISTS onenet:audit:window:person:%s", old);
+    assert_int_equal (harness_redis_int (s.redis_port, command), 0);   /* its index emptied and gone */
     assert_true (harness_metric (http_port, "onenet_audit_trimmed_total") >= 3);
     json_t *entries = query_person (recent, 1);
     assert_non_null (find (entries, "ps.person.get", "kept"));

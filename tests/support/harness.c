@@ -495,3 +495,21 @@ harness_cap_sample (const char *name)
         fail_msg ("%s: %s", name, err);
     return alert;
 }
+
+long long
+harness_redis_int (int port, const char *command)
+{
+    char line[512];
+    snprintf (line, sizeof line, "redis-cli -p %d %s", port, command);
+    FILE *pipe = popen (line, "r");
+    if (!pipe)
+        fail_msg ("%s: %s", line, strerror (errno));
+    char out[64] = "";
+    char *read = fgets (out, sizeof out, pipe);
+    int status = pclose (pipe);
+    char *end = NULL;
+    long long value = read ? strtoll (out, &end, 10) : 0;
+    if (status != 0 || !read || end == out)
+        fail_msg ("%s: not an integer reply: %s", line, out);
+    return value;
+}

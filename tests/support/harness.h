@@ -96,6 +96,10 @@ bool harness_audit_has (const char *a, const char *b, const char *c);
  * 127.0.0.1:http_port; -1 if it cannot be read. */
 double harness_metric (int http_port, const char *name);
 
+/* The integer reply of `redis-cli -p port COMMAND` (a Redis started with
+ * harness_start_redis); fails the test on anything else. */
+long long harness_redis_int (int port, const char *command);
+
 /* tests/data/cap/NAME ($ONENET_SOURCE_DIR) parsed; fails the test if it
  * cannot be read or parsed. Free with onenet__alert__alert__free_unpacked. */
 struct Onenet__Alert__Alert *harness_cap_sample (const char *name);
