@@ -4,11 +4,16 @@
  * benefit_payments (schema in tools/seed/seed_social_security.c),
  * turned into onenet.ss messages. One connection, statements prepared once at open.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
 #include "ss_store.h"
+
+/* Address space for memory-mapped reads; a store larger than this is read
+ * through pread(2) past it. */
+#define STORE_MMAP_SIZE "268435456"
 
 #define MAX_RECORDS 20
 #define MAX_CLAIMS 50
@@ -21,6 +26,8 @@ enum {
     STMT_PAYMENTS,
     STMT_UPDATE,
     STMT_COUNT,
+    STMT_BEGIN,
+    STMT_COMMIT,
     STMT_TOTAL
 };
 
@@ -41,6 +48,8 @@ static const char *const s_sql[STMT_TOTAL] = {
                     " phone = COALESCE(NULLIF(?3, ''), phone), updated_at_ms = ?4"
                     " WHERE resident_id = ?1",
     [STMT_COUNT] = "SELECT count(*) FROM insured_persons",
+    [STMT_BEGIN] = "BEGIN",
+    [STMT_COMMIT] = "COMMIT",
 };
 
 static const struct {
@@ -90,6 +99,36 @@ fail (ss_store_t *self, sqlite3_stmt *stmt)
     return -1;
 }
 
+/* A lookup's statements run in one read transaction: they see one snapshot
+ * of the store (a record and its rows as of one moment, never half of an
+ * update), and SQLite takes its WAL read lock once instead of once per
+ * statement (two fcntl(2) and an fstat(2) each, most of a lookup's cost).
+ * Returns true when it began one, for read_end to end; false inside a
+ * transaction already, or when BEGIN failed (the statements then run on
+ * their own). */
+static bool
+read_begin (ss_store_t *self)
+{
+    if (!sqlite3_get_autocommit (self->db))
+        return false;
+    sqlite3_stmt *stmt = self->stmt[STMT_BEGIN];
+    bool begun = sqlite3_step (stmt) == SQLITE_DONE;
+    sqlite3_reset (stmt);
+    return begun;
+}
+
+static void
+read_end (ss_store_t *self, bool begun)
+{
+    if (!begun)
+        return;
+    sqlite3_stmt *stmt = self->stmt[STMT_COMMIT];
+    sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    if (!sqlite3_get_autocommit (self->db))   /* never left inside a transaction */
+        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 const char *
 ss_pension_status_name (Onenet__Ss__PensionStatus status)
 {
@@ -120,7 +159,14 @@ ss_store_open (const char *path, char *err, size_t err_size)
     }
     sqlite3_busy_timeout (self->db, 2000);
     char *message = NULL;
-    if (sqlite3_exec (self->db, "PRAGMA journal_mode = WAL", NULL, NULL, &message) != SQLITE_OK) {
+    /* WAL: the adapter reads while another process (onenet-seed, a
+     * department's own tools) writes. Memory-mapped reads: a lookup touches
+     * a few pages of a store far larger than SQLite's page cache, and each
+     * miss would cost a pread(2); mapped, it is a read of the kernel's page
+     * cache. */
+    if (sqlite3_exec (self->db, "PRAGMA journal_mode = WAL; PRAGMA mmap_size = " STORE_MMAP_SIZE,
+                      NULL, NULL, &message)
+        != SQLITE_OK) {
         snprintf (err, err_size, "%s: %s", path, message ? message : "cannot enable WAL");
         sqlite3_free (message);
         ss_store_close (&self);
@@ -260,8 +306,8 @@ load_claims (ss_store_t *self, Onenet__Ss__InsuredPerson *person)
     return 0;
 }
 
-int
-ss_store_insured (ss_store_t *self, const char *resident_id, Onenet__Ss__InsuredPerson **out_p)
+static int
+load_insured (ss_store_t *self, const char *resident_id, Onenet__Ss__InsuredPerson **out_p)
 {
     sqlite3_stmt *stmt = self->stmt[STMT_INSURED];
     sqlite3_bind_text (stmt, 1, resident_id, -1, SQLITE_STATIC);
@@ -293,6 +339,15 @@ ss_store_insured (ss_store_t *self, const char *resident_id, Onenet__Ss__Insured
     }
     *out_p = person;
     return 1;
+}
+
+int
+ss_store_insured (ss_store_t *self, const char *resident_id, Onenet__Ss__InsuredPerson **out_p)
+{
+    bool begun = read_begin (self);
+    int found = load_insured (self, resident_id, out_p);
+    read_end (self, begun);
+    return found;
 }
 
 int
