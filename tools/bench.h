@@ -101,11 +101,6 @@ typedef struct {
     char first_error[200]; /* "STATUS: message" of the first failure */
 } bench_result_t;
 
-/* Runs one phase with the SDK's async API (onenet_client_send /
- * onenet_client_recv). Latency of a call is from send to receive. Returns
- * 0, or -1 with a reason in err (client not created, send failed, a
- * reply did not come). Failed replies are counted, not fatal: the caller
- * decides. */
 /* test.echo's request for rr and audit: an onenet.example.EchoMessage
  * packed to exactly BENCH_ECHO_BODY_SIZE bytes, the same for every call. */
 #define BENCH_ECHO_BODY_SIZE 100
@@ -117,8 +112,50 @@ void bench_echo_init (bench_echo_t *echo);
 /* A bench_body_fn whose state is a bench_echo_t. */
 size_t bench_echo_body (void *state, uint64_t seq, uint8_t *buffer, size_t size);
 
+/* Runs one phase with the SDK's async API (onenet_client_send /
+ * onenet_client_recv). Latency of a call is from send to receive. Returns
+ * 0, or -1 with a reason in err (client not created, send failed, a
+ * reply did not come). Failed replies are counted, not fatal: the caller
+ * decides. */
 int bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err,
                        size_t err_size);
+
+/* --- interleaved rounds --------------------------------------------------- */
+
+/* Two phases run back to back are not measured alike on a shared machine:
+ * a burst of other work lands on one and misses the other, and a ratio
+ * between them moves by a third from run to run. So the sides of a ratio
+ * run in turns instead: rounds of about BENCH_ROUND_S each, the order
+ * reversed every round, the latencies of all rounds pooled. */
+#define BENCH_ROUND_S 1.0
+/* Warm-up of every round after the first: a new connection, nothing cold. */
+#define BENCH_ROUND_WARMUP_S 0.1
+#define BENCH_MAX_SIDES 4
+
+/* One round of a side: warm up warmup_s, then add the latency of every call
+ * that completed in the next duration_s to samples, and count failed calls
+ * in result (failed, first_error). Returns 0, or -1 with a reason. */
+typedef int (bench_round_fn) (void *state, double warmup_s, double duration_s,
+                              bench_samples_t *samples, bench_result_t *result, char *err,
+                              size_t err_size);
+
+typedef struct {
+    bench_round_fn *round;
+    void *state;
+    bench_result_t result; /* filled by bench_interleave */
+} bench_side_t;
+
+/* Measures each of count sides for duration_s in all, in alternating rounds
+ * (one round when count is 1); the first round of each warms up warmup_s.
+ * Fills each side's result over its whole measured time. Returns 0, or -1
+ * with a reason. */
+int bench_interleave (bench_side_t *sides, size_t count, double warmup_s, double duration_s,
+                      char *err, size_t err_size);
+
+/* A bench_round_fn whose state is a bench_load_t (its warmup_s and
+ * duration_s are not used: the round's are). */
+int bench_onenet_round (void *state, double warmup_s, double duration_s, bench_samples_t *samples,
+                        bench_result_t *result, char *err, size_t err_size);
 
 /* Fills result's percentiles and rate from samples over window_s. */
 void bench_result_fill (bench_result_t *result, bench_samples_t *samples, double window_s);

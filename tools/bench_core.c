@@ -108,9 +108,10 @@ s_fill (onenet_client_t *client, const bench_load_t *load, sent_t *ring, uint64_
 }
 
 int
-bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err, size_t err_size)
+bench_onenet_round (void *state, double warmup_s, double duration_s, bench_samples_t *samples,
+                    bench_result_t *result, char *err, size_t err_size)
 {
-    memset (result, 0, sizeof *result);
+    const bench_load_t *load = state;
     onenet_client_t *client = onenet_client_new (load->endpoint, err, err_size);
     sent_t *ring = calloc (RING_SIZE, sizeof *ring);
     if (!client || !ring) {
@@ -121,10 +122,8 @@ bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err, 
         return -1;
     }
     onenet_call_options_t options = {.timeout_ms = load->timeout_ms};
-    bench_samples_t samples = {0};
-    int64_t start = bench_now_ns ();
-    int64_t from = start + (int64_t)(load->warmup_s * 1e9);
-    int64_t until = from + (int64_t)(load->duration_s * 1e9);
+    int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
+    int64_t until = from + (int64_t)(duration_s * 1e9);
     int wait_ms = (int)load->timeout_ms + STUCK_GRACE_MS;
     uint64_t seq = 0;
     int rc = 0;
@@ -150,21 +149,65 @@ bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err, 
         if (onenet_reply_status (reply) != ONENET_OK)
             s_note_failure (result, reply);
         else if (done >= from && done <= until && sent->id == id) {
-            bench_samples_add (&samples, (uint64_t)(done - sent->sent_ns));
+            bench_samples_add (samples, (uint64_t)(done - sent->sent_ns));
             if (load->on_reply)
                 load->on_reply (load->state, reply);
         }
         onenet_reply_destroy (&reply);
     }
-    if (rc == 0 && samples.out_of_memory) {
-        snprintf (err, err_size, "out of memory for latency samples");
-        rc = -1;
-    }
-    if (rc == 0)
-        bench_result_fill (result, &samples, load->duration_s);
-    bench_samples_free (&samples);
     free (ring);
     onenet_client_destroy (&client);
+    return rc;
+}
+
+int
+bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err, size_t err_size)
+{
+    bench_side_t side = {.round = bench_onenet_round, .state = (void *)load};
+    int rc = bench_interleave (&side, 1, load->warmup_s, load->duration_s, err, err_size);
+    *result = side.result;
+    return rc;
+}
+
+/* --- interleaved rounds ------------------------------------------------- */
+
+int
+bench_interleave (bench_side_t *sides, size_t count, double warmup_s, double duration_s,
+                  char *err, size_t err_size)
+{
+    bench_samples_t samples[BENCH_MAX_SIDES] = {0};
+    if (count == 0 || count > BENCH_MAX_SIDES) {
+        snprintf (err, err_size, "%zu sides to interleave (1 to %d)", count, BENCH_MAX_SIDES);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++)
+        memset (&sides[i].result, 0, sizeof sides[i].result);
+    //  one side alone gains nothing from rounds, and pays their warm-ups
+    size_t rounds = count > 1 ? (size_t)(duration_s / BENCH_ROUND_S + 0.5) : 1;
+    if (rounds < 1)
+        rounds = 1;
+    double window_s = duration_s / (double)rounds;
+    int rc = 0;
+    for (size_t round = 0; rc == 0 && round < rounds; round++) {
+        //  the order turns every round, so that no side always runs just
+        //  after another (whose leftovers, a Redis write or a TCP close,
+        //  it would pay for)
+        for (size_t k = 0; rc == 0 && k < count; k++) {
+            size_t i = round % 2 ? count - 1 - k : k;
+            double warm = round == 0 ? warmup_s : BENCH_ROUND_WARMUP_S;
+            rc = sides[i].round (sides[i].state, warm, window_s, &samples[i], &sides[i].result,
+                                 err, err_size);
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (rc == 0 && samples[i].out_of_memory) {
+            snprintf (err, err_size, "out of memory for latency samples");
+            rc = -1;
+        }
+        if (rc == 0)
+            bench_result_fill (&sides[i].result, &samples[i], duration_s);
+        bench_samples_free (&samples[i]);
+    }
     return rc;
 }
 

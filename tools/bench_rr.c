@@ -96,13 +96,21 @@ bench_zmq_echo_main (const char *backend)
 
 /* --- the baseline's client ---------------------------------------------- */
 
-/* Same closed loop as bench_onenet_load over a raw DEALER; the send time
- * travels in the first 8 bytes of the body, which the echo returns. */
+/* The baseline's client, for one round. */
+typedef struct {
+    const char *frontend;
+    size_t inflight;
+} baseline_t;
+
+/* A bench_round_fn: the same closed loop as bench_onenet_round over a raw
+ * DEALER; the send time travels in the first 8 bytes of the body, which
+ * the echo returns. */
 static int
-s_baseline_load (const char *frontend, size_t inflight, double warmup_s, double duration_s,
-                 bench_result_t *result, char *err, size_t err_size)
+s_baseline_round (void *state, double warmup_s, double duration_s, bench_samples_t *samples,
+                  bench_result_t *result, char *err, size_t err_size)
 {
-    memset (result, 0, sizeof *result);
+    const baseline_t *baseline = state;
+    (void)result; /* the echo cannot fail a call */
     void *context = zmq_ctx_new ();
     void *socket = context ? zmq_socket (context, ZMQ_DEALER) : NULL;
     int linger = 0, timeout = BASELINE_RECV_MS;
@@ -110,7 +118,7 @@ s_baseline_load (const char *frontend, size_t inflight, double warmup_s, double 
         s_no_hwm (socket);
     if (!socket || zmq_setsockopt (socket, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
         zmq_setsockopt (socket, ZMQ_RCVTIMEO, &timeout, sizeof timeout) < 0 ||
-        zmq_connect (socket, frontend) < 0) {
+        zmq_connect (socket, baseline->frontend) < 0) {
         snprintf (err, err_size, "baseline client: %s", zmq_strerror (errno));
         if (socket)
             zmq_close (socket);
@@ -120,13 +128,12 @@ s_baseline_load (const char *frontend, size_t inflight, double warmup_s, double 
     }
     uint8_t body[BODY_SIZE];
     memset (body, 'x', sizeof body);
-    bench_samples_t samples = {0};
     int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
     int64_t until = from + (int64_t)(duration_s * 1e9);
     size_t outstanding = 0;
     int rc = 0;
     for (;;) {
-        while (outstanding < inflight && bench_now_ns () < until) {
+        while (outstanding < baseline->inflight && bench_now_ns () < until) {
             int64_t sent = bench_now_ns ();
             memcpy (body, &sent, sizeof sent);
             if (zmq_send (socket, body, sizeof body, 0) < 0) {
@@ -152,15 +159,8 @@ s_baseline_load (const char *frontend, size_t inflight, double warmup_s, double 
         int64_t sent;
         memcpy (&sent, reply, sizeof sent);
         if (done >= from && done <= until)
-            bench_samples_add (&samples, (uint64_t)(done - sent));
+            bench_samples_add (samples, (uint64_t)(done - sent));
     }
-    if (rc == 0 && samples.out_of_memory) {
-        snprintf (err, err_size, "out of memory for latency samples");
-        rc = -1;
-    }
-    if (rc == 0)
-        bench_result_fill (result, &samples, duration_s);
-    bench_samples_free (&samples);
     zmq_close (socket);
     zmq_ctx_term (context);
     return rc;
@@ -291,8 +291,9 @@ s_start_nats (bench_env_t *env, bench_nats_t *nats, char *err, size_t err_size)
     return bench_spawn (env, "nats-echo.log", argv, err, err_size) < 0 ? -1 : 1;
 }
 
-/* One in-flight count: OneNet, the baseline, then NATS (when nats is not
- * NULL), back to back. */
+/* One in-flight count: OneNet and the baseline in alternating rounds
+ * (bench_interleave), then NATS (when nats is not NULL), whose helper
+ * reports figures rather than latencies to pool. */
 static int
 s_measure (bench_env_t *env, const char *onenet, const char *baseline, const bench_nats_t *nats,
            size_t inflight, const bench_options_t *options, bench_report_t *report, char *err,
@@ -309,15 +310,15 @@ s_measure (bench_env_t *env, const char *onenet, const char *baseline, const ben
                          .timeout_ms = CALL_TIMEOUT_MS,
                          .body = bench_echo_body,
                          .state = &body};
-    bench_result_t mine, bare;
+    baseline_t bare_client = {.frontend = baseline, .inflight = inflight};
+    bench_side_t pair[2] = {{.round = bench_onenet_round, .state = &load},
+                              {.round = s_baseline_round, .state = &bare_client}};
     char what[64];
     snprintf (what, sizeof what, "test.echo with %zu in flight", inflight);
-    if (bench_onenet_load (&load, &mine, err, err_size) < 0 ||
-        s_check_failures (what, &mine, err, err_size) < 0)
+    if (bench_interleave (pair, 2, BENCH_WARMUP_S, options->duration_s, err, err_size) < 0 ||
+        s_check_failures (what, &pair[0].result, err, err_size) < 0)
         return -1;
-    if (s_baseline_load (baseline, inflight, BENCH_WARMUP_S, options->duration_s, &bare, err,
-                         err_size) < 0)
-        return -1;
+    const bench_result_t mine = pair[0].result, bare = pair[1].result;
     if (mine.completed == 0 || bare.completed == 0) {
         snprintf (err, err_size, "no request completed in %.1f s with %zu in flight",
                   options->duration_s, inflight);

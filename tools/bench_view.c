@@ -12,7 +12,9 @@
  *   miss     the same with bypass_cache: a fan-out to three departments,
  *            at --inflight and at 1 in flight
  *   rr       ps.person.get for the same people, 1 in flight: the single
- *            round trip a miss should cost not much more than
+ *            round trip a miss should cost not much more than; it runs
+ *            in alternating rounds with the misses at 1 in flight
+ *            (bench_interleave), the two sides of the target's ratio
  *   redis    bare hiredis GETs of view-sized values, pipelined with
  *            --inflight outstanding: the ceiling for cache hits
  *
@@ -302,20 +304,28 @@ s_start_system (bench_env_t *env, int redis_port, const char *stores, char *endp
 /* Runs one phase and fails on any failed call: a benchmark of errors
  * measures nothing. */
 static int
-s_phase (bench_load_t *load, const char *what, bench_result_t *result, char *err, size_t err_size)
+s_phase_ok (const char *what, const bench_result_t *result, const bench_options_t *options,
+            char *err, size_t err_size)
 {
-    if (bench_onenet_load (load, result, err, err_size) < 0)
-        return -1;
     if (result->failed) {
         snprintf (err, err_size, "%s: %llu calls failed, the first with %s", what,
                   (unsigned long long)result->failed, result->first_error);
         return -1;
     }
     if (result->completed == 0) {
-        snprintf (err, err_size, "%s: no call completed in %.1f s", what, load->duration_s);
+        snprintf (err, err_size, "%s: no call completed in %.1f s", what, options->duration_s);
         return -1;
     }
     return 0;
+}
+
+static int
+s_phase (bench_load_t *load, const char *what, const bench_options_t *options,
+         bench_result_t *result, char *err, size_t err_size)
+{
+    if (bench_onenet_load (load, result, err, err_size) < 0)
+        return -1;
+    return s_phase_ok (what, result, options, err, err_size);
 }
 
 static void
@@ -343,19 +353,25 @@ s_measure (const char *endpoint, int redis_port, people_t *people, const bench_o
                          .state = people};
     bench_result_t hit, miss, miss1, rr;
     char prefix[64];
-    if (s_phase (&load, "cache hits", &hit, err, err_size) < 0)
+    if (s_phase (&load, "cache hits", options, &hit, err, err_size) < 0)
         return -1;
     people->bypass_cache = true;
     load.on_reply = NULL;
-    if (s_phase (&load, "cache misses", &miss, err, err_size) < 0)
+    if (s_phase (&load, "cache misses", options, &miss, err, err_size) < 0)
         return -1;
+    //  the ratio's two sides, 1 in flight, in alternating rounds
     load.inflight = 1;
-    if (s_phase (&load, "cache misses, 1 in flight", &miss1, err, err_size) < 0)
+    bench_load_t single = load;
+    single.service = "ps.person.get";
+    single.body = s_person_body;
+    bench_side_t pair[2] = {{.round = bench_onenet_round, .state = &load},
+                            {.round = bench_onenet_round, .state = &single}};
+    if (bench_interleave (pair, 2, BENCH_WARMUP_S, options->duration_s, err, err_size) < 0 ||
+        s_phase_ok ("cache misses, 1 in flight", &pair[0].result, options, err, err_size) < 0 ||
+        s_phase_ok ("ps.person.get", &pair[1].result, options, err, err_size) < 0)
         return -1;
-    load.service = "ps.person.get";
-    load.body = s_person_body;
-    if (s_phase (&load, "ps.person.get", &rr, err, err_size) < 0)
-        return -1;
+    miss1 = pair[0].result;
+    rr = pair[1].result;
     double gets = s_redis_gets (redis_port, people, inflight, options->duration_s, err, err_size);
     if (gets <= 0)
         return -1;
