@@ -18,6 +18,10 @@
 
 #define RESIDENT_ID_SIZE 18
 #define LOOKUP_MAX_MS 100
+/* What a view unpacks and packs lives in its own arena: the departments'
+ * contributions, the cached sections, the packed sections. Three
+ * departments' answers fit; more spills to malloc, freed with the view. */
+#define VIEW_ARENA_SIZE 16384
 
 /* A Redis reply names its view and which question it answers, so a late
  * answer to an earlier question is never taken for the current one. */
@@ -35,7 +39,11 @@ typedef struct {
     char served_by[96];
     int64_t fetched_at_ms;
     Onenet__View__Contribution *contribution;   /* when status is OK */
-    Onenet__View__Section *stale;               /* cached section, if any */
+    /* The cached section, kept packed: it is only read when the department
+     * fails, and a healthy view never unpacks it. */
+    const uint8_t *stale_bytes;
+    size_t stale_size;
+    Onenet__View__Section *stale;               /* unpacked from it, when needed */
 } part_t;
 
 static merge_part_t
@@ -59,11 +67,15 @@ struct view_t {
     int64_t lookup_until;  /* a cache lookup slower than this is given up */
     view_state_t state;
     bool waiting_cache;    /* a Redis reply is outstanding */
+    bool stale_asked;      /* the cached sections were asked for */
+    int64_t stale_at;      /* ask for them then if a department is still silent */
     bool changed;          /* a record.changed arrived meanwhile: do not cache */
     size_t outstanding;    /* parts not answered yet */
     size_t n;              /* departments asked (the config's, when the view began) */
     part_t *parts;         /* one per department */
     view_t *prev, *next;
+    onenet_arena_t arena;  /* parts and everything they point to */
+    unsigned char arena_buffer[];
 };
 
 struct views_t {
@@ -107,17 +119,57 @@ view_free (views_t *self, view_t *view)
         self->active = view->next;
     if (view->next)
         view->next->prev = view->prev;
-    for (size_t i = 0; view->parts && i < view->n; i++) {
-        free (view->parts[i].department);
-        free (view->parts[i].view_service);
-        if (view->parts[i].contribution)
-            protobuf_c_message_free_unpacked (&view->parts[i].contribution->base, NULL);
-        if (view->parts[i].stale)
-            protobuf_c_message_free_unpacked (&view->parts[i].stale->base, NULL);
-    }
-    free (view->parts);
+    onenet_arena_reset (&view->arena);
     zmq_msg_close (&view->client);
     free (view);
+}
+
+/* --- the view's arena --- */
+
+static void *
+arena_alloc (onenet_arena_t *arena, size_t size)
+{
+    return arena->allocator.alloc (arena->allocator.allocator_data, size);
+}
+
+static char *
+arena_strdup (onenet_arena_t *arena, const char *text)
+{
+    size_t size = strlen (text) + 1;
+    char *copy = arena_alloc (arena, size);
+    if (copy)
+        memcpy (copy, text, size);
+    return copy;
+}
+
+/* A view with a part for each configured department, or NULL when out of
+ * memory. Not in the table yet. */
+static view_t *
+view_new (const broker_config_t *config)
+{
+    view_t *view = malloc (sizeof *view + VIEW_ARENA_SIZE);
+    if (!view)
+        return NULL;
+    memset (view, 0, sizeof *view);   /* the arena's bytes are written before they are read */
+    onenet_arena_init (&view->arena, view->arena_buffer, VIEW_ARENA_SIZE);
+    size_t n = config->department_count;
+    view->parts = arena_alloc (&view->arena, (n ? n : 1) * sizeof *view->parts);
+    bool copied = view->parts != NULL;
+    if (copied)
+        memset (view->parts, 0, (n ? n : 1) * sizeof *view->parts);
+    for (size_t i = 0; copied && i < n; i++) {
+        view->parts[i].department = arena_strdup (&view->arena, config->departments[i].name);
+        view->parts[i].view_service = arena_strdup (&view->arena,
+                                                    config->departments[i].view_service);
+        copied = view->parts[i].department && view->parts[i].view_service;
+    }
+    if (!copied) {
+        onenet_arena_reset (&view->arena);
+        free (view);
+        return NULL;
+    }
+    view->n = n;
+    return view;
 }
 
 static view_t *
@@ -150,6 +202,54 @@ cache_set (broker_t *broker, const char *key, const void *value, size_t size, in
     cache_command (broker->cache, 0, 5, argv, lengths);
 }
 
+/* --- a view's bytes from its sections packed once --- */
+
+typedef struct {
+    uint8_t *bytes;
+    size_t size;
+} packed_t;
+
+#define SECTIONS_TAG 0x12   /* PersonView field 2, length-delimited */
+
+static size_t
+varint_size (uint64_t value)
+{
+    size_t size = 1;
+    for (; value >= 0x80; value >>= 7)
+        size++;
+    return size;
+}
+
+/* The size of bare (a PersonView whose sections are left out) with the
+ * packed sections after it. */
+static size_t
+view_encoded_size (const Onenet__View__PersonView *bare, const packed_t *sections, size_t n)
+{
+    size_t size = protobuf_c_message_get_packed_size (&bare->base);
+    for (size_t i = 0; i < n; i++)
+        size += 1 + varint_size (sections[i].size) + sections[i].size;
+    return size;
+}
+
+/* Writes bare, then each packed section as field 2. Protobuf reads fields
+ * in any order and keeps a repeated field's in order, so these are the
+ * bytes of bare with those sections, without packing them again. */
+static void
+view_encode (uint8_t *out, const Onenet__View__PersonView *bare, const packed_t *sections, size_t n)
+{
+    out += protobuf_c_message_pack (&bare->base, out);
+    for (size_t i = 0; i < n; i++) {
+        *out++ = SECTIONS_TAG;
+        for (uint64_t value = sections[i].size; ; value >>= 7) {
+            *out++ = (uint8_t) (value < 0x80 ? value : (value & 0x7f) | 0x80);
+            if (value < 0x80)
+                break;
+        }
+        memcpy (out, sections[i].bytes, sections[i].size);
+        out += sections[i].size;
+    }
+}
+
 static void
 send_view (broker_t *broker, const zmq_msg_t *client, uint64_t correlation,
            const Onenet__View__PersonView *person)
@@ -166,12 +266,25 @@ send_view (broker_t *broker, const zmq_msg_t *client, uint64_t correlation,
  * again among what is left (a masked value never shows as a conflict).
  * The view itself is not changed: the cache keeps it whole. */
 static void
-answer (views_t *self, const view_t *view, const Onenet__View__PersonView *person)
+answer (views_t *self, const view_t *view, const Onenet__View__PersonView *person,
+        const packed_t *packed)
 {
     broker_t *broker = self->broker;
     uint64_t latency_us = (uint64_t) (onenet_clock_ms () - view->started_ms) * 1000;
     if (!broker->policy) {
-        send_view (broker, &view->client, view->correlation, person);
+        if (packed) {
+            /* Nothing to filter: the sections as packed for the cache. */
+            Onenet__View__PersonView bare = *person;
+            bare.sections = NULL;
+            bare.n_sections = 0;
+            zmq_msg_t body;
+            zmq_msg_init_size (&body, view_encoded_size (&bare, packed, person->n_sections));
+            view_encode (zmq_msg_data (&body), &bare, packed, person->n_sections);
+            broker_answer (broker, &view->client, view->correlation, NULL, ONENET_OK, NULL, &body);
+            zmq_msg_close (&body);
+        }
+        else
+            send_view (broker, &view->client, view->correlation, person);
         broker_audit (broker, "view", view->requester, view->user, "onenet.view.person",
                       view->resident_id, view->purpose, ONENET_OK, latency_us, "broker");
         return;
@@ -239,6 +352,10 @@ finish (views_t *self, view_t *view)
             part->status = ONENET_TIMEOUT;
             snprintf (part->message, sizeof part->message, "no answer within the view's deadline");
         }
+        if (part->status != ONENET_OK && part->stale_bytes && !part->stale)
+            part->stale = (Onenet__View__Section *) protobuf_c_message_unpack (
+                &onenet__view__section__descriptor, &view->arena.allocator, part->stale_size,
+                part->stale_bytes);
         merge_part_t merged = as_merge_part (part);
         merge_section (&sections[i], part->department, &merged, now_ms);
         section_ptrs[i] = &sections[i];
@@ -254,32 +371,41 @@ finish (views_t *self, view_t *view)
     person.partial = partial;
     person.generated_at_ms = now_ms;
 
-    answer (self, view, &person);
+    /* Each section is packed once: the stale cache keeps it alone, and the
+     * view's bytes, answered and cached, are made of it (view_encode). */
+    packed_t packed[n ? n : 1];
+    bool all_packed = true;
+    for (size_t i = 0; i < n; i++) {
+        packed[i].size = protobuf_c_message_get_packed_size (&sections[i].base);
+        packed[i].bytes = arena_alloc (&view->arena, packed[i].size ? packed[i].size : 1);
+        if (packed[i].bytes)
+            protobuf_c_message_pack (&sections[i].base, packed[i].bytes);
+        else
+            all_packed = false;
+    }
+    answer (self, view, &person, all_packed ? packed : NULL);
     self->stats.partial += partial;
 
-    if (cache_ready (broker->cache) && !view->changed) {
+    if (all_packed && cache_ready (broker->cache) && !view->changed) {
         char key[128];
         for (size_t i = 0; i < n && broker->config->view_stale_ttl_s; i++) {
             if (view->parts[i].status != ONENET_OK)
                 continue;
-            size_t size = protobuf_c_message_get_packed_size (&sections[i].base);
-            uint8_t *packed = malloc (size ? size : 1);
-            if (!packed)
-                continue;
-            protobuf_c_message_pack (&sections[i].base, packed);
             section_key (key, sizeof key, view->parts[i].department, view->resident_id);
-            cache_set (broker, key, packed, size, broker->config->view_stale_ttl_s);
-            free (packed);
+            cache_set (broker, key, packed[i].bytes, packed[i].size,
+                       broker->config->view_stale_ttl_s);
         }
         if (!partial && broker->config->view_cache_ttl_s) {
-            person.from_cache = true;   /* as whoever reads it back will see it */
-            size_t size = protobuf_c_message_get_packed_size (&person.base);
-            uint8_t *packed = malloc (size ? size : 1);
-            if (packed) {
-                protobuf_c_message_pack (&person.base, packed);
+            Onenet__View__PersonView bare = person;
+            bare.sections = NULL;
+            bare.n_sections = 0;
+            bare.from_cache = true;   /* as whoever reads it back will see it */
+            size_t size = view_encoded_size (&bare, packed, n);
+            uint8_t *bytes = arena_alloc (&view->arena, size);
+            if (bytes) {
+                view_encode (bytes, &bare, packed, n);
                 view_key (key, sizeof key, view->resident_id);
-                cache_set (broker, key, packed, size, broker->config->view_cache_ttl_s);
-                free (packed);
+                cache_set (broker, key, bytes, size, broker->config->view_cache_ttl_s);
             }
         }
     }
@@ -324,6 +450,34 @@ fail_part (views_t *self, view_t *view, size_t index, onenet_status_t status, co
     (void) self;
 }
 
+/* Asks Redis for the departments' cached sections, once per view. Only
+ * when one is needed: a department failed, or is still silent at
+ * stale_at. A healthy view never asks, so the fan-out does not wake
+ * Redis (and the broker again for its reply) while the departments work. */
+static void
+ask_stale (views_t *self, view_t *view)
+{
+    broker_t *broker = self->broker;
+    size_t n = view->n;
+    if (view->stale_asked)
+        return;
+    view->stale_asked = true;   /* Redis down now: not asked again, the view goes on without */
+    if (!n || !broker->config->view_stale_ttl_s || !cache_ready (broker->cache))
+        return;
+    const char *argv[n + 1];
+    size_t lengths[n + 1];
+    char keys[n][128];
+    argv[0] = "MGET";
+    lengths[0] = 4;
+    for (size_t i = 0; i < n; i++) {
+        lengths[i + 1] = (size_t) section_key (keys[i], sizeof keys[i], view->parts[i].department,
+                                               view->resident_id);
+        argv[i + 1] = keys[i];
+    }
+    view->waiting_cache
+        = cache_command (broker->cache, COOKIE (view, ASK_SECTIONS), (int) n + 1, argv, lengths) == 0;
+}
+
 static void
 fetch (views_t *self, view_t *view)
 {
@@ -336,22 +490,6 @@ fetch (views_t *self, view_t *view)
     uint8_t packed[64];
     size_t size = protobuf_c_message_pack (&request.base, packed);
 
-    /* The cached sections, for any department that fails: asked in
-     * parallel with the departments, so it adds no latency. */
-    if (cache_ready (broker->cache) && broker->config->view_stale_ttl_s && n) {
-        const char *argv[n + 1];
-        size_t lengths[n + 1];
-        char keys[n][128];
-        argv[0] = "MGET";
-        lengths[0] = 4;
-        for (size_t i = 0; i < n; i++) {
-            lengths[i + 1] = (size_t) section_key (keys[i], sizeof keys[i], view->parts[i].department,
-                                                   view->resident_id);
-            argv[i + 1] = keys[i];
-        }
-        view->waiting_cache
-            = cache_command (broker->cache, COOKIE (view, ASK_SECTIONS), (int) n + 1, argv, lengths) == 0;
-    }
     for (size_t i = 0; i < n; i++) {
         const char *name = view->parts[i].view_service;
         service_t *service = registry_service (broker->registry, name);
@@ -369,6 +507,8 @@ fetch (views_t *self, view_t *view)
             fail_part (self, view, i, ONENET_RESOURCE_EXHAUSTED, "broker has too many pending requests");
         zmq_msg_close (&body);
     }
+    if (needs_stale (view))
+        ask_stale (self, view);
     maybe_finish (self, view);
 }
 
@@ -386,25 +526,8 @@ view_start (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader
         broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST, why, NULL);
         return;
     }
-    view_t *view = calloc (1, sizeof *view);
-    size_t n = broker->config->department_count;
-    if (view)
-        view->parts = calloc (n ? n : 1, sizeof *view->parts);
-    bool copied = view && view->parts;
-    for (size_t i = 0; copied && i < n; i++) {
-        view->parts[i].department = strdup (broker->config->departments[i].name);
-        view->parts[i].view_service = strdup (broker->config->departments[i].view_service);
-        view->n = i + 1;
-        copied = view->parts[i].department && view->parts[i].view_service;
-    }
-    if (!copied) {
-        for (size_t i = 0; view && view->parts && i < view->n; i++) {
-            free (view->parts[i].department);
-            free (view->parts[i].view_service);
-        }
-        if (view)
-            free (view->parts);
-        free (view);
+    view_t *view = view_new (broker->config);
+    if (!view) {
         broker_answer (broker, peer, header->correlation_id, NULL, ONENET_INTERNAL, "broker out of memory",
                        NULL);
         return;
@@ -424,6 +547,9 @@ view_start (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader
     /* Leave the merge a tenth of the budget so the answer beats the
      * client's own deadline. */
     view->deadline = broker->now + timeout - timeout / 10;
+    /* A department still silent this close to the deadline will likely
+     * time out: its cached section must be at hand by then. */
+    view->stale_at = view->deadline - (timeout / 4 < LOOKUP_MAX_MS ? timeout / 4 : LOOKUP_MAX_MS);
     hashmap_put (self->by_id, &view->id, sizeof view->id, view);
     view->next = self->active;
     if (self->active)
@@ -459,7 +585,7 @@ view_on_part (broker_t *broker, request_t *request, onenet_status_t status, cons
     part_t *part = &view->parts[request->part];
     if (status == ONENET_OK) {
         part->contribution = body ? (Onenet__View__Contribution *) onenet_wire_unpack (
-                                        &onenet__view__contribution__descriptor, body, NULL)
+                                        &onenet__view__contribution__descriptor, body, &view->arena)
                                   : NULL;
         if (!part->contribution) {
             status = ONENET_INTERNAL;
@@ -472,6 +598,8 @@ view_on_part (broker_t *broker, request_t *request, onenet_status_t status, cons
     snprintf (part->message, sizeof part->message, "%s", message ? message : "");
     snprintf (part->served_by, sizeof part->served_by, "%s", served_by ? served_by : "");
     view->outstanding--;
+    if (status != ONENET_OK && status != ONENET_DENIED)
+        ask_stale (self, view);
     maybe_finish (self, view);
 }
 
@@ -493,7 +621,7 @@ on_lookup (views_t *self, view_t *view, const redisReply *reply)
         Onenet__View__PersonView *cached = onenet__view__person_view__unpack (
             NULL, reply->len, (const uint8_t *) reply->str);
         if (cached) {
-            answer (self, view, cached);
+            answer (self, view, cached, NULL);
             onenet__view__person_view__free_unpacked (cached, NULL);
             view_free (self, view);
             return;
@@ -513,9 +641,14 @@ on_stale_sections (views_t *self, view_t *view, const redisReply *reply)
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == n)
         for (size_t i = 0; i < n; i++) {
             const redisReply *item = reply->element[i];
-            if (item->type == REDIS_REPLY_STRING)
-                view->parts[i].stale = (Onenet__View__Section *) protobuf_c_message_unpack (
-                    &onenet__view__section__descriptor, NULL, item->len, (const uint8_t *) item->str);
+            uint8_t *copy = item->type == REDIS_REPLY_STRING && item->len
+                                ? arena_alloc (&view->arena, item->len)
+                                : NULL;
+            if (copy) {
+                memcpy (copy, item->str, item->len);
+                view->parts[i].stale_bytes = copy;
+                view->parts[i].stale_size = item->len;
+            }
         }
     maybe_finish (self, view);
 }
@@ -574,7 +707,11 @@ views_tick (broker_t *broker)
             finish (self, view);
         }
         else {
+            if (view->state == VIEW_FETCHING && !view->stale_asked && view->stale_at <= broker->now)
+                ask_stale (self, view);
             int64_t due = view->state == VIEW_LOOKUP ? view->lookup_until : view->deadline;
+            if (view->state == VIEW_FETCHING && !view->stale_asked && view->stale_at < due)
+                due = view->stale_at;
             if (next < 0 || due < next)
                 next = due;
         }

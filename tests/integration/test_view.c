@@ -252,12 +252,26 @@ test_merged_view_then_cache_hit (void **state)
                                     && strcmp (value->value, "测试名") == 0);
             }
     assert_true (name_conflict);
-    free_view (first);
 
     uint64_t asked = served_requests ("ps.view.person");
     Onenet__View__PersonView *second = view (id, false, NULL);
     assert_true (second->from_cache);
     assert_int_equal (second->n_sections, 4);
+    /* The broker writes both from sections it packed once (sections
+     * after the view's other fields): the cached view is the same
+     * message as the one answered, field for field, but from_cache. */
+    second->from_cache = false;
+    size_t size = protobuf_c_message_get_packed_size (&first->base);
+    assert_int_equal (protobuf_c_message_get_packed_size (&second->base), size);
+    uint8_t *a = malloc (size), *b = malloc (size);
+    assert_non_null (a);
+    assert_non_null (b);
+    protobuf_c_message_pack (&first->base, a);
+    protobuf_c_message_pack (&second->base, b);
+    assert_memory_equal (a, b, size);
+    free (a);
+    free (b);
+    free_view (first);
     free_view (second);
     /* A hit does not touch the departments. */
     assert_int_equal (served_requests ("ps.view.person"), asked);
@@ -364,6 +378,32 @@ test_partial_and_stale_when_department_down (void **state)
     wait_departments ();
 }
 
+/* A department that hangs (stopped, still registered) rather than going
+ * away: its request times out, and its cached section, which the broker
+ * asks Redis for only once a department is late, is in the answer, marked
+ * stale, within the view's deadline. */
+static void
+test_stale_when_department_hangs (void **state)
+{
+    (void) state;
+    char id[19];
+    pick (IN_ALL_THREE, 6, id);
+    free_view (view (id, false, NULL));   /* leaves sections in Redis */
+    assert_int_equal (kill (s.adapters[1], SIGSTOP), 0);
+    int64_t took = 0;
+    Onenet__View__PersonView *hung = view (id, true, &took);
+    assert_int_equal (kill (s.adapters[1], SIGCONT), 0);
+    assert_true (took >= 1000);   /* it was waited for, not found gone */
+    assert_true (took < 2500);
+    const Onenet__View__Section *late = section (hung, "social_security");
+    assert_int_equal (late->status, SECTION (STALE));
+    assert_true (late->age_ms > 0);
+    assert_non_null (field (late, "name"));
+    assert_true (hung->partial);
+    assert_int_equal (section (hung, "public_security")->status, SECTION (OK));
+    free_view (hung);
+}
+
 /* Redis alive but not answering (stopped): a view whose departments all
  * answer must not wait for the cached sections it does not need. Before,
  * every such view took its whole deadline (1.8 s here). */
@@ -422,6 +462,7 @@ main (void)
         cmocka_unit_test (test_conflicts_are_reported),
         cmocka_unit_test (test_update_invalidates_cached_view),
         cmocka_unit_test (test_partial_and_stale_when_department_down),
+        cmocka_unit_test (test_stale_when_department_hangs),
         cmocka_unit_test (test_healthy_view_does_not_wait_for_hung_redis),
         cmocka_unit_test (test_redis_down_and_back),
         cmocka_unit_test (harness_test_exits_cleanly),
