@@ -16,11 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include "store_sqlite.h"
 #include "em_store.h"
-
-/* Address space for memory-mapped reads; a store larger than this is read
- * through pread(2) past it. */
-#define STORE_MMAP_SIZE "268435456"
 
 enum {
     STMT_VULNERABLE,
@@ -126,28 +123,13 @@ em_store_t *
 em_store_open (const char *path, char *err, size_t err_size)
 {
     em_store_t *self = xcalloc (1, sizeof *self);
-    if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        snprintf (err, err_size, "cannot open %s: %s (create it with onenet-seed)", path,
-                  self->db ? sqlite3_errmsg (self->db) : "out of memory");
-        em_store_close (&self);
-        return NULL;
-    }
-    sqlite3_busy_timeout (self->db, 2000);
-    char *message = NULL;
-    /* WAL: the adapter reads while another process (onenet-seed, a
-     * department's own tools) writes. Memory-mapped reads: a lookup touches
-     * a few pages of a store far larger than SQLite's page cache, and each
-     * miss would cost a pread(2); mapped, it is a read of the kernel's page
-     * cache. */
-    if (sqlite3_exec (self->db, "PRAGMA journal_mode = WAL; PRAGMA mmap_size = " STORE_MMAP_SIZE,
-                      NULL, NULL, &message)
-        != SQLITE_OK) {
-        snprintf (err, err_size, "%s: %s", path, message ? message : "cannot enable WAL");
-        sqlite3_free (message);
+    self->db = store_sqlite_open (path, err, err_size);
+    if (!self->db) {
         em_store_close (&self);
         return NULL;
     }
     /* Only an emergency management store gets the adapter's own tables. */
+    char *message = NULL;
     sqlite3_stmt *probe = NULL;
     int probed = sqlite3_prepare_v2 (self->db, "SELECT rowid FROM incidents LIMIT 0", -1, &probe,
                                      NULL);

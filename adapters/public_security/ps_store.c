@@ -13,11 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include "store_sqlite.h"
 #include "ps_store.h"
-
-/* Address space for memory-mapped reads; a store larger than this is read
- * through pread(2) past it. */
-#define STORE_MMAP_SIZE "268435456"
 
 enum {
     STMT_PERSON,
@@ -59,8 +56,8 @@ static const char *const s_sql[STMT_TOTAL] = {
     [STMT_ADD_REPORT] = "INSERT INTO incident_reports (report_id, resident_id, kind, status,"
                         " district_code, reported_at_ms, summary)"
                         " VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6)",
-    [STMT_BEGIN] = "BEGIN",
-    [STMT_COMMIT] = "COMMIT",
+    [STMT_BEGIN] = STORE_SQLITE_BEGIN,
+    [STMT_COMMIT] = STORE_SQLITE_COMMIT,
 };
 
 struct ps_store_t {
@@ -102,60 +99,14 @@ fail (ps_store_t *self, sqlite3_stmt *stmt)
     return -1;
 }
 
-/* A lookup's statements run in one read transaction: they see one snapshot
- * of the store (a record and its rows as of one moment, never half of an
- * update), and SQLite takes its WAL read lock once instead of once per
- * statement (two fcntl(2) and an fstat(2) each, most of a lookup's cost).
- * Returns true when it began one, for read_end to end; false inside a
- * transaction already, or when BEGIN failed (the statements then run on
- * their own). */
-static bool
-read_begin (ps_store_t *self)
-{
-    if (!sqlite3_get_autocommit (self->db))
-        return false;
-    sqlite3_stmt *stmt = self->stmt[STMT_BEGIN];
-    bool begun = sqlite3_step (stmt) == SQLITE_DONE;
-    sqlite3_reset (stmt);
-    return begun;
-}
-
-static void
-read_end (ps_store_t *self, bool begun)
-{
-    if (!begun)
-        return;
-    sqlite3_stmt *stmt = self->stmt[STMT_COMMIT];
-    sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    if (!sqlite3_get_autocommit (self->db))   /* never left inside a transaction */
-        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 /* --- open / close --- */
 
 ps_store_t *
 ps_store_open (const char *path, char *err, size_t err_size)
 {
     ps_store_t *self = xcalloc (1, sizeof *self);
-    if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        snprintf (err, err_size, "cannot open %s: %s (create it with onenet-seed)", path,
-                  self->db ? sqlite3_errmsg (self->db) : "out of memory");
-        ps_store_close (&self);
-        return NULL;
-    }
-    sqlite3_busy_timeout (self->db, 2000);
-    char *message = NULL;
-    /* WAL: the adapter reads while another process (onenet-seed, a
-     * department's own tools) writes. Memory-mapped reads: a lookup touches
-     * a few pages of a store far larger than SQLite's page cache, and each
-     * miss would cost a pread(2); mapped, it is a read of the kernel's page
-     * cache. */
-    if (sqlite3_exec (self->db, "PRAGMA journal_mode = WAL; PRAGMA mmap_size = " STORE_MMAP_SIZE,
-                      NULL, NULL, &message)
-        != SQLITE_OK) {
-        snprintf (err, err_size, "%s: %s", path, message ? message : "cannot enable WAL");
-        sqlite3_free (message);
+    self->db = store_sqlite_open (path, err, err_size);
+    if (!self->db) {
         ps_store_close (&self);
         return NULL;
     }
@@ -280,9 +231,9 @@ int
 ps_store_person (ps_store_t *self, const char *resident_id, bool with_reports,
                  Onenet__Ps__Person **person_p)
 {
-    bool begun = with_reports && read_begin (self);   /* one statement needs none */
+    bool begun = with_reports && store_sqlite_read_begin (self->db, self->stmt[STMT_BEGIN]);   /* one statement needs none */
     int found = load_person (self, resident_id, with_reports, person_p);
-    read_end (self, begun);
+    store_sqlite_read_end (self->db, self->stmt[STMT_COMMIT], begun);
     return found;
 }
 
@@ -438,8 +389,8 @@ int
 ps_store_household (ps_store_t *self, const char *household_id,
                     Onenet__Ps__Household **household_p)
 {
-    bool begun = read_begin (self);
+    bool begun = store_sqlite_read_begin (self->db, self->stmt[STMT_BEGIN]);
     int found = load_household (self, household_id, household_p);
-    read_end (self, begun);
+    store_sqlite_read_end (self->db, self->stmt[STMT_COMMIT], begun);
     return found;
 }

@@ -9,11 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include "store_sqlite.h"
 #include "ss_store.h"
-
-/* Address space for memory-mapped reads; a store larger than this is read
- * through pread(2) past it. */
-#define STORE_MMAP_SIZE "268435456"
 
 #define MAX_RECORDS 20
 #define MAX_CLAIMS 50
@@ -48,8 +45,8 @@ static const char *const s_sql[STMT_TOTAL] = {
                     " phone = COALESCE(NULLIF(?3, ''), phone), updated_at_ms = ?4"
                     " WHERE resident_id = ?1",
     [STMT_COUNT] = "SELECT count(*) FROM insured_persons",
-    [STMT_BEGIN] = "BEGIN",
-    [STMT_COMMIT] = "COMMIT",
+    [STMT_BEGIN] = STORE_SQLITE_BEGIN,
+    [STMT_COMMIT] = STORE_SQLITE_COMMIT,
 };
 
 static const struct {
@@ -99,36 +96,6 @@ fail (ss_store_t *self, sqlite3_stmt *stmt)
     return -1;
 }
 
-/* A lookup's statements run in one read transaction: they see one snapshot
- * of the store (a record and its rows as of one moment, never half of an
- * update), and SQLite takes its WAL read lock once instead of once per
- * statement (two fcntl(2) and an fstat(2) each, most of a lookup's cost).
- * Returns true when it began one, for read_end to end; false inside a
- * transaction already, or when BEGIN failed (the statements then run on
- * their own). */
-static bool
-read_begin (ss_store_t *self)
-{
-    if (!sqlite3_get_autocommit (self->db))
-        return false;
-    sqlite3_stmt *stmt = self->stmt[STMT_BEGIN];
-    bool begun = sqlite3_step (stmt) == SQLITE_DONE;
-    sqlite3_reset (stmt);
-    return begun;
-}
-
-static void
-read_end (ss_store_t *self, bool begun)
-{
-    if (!begun)
-        return;
-    sqlite3_stmt *stmt = self->stmt[STMT_COMMIT];
-    sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    if (!sqlite3_get_autocommit (self->db))   /* never left inside a transaction */
-        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 const char *
 ss_pension_status_name (Onenet__Ss__PensionStatus status)
 {
@@ -151,24 +118,8 @@ ss_store_t *
 ss_store_open (const char *path, char *err, size_t err_size)
 {
     ss_store_t *self = xcalloc (1, sizeof *self);
-    if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        snprintf (err, err_size, "cannot open %s: %s (create it with onenet-seed)", path,
-                  self->db ? sqlite3_errmsg (self->db) : "out of memory");
-        ss_store_close (&self);
-        return NULL;
-    }
-    sqlite3_busy_timeout (self->db, 2000);
-    char *message = NULL;
-    /* WAL: the adapter reads while another process (onenet-seed, a
-     * department's own tools) writes. Memory-mapped reads: a lookup touches
-     * a few pages of a store far larger than SQLite's page cache, and each
-     * miss would cost a pread(2); mapped, it is a read of the kernel's page
-     * cache. */
-    if (sqlite3_exec (self->db, "PRAGMA journal_mode = WAL; PRAGMA mmap_size = " STORE_MMAP_SIZE,
-                      NULL, NULL, &message)
-        != SQLITE_OK) {
-        snprintf (err, err_size, "%s: %s", path, message ? message : "cannot enable WAL");
-        sqlite3_free (message);
+    self->db = store_sqlite_open (path, err, err_size);
+    if (!self->db) {
         ss_store_close (&self);
         return NULL;
     }
@@ -344,9 +295,9 @@ load_insured (ss_store_t *self, const char *resident_id, Onenet__Ss__InsuredPers
 int
 ss_store_insured (ss_store_t *self, const char *resident_id, Onenet__Ss__InsuredPerson **out_p)
 {
-    bool begun = read_begin (self);
+    bool begun = store_sqlite_read_begin (self->db, self->stmt[STMT_BEGIN]);
     int found = load_insured (self, resident_id, out_p);
-    read_end (self, begun);
+    store_sqlite_read_end (self->db, self->stmt[STMT_COMMIT], begun);
     return found;
 }
 
