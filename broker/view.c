@@ -22,6 +22,11 @@
  * contributions, the cached sections, the packed sections. Three
  * departments' answers fit; more spills to malloc, freed with the view. */
 #define VIEW_ARENA_SIZE 16384
+/* Finished views kept for the next ones: a view and its arena are one
+ * block too large for malloc's fast paths (each allocation of it
+ * consolidated the heap), so the views in flight are reused. At most
+ * this many, about 1 MiB, are kept after a burst. */
+#define VIEW_SPARE_MAX 64
 
 /* A Redis reply names its view and which question it answers, so a late
  * answer to an earlier question is never taken for the current one. */
@@ -82,6 +87,8 @@ struct views_t {
     broker_t *broker;
     hashmap_t *by_id;
     view_t *active;
+    view_t *spare;         /* finished views to reuse, linked by next */
+    size_t spare_count;
     uint64_t next_id;
     view_stats_t stats;
 };
@@ -121,7 +128,13 @@ view_free (views_t *self, view_t *view)
         view->next->prev = view->prev;
     onenet_arena_reset (&view->arena);
     zmq_msg_close (&view->client);
-    free (view);
+    if (self->spare_count < VIEW_SPARE_MAX) {
+        view->next = self->spare;
+        self->spare = view;
+        self->spare_count++;
+    }
+    else
+        free (view);
 }
 
 /* --- the view's arena --- */
@@ -145,9 +158,15 @@ arena_strdup (onenet_arena_t *arena, const char *text)
 /* A view with a part for each configured department, or NULL when out of
  * memory. Not in the table yet. */
 static view_t *
-view_new (const broker_config_t *config)
+view_new (views_t *self, const broker_config_t *config)
 {
-    view_t *view = malloc (sizeof *view + VIEW_ARENA_SIZE);
+    view_t *view = self->spare;
+    if (view) {
+        self->spare = view->next;
+        self->spare_count--;
+    }
+    else
+        view = malloc (sizeof *view + VIEW_ARENA_SIZE);
     if (!view)
         return NULL;
     memset (view, 0, sizeof *view);   /* the arena's bytes are written before they are read */
@@ -165,7 +184,7 @@ view_new (const broker_config_t *config)
     }
     if (!copied) {
         onenet_arena_reset (&view->arena);
-        free (view);
+        free (view);   /* out of memory: no time to keep spares */
         return NULL;
     }
     view->n = n;
@@ -526,7 +545,7 @@ view_start (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader
         broker_answer (broker, peer, header->correlation_id, NULL, ONENET_BAD_REQUEST, why, NULL);
         return;
     }
-    view_t *view = view_new (broker->config);
+    view_t *view = view_new (self, broker->config);
     if (!view) {
         broker_answer (broker, peer, header->correlation_id, NULL, ONENET_INTERNAL, "broker out of memory",
                        NULL);
@@ -728,6 +747,11 @@ views_destroy (views_t **self_p)
     views_t *self = *self_p;
     while (self->active)
         finish (self, self->active);
+    while (self->spare) {
+        view_t *view = self->spare;
+        self->spare = view->next;
+        free (view);
+    }
     hashmap_destroy (&self->by_id);
     free (self);
     *self_p = NULL;
