@@ -120,6 +120,12 @@ size_t bench_echo_body (void *state, uint64_t seq, uint8_t *buffer, size_t size)
 int bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err,
                        size_t err_size);
 
+/* A benchmark of errors measures nothing: 0 when result has no failed
+ * call and some completed in its duration_s, else -1 with "<what>: why"
+ * in err. */
+int bench_result_check (const char *what, const bench_result_t *result, double duration_s,
+                        char *err, size_t err_size);
+
 /* --- interleaved rounds --------------------------------------------------- */
 
 /* Two phases run back to back are not measured alike on a shared machine:

@@ -67,13 +67,11 @@ s_load (const side_t *side, bench_echo_t *body, const bench_options_t *options,
                              .timeout_ms = CALL_TIMEOUT_MS,
                              .body = bench_echo_body,
                              .state = body};
-        if (bench_onenet_load (&load, &results[i], err, err_size) < 0)
+        char what[64];
+        snprintf (what, sizeof what, "test.echo with %zu in flight", counts[i]);
+        if (bench_onenet_load (&load, &results[i], err, err_size) < 0 ||
+            bench_result_check (what, &results[i], options->duration_s, err, err_size) < 0)
             return -1;
-        if (results[i].failed || results[i].completed == 0) {
-            snprintf (err, err_size, "test.echo with %zu in flight: %llu failed (%s)", counts[i],
-                      (unsigned long long)results[i].failed, results[i].first_error);
-            return -1;
-        }
     }
     return 0;
 }

@@ -169,6 +169,22 @@ bench_onenet_load (const bench_load_t *load, bench_result_t *result, char *err, 
     return rc;
 }
 
+int
+bench_result_check (const char *what, const bench_result_t *result, double duration_s, char *err,
+                    size_t err_size)
+{
+    if (result->failed) {
+        snprintf (err, err_size, "%s: %llu calls failed, the first with %s", what,
+                  (unsigned long long)result->failed, result->first_error);
+        return -1;
+    }
+    if (result->completed == 0) {
+        snprintf (err, err_size, "%s: no call completed in %.1f s", what, duration_s);
+        return -1;
+    }
+    return 0;
+}
+
 /* --- interleaved rounds ------------------------------------------------- */
 
 int

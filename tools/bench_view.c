@@ -301,31 +301,14 @@ s_start_system (bench_env_t *env, int redis_port, const char *stores, char *endp
     return 0;
 }
 
-/* Runs one phase and fails on any failed call: a benchmark of errors
- * measures nothing. */
-static int
-s_phase_ok (const char *what, const bench_result_t *result, const bench_options_t *options,
-            char *err, size_t err_size)
-{
-    if (result->failed) {
-        snprintf (err, err_size, "%s: %llu calls failed, the first with %s", what,
-                  (unsigned long long)result->failed, result->first_error);
-        return -1;
-    }
-    if (result->completed == 0) {
-        snprintf (err, err_size, "%s: no call completed in %.1f s", what, options->duration_s);
-        return -1;
-    }
-    return 0;
-}
-
+/* Runs one phase and fails on any failed call (bench_result_check). */
 static int
 s_phase (bench_load_t *load, const char *what, const bench_options_t *options,
          bench_result_t *result, char *err, size_t err_size)
 {
     if (bench_onenet_load (load, result, err, err_size) < 0)
         return -1;
-    return s_phase_ok (what, result, options, err, err_size);
+    return bench_result_check (what, result, options->duration_s, err, err_size);
 }
 
 static void
@@ -367,8 +350,10 @@ s_measure (const char *endpoint, int redis_port, people_t *people, const bench_o
     bench_side_t pair[2] = {{.round = bench_onenet_round, .state = &load},
                             {.round = bench_onenet_round, .state = &single}};
     if (bench_interleave (pair, 2, BENCH_WARMUP_S, options->duration_s, err, err_size) < 0 ||
-        s_phase_ok ("cache misses, 1 in flight", &pair[0].result, options, err, err_size) < 0 ||
-        s_phase_ok ("ps.person.get", &pair[1].result, options, err, err_size) < 0)
+        bench_result_check ("cache misses, 1 in flight", &pair[0].result, options->duration_s,
+                            err, err_size) < 0 ||
+        bench_result_check ("ps.person.get", &pair[1].result, options->duration_s, err,
+                            err_size) < 0)
         return -1;
     miss1 = pair[0].result;
     rr = pair[1].result;
