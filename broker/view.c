@@ -172,10 +172,11 @@ view_new (views_t *self, const broker_config_t *config)
     memset (view, 0, sizeof *view);   /* the arena's bytes are written before they are read */
     onenet_arena_init (&view->arena, view->arena_buffer, VIEW_ARENA_SIZE);
     size_t n = config->department_count;
-    view->parts = arena_alloc (&view->arena, (n ? n : 1) * sizeof *view->parts);
+    size_t parts_size = (n ? n : 1) * sizeof *view->parts;
+    view->parts = arena_alloc (&view->arena, parts_size);
     bool copied = view->parts != NULL;
     if (copied)
-        memset (view->parts, 0, (n ? n : 1) * sizeof *view->parts);
+        memset (view->parts, 0, parts_size);
     for (size_t i = 0; copied && i < n; i++) {
         view->parts[i].department = arena_strdup (&view->arena, config->departments[i].name);
         view->parts[i].view_service = arena_strdup (&view->arena,
@@ -728,9 +729,10 @@ views_tick (broker_t *broker)
         else {
             if (view->state == VIEW_FETCHING && !view->stale_asked && view->stale_at <= broker->now)
                 ask_stale (self, view);
-            int64_t due = view->state == VIEW_LOOKUP ? view->lookup_until : view->deadline;
-            if (view->state == VIEW_FETCHING && !view->stale_asked && view->stale_at < due)
-                due = view->stale_at;
+            /* stale_at comes before the deadline: it is due first until asked */
+            int64_t due = view->state == VIEW_LOOKUP ? view->lookup_until
+                          : view->stale_asked        ? view->deadline
+                                                     : view->stale_at;
             if (next < 0 || due < next)
                 next = due;
         }
