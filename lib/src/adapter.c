@@ -35,18 +35,20 @@ typedef struct {
     char *description;
 } offer_t;
 
+/* One allocation per request: the strings live in text, after it. */
 struct onenet_request_t {
     uint64_t correlation_id;
     uint64_t connection;       /* which registration it came in */
-    char *service;
-    char *department;
-    char *user;
-    char *purpose;
+    const char *service;
+    const char *department;
+    const char *user;
+    const char *purpose;
     char trace_hex[33];
     int64_t deadline;          /* local monotonic ms */
     uint32_t attempt;
     zmq_msg_t body;
     onenet_request_t *prev, *next;   /* held by handlers */
+    char text[];
 };
 
 struct onenet_adapter_t {
@@ -129,10 +131,6 @@ static void
 request_free (onenet_request_t *request)
 {
     zmq_msg_close (&request->body);
-    free (request->service);
-    free (request->department);
-    free (request->user);
-    free (request->purpose);
     free (request);
 }
 
@@ -317,28 +315,51 @@ find_offer (const onenet_adapter_t *self, const char *service)
     return NULL;
 }
 
+/* Copies src with its terminator to *cursor, which moves past it. */
+static const char *
+text_put (char **cursor, const char *src, size_t length)
+{
+    char *start = *cursor;
+    memcpy (start, src, length);
+    start[length] = '\0';
+    *cursor += length + 1;
+    return start;
+}
+
 static int
 handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
 {
+    /* The header is read into the stack; what the request keeps of it is
+     * copied into the request's one allocation. */
+    max_align_t space[512 / sizeof (max_align_t)];
+    onenet_arena_t arena;
+    onenet_arena_init (&arena, space, sizeof space);
     Onenet__RequestHeader *header = msg->count >= 2
                                         ? (Onenet__RequestHeader *) onenet_wire_unpack (
-                                            &onenet__request_header__descriptor, &msg->frame[1], NULL)
+                                            &onenet__request_header__descriptor, &msg->frame[1], &arena)
                                         : NULL;
     if (!header) {
+        onenet_arena_reset (&arena);
         onenet_warn ("adapter.bad_request", "reason=\"request header missing or invalid\"");
         return 0;
     }
-    onenet_request_t *request = calloc (1, sizeof *request);
+    const char *department = header->requester ? header->requester->department : "";
+    const char *user = header->requester ? header->requester->user : "";
+    size_t service_len = strlen (header->service), department_len = strlen (department);
+    size_t user_len = strlen (user), purpose_len = strlen (header->purpose);
+    onenet_request_t *request = malloc (sizeof *request + service_len + department_len + user_len
+                                        + purpose_len + 4);
     if (!request) {
-        protobuf_c_message_free_unpacked (&header->base, NULL);
+        onenet_arena_reset (&arena);
         return 0;
     }
+    char *cursor = request->text;
+    request->service = text_put (&cursor, header->service, service_len);
+    request->department = text_put (&cursor, department, department_len);
+    request->user = text_put (&cursor, user, user_len);
+    request->purpose = text_put (&cursor, header->purpose, purpose_len);
     request->correlation_id = header->correlation_id;
     request->connection = self->connection;
-    request->service = strdup (header->service);
-    request->department = strdup (header->requester ? header->requester->department : "");
-    request->user = strdup (header->requester ? header->requester->user : "");
-    request->purpose = strdup (header->purpose);
     request->attempt = header->attempt;
     request->deadline = onenet_clock_ms () + header->timeout_ms;
     sdk_hex (header->trace_id.data, header->trace_id.len, request->trace_hex,
@@ -346,17 +367,14 @@ handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
     zmq_msg_init (&request->body);
     if (msg->count >= 3)
         zmq_msg_move (&request->body, &msg->frame[2]);
-    protobuf_c_message_free_unpacked (&header->base, NULL);
+    onenet_arena_reset (&arena);
 
+    request->prev = NULL;
     request->next = self->held;
     if (self->held)
         self->held->prev = request;
     self->held = request;
 
-    if (!request->service || !request->department || !request->user || !request->purpose) {
-        onenet_adapter_reply (self, &request, ONENET_INTERNAL, "adapter out of memory", NULL, 0);
-        return 1;
-    }
     const offer_t *offer = find_offer (self, request->service);
     if (!offer) {
         onenet_adapter_reply (self, &request, ONENET_UNKNOWN_SERVICE,

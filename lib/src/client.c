@@ -19,14 +19,16 @@
 
 #define DEFAULT_TIMEOUT_MS 5000
 
+/* One allocation per reply: the strings live in text, after it. */
 struct onenet_reply_t {
     onenet_status_t status;
-    char *message;
+    const char *message;
     zmq_msg_t body;
     uint64_t correlation_id;
-    char *served_by;
+    const char *served_by;
     char trace_hex[33];
     onenet_reply_t *next;
+    char text[];
 };
 
 typedef struct {
@@ -202,19 +204,30 @@ onenet_client_next_timeout_ms (const onenet_client_t *self)
 /* --- replies --- */
 
 static onenet_reply_t *
-reply_new (uint64_t id, onenet_status_t status, const char *message)
+reply_new_served (uint64_t id, onenet_status_t status, const char *message, const char *served_by)
 {
-    onenet_reply_t *reply = calloc (1, sizeof *reply);
+    message = message ? message : "";
+    served_by = served_by ? served_by : "";
+    size_t message_len = strlen (message), served_by_len = strlen (served_by);
+    onenet_reply_t *reply = malloc (sizeof *reply + message_len + served_by_len + 2);
     if (!reply)
         return NULL;
     reply->correlation_id = id;
     reply->status = status;
-    reply->message = strdup (message ? message : "");
-    reply->served_by = strdup ("");
+    memcpy (reply->text, message, message_len + 1);
+    reply->message = reply->text;
+    memcpy (reply->text + message_len + 1, served_by, served_by_len + 1);
+    reply->served_by = reply->text + message_len + 1;
+    reply->trace_hex[0] = '\0';
+    reply->next = NULL;
     zmq_msg_init (&reply->body);
-    if (!reply->message || !reply->served_by)
-        onenet_reply_destroy (&reply);
     return reply;
+}
+
+static onenet_reply_t *
+reply_new (uint64_t id, onenet_status_t status, const char *message)
+{
+    return reply_new_served (id, status, message, NULL);
 }
 
 static void
@@ -294,27 +307,25 @@ handle_reply (onenet_client_t *self, onenet_wire_msg_t *msg)
 {
     if (msg->count < 2)
         return;
+    /* The header is read into the stack; the reply copies what it keeps. */
+    max_align_t space[512 / sizeof (max_align_t)];
+    onenet_arena_t arena;
+    onenet_arena_init (&arena, space, sizeof space);
     Onenet__ReplyHeader *header = (Onenet__ReplyHeader *) onenet_wire_unpack (
-        &onenet__reply_header__descriptor, &msg->frame[1], NULL);
-    if (!header)
-        return;
-    if (pending_remove (self, header->correlation_id) == 0) {
-        onenet_reply_t *reply = reply_new (header->correlation_id, (onenet_status_t) header->status,
-                                           header->message);
+        &onenet__reply_header__descriptor, &msg->frame[1], &arena);
+    if (header && pending_remove (self, header->correlation_id) == 0) {
+        onenet_reply_t *reply = reply_new_served (header->correlation_id,
+                                                  (onenet_status_t) header->status,
+                                                  header->message, header->served_by);
         if (reply) {
-            free (reply->served_by);
-            reply->served_by = strdup (header->served_by ? header->served_by : "");
             sdk_hex (header->trace_id.data, header->trace_id.len, reply->trace_hex,
                      sizeof reply->trace_hex);
             if (msg->count >= 3)
                 zmq_msg_move (&reply->body, &msg->frame[2]);
-            if (!reply->served_by)
-                onenet_reply_destroy (&reply);
-            else
-                ready_push (self, reply);
+            ready_push (self, reply);
         }
     }
-    protobuf_c_message_free_unpacked (&header->base, NULL);
+    onenet_arena_reset (&arena);
 }
 
 static void
@@ -538,8 +549,6 @@ onenet_reply_destroy (onenet_reply_t **self_p)
         return;
     onenet_reply_t *self = *self_p;
     zmq_msg_close (&self->body);
-    free (self->message);
-    free (self->served_by);
     free (self);
     *self_p = NULL;
 }
