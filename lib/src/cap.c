@@ -46,8 +46,9 @@ static const cap_field_t k_pair_fields[] = {
     {"valueName", "value_name", KIND_NAME, true, NULL, NULL},
     {"value", "value", KIND_NAME, true, NULL, NULL},
 };
-static const cap_type_t k_pair_type = {&onenet__alert__value_pair__descriptor, k_pair_fields,
-                                       N_OF (k_pair_fields), NULL};
+static const ProtobufCFieldDescriptor *k_pair_resolved[N_OF (k_pair_fields)];
+static const cap_type_t k_pair_type = {&onenet__alert__value_pair__descriptor, k_pair_fields, N_OF (k_pair_fields), NULL,
+                                       k_pair_resolved};
 
 static const cap_field_t k_resource_fields[] = {
     {"resourceDesc", "resource_desc", KIND_TEXT, true, NULL, NULL},
@@ -57,8 +58,9 @@ static const cap_field_t k_resource_fields[] = {
     {"derefUri", "deref_uri", KIND_BASE64, false, NULL, NULL},
     {"digest", "digest", KIND_TOKEN, false, NULL, NULL},
 };
-static const cap_type_t k_resource_type = {&onenet__alert__resource__descriptor, k_resource_fields,
-                                           N_OF (k_resource_fields), NULL};
+static const ProtobufCFieldDescriptor *k_resource_resolved[N_OF (k_resource_fields)];
+static const cap_type_t k_resource_type = {&onenet__alert__resource__descriptor, k_resource_fields, N_OF (k_resource_fields), NULL,
+                                       k_resource_resolved};
 
 static const cap_field_t k_area_fields[] = {
     {"areaDesc", "area_desc", KIND_TEXT, true, NULL, NULL},
@@ -68,8 +70,9 @@ static const cap_field_t k_area_fields[] = {
     {"altitude", "altitude", KIND_DECIMAL, false, NULL, NULL},
     {"ceiling", "ceiling", KIND_DECIMAL, false, NULL, NULL},
 };
-static const cap_type_t k_area_type = {&onenet__alert__area__descriptor, k_area_fields,
-                                       N_OF (k_area_fields), area_rules};
+static const ProtobufCFieldDescriptor *k_area_resolved[N_OF (k_area_fields)];
+static const cap_type_t k_area_type = {&onenet__alert__area__descriptor, k_area_fields, N_OF (k_area_fields), area_rules,
+                                       k_area_resolved};
 
 static const cap_field_t k_info_fields[] = {
     {"language", "language", KIND_LANGUAGE, false, NULL, NULL},
@@ -94,8 +97,9 @@ static const cap_field_t k_info_fields[] = {
     {"resource", "resource", KIND_MESSAGE, false, NULL, &k_resource_type},
     {"area", "area", KIND_MESSAGE, false, NULL, &k_area_type},
 };
-static const cap_type_t k_info_type = {&onenet__alert__info__descriptor, k_info_fields,
-                                       N_OF (k_info_fields), NULL};
+static const ProtobufCFieldDescriptor *k_info_resolved[N_OF (k_info_fields)];
+static const cap_type_t k_info_type = {&onenet__alert__info__descriptor, k_info_fields, N_OF (k_info_fields), NULL,
+                                       k_info_resolved};
 
 static const cap_field_t k_alert_fields[] = {
     {"identifier", "identifier", KIND_ID, true, NULL, NULL},
@@ -113,13 +117,31 @@ static const cap_field_t k_alert_fields[] = {
     {"incidents", "incidents", KIND_QUOTED_LIST, false, NULL, NULL},
     {"info", "info", KIND_MESSAGE, false, NULL, &k_info_type},
 };
-const cap_type_t cap_alert_type = {&onenet__alert__alert__descriptor, k_alert_fields,
-                                   N_OF (k_alert_fields), alert_rules};
+static const ProtobufCFieldDescriptor *k_alert_resolved[N_OF (k_alert_fields)];
+const cap_type_t cap_alert_type = {&onenet__alert__alert__descriptor, k_alert_fields, N_OF (k_alert_fields), alert_rules,
+                                   k_alert_resolved};
+
+/* Each table's field descriptors, looked up by name once for all
+ * threads: the validator, the reader and the writer ask for them for
+ * every field of every alert. */
+static pthread_once_t s_resolve_once = PTHREAD_ONCE_INIT;
+
+static void
+resolve_fields (void)
+{
+    const cap_type_t *const types[] = {&k_pair_type, &k_resource_type, &k_area_type, &k_info_type,
+                                       &cap_alert_type};
+    for (size_t t = 0; t < N_OF (types); t++)
+        for (size_t i = 0; i < types[t]->n_fields; i++)
+            types[t]->resolved[i] = protobuf_c_message_descriptor_get_field_by_name (
+                types[t]->descriptor, types[t]->fields[i].field);
+}
 
 const ProtobufCFieldDescriptor *
 cap_field_of (const cap_type_t *type, const cap_field_t *field)
 {
-    return protobuf_c_message_descriptor_get_field_by_name (type->descriptor, field->field);
+    pthread_once (&s_resolve_once, resolve_fields);
+    return type->resolved[field - type->fields];
 }
 
 bool

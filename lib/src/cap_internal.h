@@ -65,6 +65,8 @@ struct cap_type {
     /* Rules between fields, checked once the fields are valid; NULL if none.
      * Returns false and fills error when one is broken. */
     bool (*rules) (const ProtobufCMessage *msg, rule_error_t *error);
+    /* fields[i]'s descriptor, filled once by cap_field_of */
+    const ProtobufCFieldDescriptor **resolved;
 };
 
 /* Longest field list of any type in cap.c's tables, for per-call
@@ -76,7 +78,7 @@ struct cap_type {
 extern const cap_type_t cap_alert_type;
 
 /* The proto field that holds a CAP element of type, NULL if the
- * descriptor has none (an internal error). */
+ * descriptor has none (an internal error). field is one of type->fields. */
 const ProtobufCFieldDescriptor *cap_field_of (const cap_type_t *type, const cap_field_t *field);
 
 /* --- value checks, shared by the reader and the validator --- */
