@@ -334,10 +334,10 @@ handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
     max_align_t space[512 / sizeof (max_align_t)];
     onenet_arena_t arena;
     onenet_arena_init (&arena, space, sizeof space);
-    Onenet__RequestHeader *header = msg->count >= 2
-                                        ? (Onenet__RequestHeader *) onenet_wire_unpack (
-                                            &onenet__request_header__descriptor, &msg->frame[1], &arena)
-                                        : NULL;
+    Onenet__RequestHeader *header = NULL;
+    if (msg->count >= 2)
+        header = (Onenet__RequestHeader *) onenet_wire_unpack (&onenet__request_header__descriptor,
+                                                               &msg->frame[1], &arena);
     if (!header) {
         onenet_arena_reset (&arena);
         onenet_warn ("adapter.bad_request", "reason=\"request header missing or invalid\"");

@@ -2,11 +2,11 @@
  * cap_internal.h - what the CAP 1.2 codec's files share (see onenet/cap.h
  * for the API they implement). Not installed.
  *
- * cap.c holds the model (one table per CAP complex type), the value
- * checks, the validator and the routing helpers; cap_read.c parses CAP
- * XML into an alert by walking the same tables, cap_write.c writes an
- * alert as CAP XML. Both XML files use libxml2; this header does not
- * include it, so the model stays free of XML.
+ * cap.c holds the model (one table per CAP complex type), the validator
+ * and the routing helpers; cap_values.c the checks of single values;
+ * cap_read.c parses CAP XML into an alert by walking the same tables,
+ * cap_write.c writes an alert as CAP XML. Both XML files use libxml2;
+ * this header does not include it, so the model stays free of XML.
  */
 #ifndef ONENET_CAP_INTERNAL_H
 #define ONENET_CAP_INTERNAL_H
@@ -81,7 +81,7 @@ extern const cap_type_t cap_alert_type;
  * descriptor has none (an internal error). field is one of type->fields. */
 const ProtobufCFieldDescriptor *cap_field_of (const cap_type_t *type, const cap_field_t *field);
 
-/* --- value checks, shared by the reader and the validator --- */
+/* --- value checks (cap_values.c), shared by the reader and the validator --- */
 
 /* True for NULL or "": an absent proto3 string. */
 bool cap_is_empty (const char *s);
@@ -104,6 +104,9 @@ bool cap_check_value (const cap_field_t *field, const char *s, char *why, size_t
 
 /* True when the kind's value is kept without surrounding whitespace. */
 bool cap_is_trimmed_kind (kind_t kind);
+
+/* True for valid UTF-8 made only of characters XML 1.0 can carry. */
+bool cap_is_xml_utf8 (const char *text);
 
 /* --- libxml2, shared by the reader and the writer --- */
 

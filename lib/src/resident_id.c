@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include "onenet/resident_id.h"
+#include "sdk_internal.h"
 
 /* ISO 7064 MOD 11-2: weight of position i is 2^(17-i) mod 11. */
 static const int s_weights[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
@@ -24,21 +25,6 @@ set_why (char *why, size_t why_size, const char *text)
 {
     if (why && why_size)
         snprintf (why, why_size, "%s", text);
-}
-
-static bool
-is_leap (int year)
-{
-    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-static int
-digits (const char *text, size_t count)
-{
-    int value = 0;
-    for (size_t i = 0; i < count; i++)
-        value = value * 10 + (text[i] - '0');
-    return value;
 }
 
 char
@@ -89,7 +75,7 @@ onenet_resident_id_valid (const char *id, char *why, size_t why_size)
         return false;
     }
 
-    int province = digits (id, 2);
+    int province = sdk_decimal (id, 2);
     bool known = false;
     for (size_t i = 0; i < sizeof s_provinces / sizeof s_provinces[0]; i++)
         known = known || s_provinces[i] == province;
@@ -100,11 +86,9 @@ onenet_resident_id_valid (const char *id, char *why, size_t why_size)
         return false;
     }
 
-    int year = digits (id + 6, 4), month = digits (id + 10, 2), day = digits (id + 12, 2);
-    static const int days_in_month[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int month_days = month >= 1 && month <= 12
-                         ? days_in_month[month - 1] + (month == 2 && is_leap (year))
-                         : 0;
+    int year = sdk_decimal (id + 6, 4), month = sdk_decimal (id + 10, 2);
+    int day = sdk_decimal (id + 12, 2);
+    int month_days = sdk_days_in_month (year, month);
     if (year < 1900 || month_days == 0 || day < 1 || day > month_days) {
         snprintf (reason, sizeof reason, "resident ID birth date %.8s is not a valid date",
                   id + 6);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <zmq.h>
 #include "sdk_internal.h"
@@ -54,6 +55,25 @@ sdk_connect (void *context, int type, const char *endpoint, char *err, size_t er
         return NULL;
     }
     return socket;
+}
+
+int
+sdk_decimal (const char *text, size_t count)
+{
+    int value = 0;
+    for (size_t i = 0; i < count; i++)
+        value = value * 10 + (text[i] - '0');
+    return value;
+}
+
+int
+sdk_days_in_month (int year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month < 1 || month > 12)
+        return 0;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return days[month - 1] + (month == 2 && leap);
 }
 
 void

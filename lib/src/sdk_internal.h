@@ -24,6 +24,12 @@ void sdk_set_error (char *err, size_t err_size, const char *format, ...)
  * reason. */
 void *sdk_connect (void *context, int type, const char *endpoint, char *err, size_t err_size);
 
+/* The value of count decimal digits at text (checked by the caller). */
+int sdk_decimal (const char *text, size_t count);
+
+/* Days in month (1-12) of a Gregorian year; 0 for a month out of range. */
+int sdk_days_in_month (int year, int month);
+
 /* Writes size bytes as lowercase hex into out (2*size+1 bytes needed,
  * truncated to out_size). */
 void sdk_hex (const uint8_t *data, size_t size, char *out, size_t out_size);
