@@ -315,17 +315,6 @@ find_offer (const onenet_adapter_t *self, const char *service)
     return NULL;
 }
 
-/* Copies src with its terminator to *cursor, which moves past it. */
-static const char *
-text_put (char **cursor, const char *src, size_t length)
-{
-    char *start = *cursor;
-    memcpy (start, src, length);
-    start[length] = '\0';
-    *cursor += length + 1;
-    return start;
-}
-
 static int
 handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
 {
@@ -354,10 +343,10 @@ handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
         return 0;
     }
     char *cursor = request->text;
-    request->service = text_put (&cursor, header->service, service_len);
-    request->department = text_put (&cursor, department, department_len);
-    request->user = text_put (&cursor, user, user_len);
-    request->purpose = text_put (&cursor, header->purpose, purpose_len);
+    request->service = sdk_text_put (&cursor, header->service, service_len);
+    request->department = sdk_text_put (&cursor, department, department_len);
+    request->user = sdk_text_put (&cursor, user, user_len);
+    request->purpose = sdk_text_put (&cursor, header->purpose, purpose_len);
     request->correlation_id = header->correlation_id;
     request->connection = self->connection;
     request->attempt = header->attempt;

@@ -214,10 +214,9 @@ reply_new_served (uint64_t id, onenet_status_t status, const char *message, cons
         return NULL;
     reply->correlation_id = id;
     reply->status = status;
-    memcpy (reply->text, message, message_len + 1);
-    reply->message = reply->text;
-    memcpy (reply->text + message_len + 1, served_by, served_by_len + 1);
-    reply->served_by = reply->text + message_len + 1;
+    char *cursor = reply->text;
+    reply->message = sdk_text_put (&cursor, message, message_len);
+    reply->served_by = sdk_text_put (&cursor, served_by, served_by_len);
     reply->trace_hex[0] = '\0';
     reply->next = NULL;
     zmq_msg_init (&reply->body);

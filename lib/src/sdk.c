@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <zmq.h>
 #include "sdk_internal.h"
 
@@ -74,6 +75,16 @@ sdk_days_in_month (int year, int month)
         return 0;
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     return days[month - 1] + (month == 2 && leap);
+}
+
+const char *
+sdk_text_put (char **cursor, const char *src, size_t length)
+{
+    char *start = *cursor;
+    memcpy (start, src, length);
+    start[length] = '\0';
+    *cursor += length + 1;
+    return start;
 }
 
 void

@@ -30,6 +30,11 @@ int sdk_decimal (const char *text, size_t count);
 /* Days in month (1-12) of a Gregorian year; 0 for a month out of range. */
 int sdk_days_in_month (int year, int month);
 
+/* Copies length bytes of src and a terminator to *cursor, moves *cursor
+ * past them and returns the copy: for strings kept in the allocation of
+ * the struct they belong to. */
+const char *sdk_text_put (char **cursor, const char *src, size_t length);
+
 /* Writes size bytes as lowercase hex into out (2*size+1 bytes needed,
  * truncated to out_size). */
 void sdk_hex (const uint8_t *data, size_t size, char *out, size_t out_size);
