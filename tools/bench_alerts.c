@@ -11,14 +11,18 @@
  * (CLOCK_MONOTONIC ns, same host) in its note. Four subscribers, each an
  * onenet_subscriber_t in its own thread (the SDK is not thread-safe per
  * object), receive everything; at receive the note gives the latency.
- * After the window the publisher drains, and the subscribers get up to
- * DRAIN_MS to receive every acknowledged alert (the SDK's catch-up on
- * ticks recovers live drops): what is still missing then is lost.
+ * After the last round the subscribers get up to DRAIN_MS to receive every
+ * acknowledged alert (the SDK's catch-up on ticks recovers live drops):
+ * what is still missing then is lost.
  *
  * The baseline: XADD of an envelope-sized value to a stream with the
  * broker's MAXLEN ~, N appended then N replies read (hiredis, sync), N =
  * --inflight. The broker's own append is one Lua script per alert (index,
  * XADD, open set), so the ratio shows what OneNet costs above that.
+ *
+ * The two sides run in turns (bench_interleave): rounds of about a second,
+ * the publisher's ending with every answer taken and the subscribers
+ * caught up, so that each XADD round runs on a quiet system.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -102,11 +106,14 @@ s_alert_init (bench_alert_t *self)
     self->alert.n_info = 1;
 }
 
+/* The note: the send time, after "t=" when the alert was sent inside the
+ * measured part of a round, after "w=" in a warm-up (the same size, so
+ * every alert's envelope is bench_envelope_size). */
 static void
-s_alert_stamp (bench_alert_t *self, uint64_t seq, int64_t now_ns)
+s_alert_stamp (bench_alert_t *self, uint64_t seq, int64_t now_ns, bool measured)
 {
     snprintf (self->identifier, sizeof self->identifier, "bench-%llu", (unsigned long long)seq);
-    snprintf (self->note, sizeof self->note, "t=%lld", (long long)now_ns);
+    snprintf (self->note, sizeof self->note, "%c=%lld", measured ? 't' : 'w', (long long)now_ns);
 }
 
 size_t
@@ -114,7 +121,7 @@ bench_envelope_size (void)
 {
     bench_alert_t alert;
     s_alert_init (&alert);
-    s_alert_stamp (&alert, 1000000, bench_now_ns ());
+    s_alert_stamp (&alert, 1000000, bench_now_ns (), true);
     Onenet__Alert__AlertEnvelope envelope = ONENET__ALERT__ALERT_ENVELOPE__INIT;
     envelope.alert = &alert.alert;
     envelope.stream_id = "1763900000000-0";
@@ -145,11 +152,11 @@ s_take (sub_t *self, const Onenet__Alert__AlertEnvelope *envelope, int64_t now)
     }
     self->seen[seq] = 1;
     atomic_fetch_add (&self->unique, 1);
-    int64_t from = atomic_load (&self->run->from), until = atomic_load (&self->run->until);
-    if (now >= from && now <= until)
-        self->in_window++;
-    long long sent = strncmp (alert->note, "t=", 2) == 0 ? strtoll (alert->note + 2, NULL, 10) : 0;
-    if (sent >= from && sent <= until && now >= sent)
+    if (strncmp (alert->note, "t=", 2) != 0)
+        return; /* sent in a warm-up */
+    long long sent = strtoll (alert->note + 2, NULL, 10);
+    self->in_window++;
+    if (now >= sent)
         bench_samples_add (&self->latency, (uint64_t)(now - sent));
 }
 
@@ -178,110 +185,131 @@ s_subscriber_main (void *arg)
     return NULL;
 }
 
-/* --- the publisher -------------------------------------------------------- */
+/* --- the two sides, in turns ---------------------------------------------- */
 
 typedef struct {
     uint64_t published, in_window, spooled, duplicate, failed;
     char first_error[300];
 } published_t;
 
-/* Keeps `inflight` publishes in flight until the window closes, then
- * drains. Returns 0, or -1 with a reason (the system is stuck). */
-static int
-s_publish (bench_fanout_t *run, size_t inflight, double duration_s, published_t *out, char *err,
-           size_t err_size)
-{
-    onenet_client_t *client = onenet_client_new (run->endpoint, err, err_size);
-    if (!client)
-        return -1;
+/* OneNet's side: one publisher, kept across rounds. */
+typedef struct {
+    onenet_client_t *client;
     bench_alert_t alert;
-    s_alert_init (&alert);
-    bench_fanout_open (run, duration_s);
-    int64_t from = atomic_load (&run->from), until = atomic_load (&run->until);
-    uint64_t seq = 0;
-    int rc = 0;
-    for (;;) {
-        while (bench_now_ns () < until && seq < MAX_ALERTS &&
-               onenet_client_pending (client) < inflight) {
-            s_alert_stamp (&alert, seq++, bench_now_ns ());
-            if (onenet_alert_publish_send (client, &alert.alert, CALL_TIMEOUT_MS, err, err_size) ==
-                0) {
-                rc = -1;
-                break;
-            }
-        }
-        if (rc < 0)
-            break;
-        //  pending counts calls not answered yet; answers already read but
-        //  not returned by recv are not in it: take them with a zero wait
-        bool waiting = onenet_client_pending (client) > 0;
-        onenet_reply_t *reply = onenet_client_recv (client, waiting ? STUCK_MS : 0);
-        if (!reply) {
-            if (waiting)
-                snprintf (err, err_size, "no reply to onenet.alert.publish within %d ms", STUCK_MS);
-            rc = waiting ? -1 : 0;
-            break;
-        }
-        bool spooled = false, duplicate = false;
-        char reason[300];
-        int64_t now = bench_now_ns ();
-        if (onenet_alert_publish_result (reply, NULL, 0, &spooled, &duplicate, reason,
-                                         sizeof reason) < 0) {
-            if (out->failed++ == 0)
-                snprintf (out->first_error, sizeof out->first_error, "%s", reason);
-        } else {
-            out->published++;
-            out->spooled += spooled;
-            out->duplicate += duplicate;
-            if (now >= from && now <= until)
-                out->in_window++;
-        }
-        onenet_reply_destroy (&reply);
+    size_t inflight;
+    uint64_t seq;
+    sub_t *subs;
+    published_t out;
+} publisher_t;
+
+/* Takes one reply; in_window counts it when it came inside [from, until].
+ * Returns 0, or -1 with a reason when none came within wait_ms. */
+static int
+s_publish_reply (publisher_t *self, int wait_ms, int64_t from, int64_t until, char *err,
+                 size_t err_size)
+{
+    onenet_reply_t *reply = onenet_client_recv (self->client, wait_ms);
+    if (!reply) {
+        snprintf (err, err_size, "no reply to onenet.alert.publish within %d ms", wait_ms);
+        return -1;
     }
-    onenet_client_destroy (&client);
-    return rc;
+    published_t *out = &self->out;
+    bool spooled = false, duplicate = false;
+    char reason[300];
+    int64_t now = bench_now_ns ();
+    if (onenet_alert_publish_result (reply, NULL, 0, &spooled, &duplicate, reason,
+                                     sizeof reason) < 0) {
+        if (out->failed++ == 0)
+            snprintf (out->first_error, sizeof out->first_error, "%s", reason);
+    } else {
+        out->published++;
+        out->spooled += spooled;
+        out->duplicate += duplicate;
+        if (now >= from && now <= until)
+            out->in_window++;
+    }
+    onenet_reply_destroy (&reply);
+    return 0;
 }
 
-/* --- the Redis baseline ----------------------------------------------------- */
-
-/* XADDs of size-byte values, batch appended then batch replies read, for
- * the warm-up and then duration_s. Returns XADDs per second, or -1. */
-static double
-s_redis_xadds (int port, size_t size, size_t batch, double duration_s, char *err, size_t err_size)
+/* A bench_round_fn: keeps `inflight` publishes in flight for the warm-up
+ * and the round, then takes every answer and waits (at most a second)
+ * for the subscribers to have every alert, so that the XADD round after
+ * it runs on a quiet machine. Its figures go to self->out, not to samples:
+ * the latency that counts is the subscribers'. */
+static int
+s_publish_round (void *state, double warmup_s, double duration_s, bench_samples_t *samples,
+                 bench_result_t *result, char *err, size_t err_size)
 {
-    redisContext *redis = redisConnect ("127.0.0.1", port);
-    uint8_t *value = calloc (1, size ? size : 1);
-    if (!redis || redis->err || !value) {
-        snprintf (err, err_size, "redis baseline: cannot connect: %s",
-                  redis ? redis->errstr : "out of memory");
-        redisFree (redis);
-        free (value);
-        return -1;
-    }
-    memset (value, 'x', size);
-    int64_t from = bench_now_ns () + (int64_t)(BENCH_WARMUP_S * 1e9);
+    publisher_t *self = state;
+    (void)samples;
+    (void)result;
+    int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
     int64_t until = from + (int64_t)(duration_s * 1e9);
-    uint64_t done = 0;
-    bool ok = true;
-    for (int64_t now = bench_now_ns (); ok && now < until; now = bench_now_ns ()) {
-        for (size_t i = 0; i < batch; i++)
-            redisAppendCommand (redis, "XADD onenet:bench:xadd MAXLEN ~ %s * envelope %b",
-                                XADD_MAXLEN, value, size);
-        for (size_t i = 0; ok && i < batch; i++) {
+    for (int64_t now = bench_now_ns (); now < until; now = bench_now_ns ()) {
+        while (now < until && self->seq < MAX_ALERTS &&
+               onenet_client_pending (self->client) < self->inflight) {
+            s_alert_stamp (&self->alert, self->seq++, now, now >= from);
+            if (onenet_alert_publish_send (self->client, &self->alert.alert, CALL_TIMEOUT_MS, err,
+                                           err_size) == 0)
+                return -1;
+            now = bench_now_ns ();
+        }
+        if (onenet_client_pending (self->client) == 0)
+            break; /* MAX_ALERTS published */
+        if (s_publish_reply (self, STUCK_MS, from, until, err, err_size) < 0)
+            return -1;
+    }
+    //  pending counts the calls not answered and the answers not yet taken
+    while (onenet_client_pending (self->client) > 0)
+        if (s_publish_reply (self, STUCK_MS, from, until, err, err_size) < 0)
+            return -1;
+    int64_t quiet_by = bench_now_ns () + 1000000000;
+    for (int i = 0; i < SUBSCRIBERS; i++)
+        while (atomic_load (&self->subs[i].unique) < self->out.published &&
+               bench_now_ns () < quiet_by)
+            usleep (1000);
+    return 0;
+}
+
+/* The baseline's side: XADDs of an envelope-sized value, `batch` appended
+ * then `batch` replies read (hiredis, sync), on one connection. */
+typedef struct {
+    redisContext *redis;
+    uint8_t *value;
+    size_t size, batch;
+    uint64_t done; /* inside the rounds' measured time */
+} xadds_t;
+
+/* A bench_round_fn: XADDs for the warm-up and the round. */
+static int
+s_xadd_round (void *state, double warmup_s, double duration_s, bench_samples_t *samples,
+              bench_result_t *result, char *err, size_t err_size)
+{
+    xadds_t *self = state;
+    (void)samples;
+    (void)result;
+    int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
+    int64_t until = from + (int64_t)(duration_s * 1e9);
+    for (int64_t now = bench_now_ns (); now < until; now = bench_now_ns ()) {
+        for (size_t i = 0; i < self->batch; i++)
+            redisAppendCommand (self->redis, "XADD onenet:bench:xadd MAXLEN ~ %s * envelope %b",
+                                XADD_MAXLEN, self->value, self->size);
+        for (size_t i = 0; i < self->batch; i++) {
             redisReply *reply = NULL;
-            ok = redisGetReply (redis, (void **)&reply) == REDIS_OK &&
-                 reply->type == REDIS_REPLY_STRING;
+            bool ok = redisGetReply (self->redis, (void **)&reply) == REDIS_OK &&
+                      reply->type == REDIS_REPLY_STRING;
             freeReplyObject (reply);
+            if (!ok) {
+                snprintf (err, err_size, "redis baseline: %s",
+                          self->redis->err ? self->redis->errstr : "unexpected reply to XADD");
+                return -1;
+            }
         }
         if (now >= from)
-            done += batch;
+            self->done += self->batch;
     }
-    if (!ok)
-        snprintf (err, err_size, "redis baseline: %s",
-                  redis->err ? redis->errstr : "unexpected reply to XADD");
-    free (value);
-    redisFree (redis);
-    return ok ? (double)done / duration_s : -1;
+    return 0;
 }
 
 /* --- the system ---------------------------------------------------------------- */
@@ -397,31 +425,47 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
     bench_fanout_t run;
     bench_fanout_init (&run, endpoint, alerts);
     sub_t *subs = calloc (SUBSCRIBERS, sizeof *subs);
-    published_t pub = {0};
+    publisher_t pub = {.inflight = inflight, .subs = subs};
+    xadds_t xadd = {.size = bench_envelope_size (), .batch = inflight};
+    s_alert_init (&pub.alert);
     int rc = subs ? s_start_subscribers (&run, subs, err, err_size) : -1;
     if (!subs)
         snprintf (err, err_size, "out of memory");
-    if (rc == 0)
-        rc = s_publish (&run, inflight, options->duration_s, &pub, err, err_size);
-    if (rc == 0 && pub.failed) {
+    if (rc == 0) {
+        pub.client = onenet_client_new (endpoint, err, err_size);
+        xadd.redis = redisConnect ("127.0.0.1", redis_port);
+        xadd.value = calloc (1, xadd.size ? xadd.size : 1);
+        if (!pub.client)
+            rc = -1;
+        else if (!xadd.redis || xadd.redis->err || !xadd.value) {
+            snprintf (err, err_size, "redis baseline: cannot connect: %s",
+                      xadd.redis ? xadd.redis->errstr : "out of memory");
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        memset (xadd.value, 'x', xadd.size);
+        bench_side_t sides[2] = {{.round = s_publish_round, .state = &pub},
+                                 {.round = s_xadd_round, .state = &xadd}};
+        rc = bench_interleave (sides, 2, BENCH_WARMUP_S, options->duration_s, err, err_size);
+    }
+    if (rc == 0 && pub.out.failed) {
         snprintf (err, err_size, "%llu publishes failed, the first with %s",
-                  (unsigned long long)pub.failed, pub.first_error);
+                  (unsigned long long)pub.out.failed, pub.out.first_error);
         rc = -1;
     }
     if (rc == 0)
-        s_drain (subs, pub.published);
+        s_drain (subs, pub.out.published);
     atomic_store (&run.stop, true);
     for (int i = 0; subs && i < SUBSCRIBERS; i++)
         if (subs[i].started)
             pthread_join (subs[i].thread, NULL);
-    double xadds = 0;
-    if (rc == 0) {
-        xadds = s_redis_xadds (redis_port, bench_envelope_size (), inflight, options->duration_s,
-                               err, err_size);
-        rc = xadds > 0 ? 0 : -1;
-    }
+    onenet_client_destroy (&pub.client);
+    redisFree (xadd.redis);
+    free (xadd.value);
+    double xadds = (double)xadd.done / options->duration_s;
     if (rc == 0)
-        s_report (report, &pub, subs, options->duration_s, xadds);
+        s_report (report, &pub.out, subs, options->duration_s, xadds);
     for (int i = 0; subs && i < SUBSCRIBERS; i++) {
         free (subs[i].seen);
         bench_samples_free (&subs[i].latency);
