@@ -127,15 +127,24 @@ const cap_type_t cap_alert_type = {&onenet__alert__alert__descriptor, k_alert_fi
  * every field of every alert. */
 static pthread_once_t s_resolve_once = PTHREAD_ONCE_INIT;
 
+/* Fills type's descriptors and those of the types its fields nest. */
+static void
+resolve_type (const cap_type_t *type)
+{
+    for (size_t i = 0; i < type->n_fields; i++) {
+        type->resolved[i] = protobuf_c_message_descriptor_get_field_by_name (
+            type->descriptor, type->fields[i].field);
+        if (type->fields[i].type)
+            resolve_type (type->fields[i].type);
+    }
+}
+
+/* Every table is reached from <alert>, as the reader and writer reach
+ * them: no list of tables to keep beside the tables. */
 static void
 resolve_fields (void)
 {
-    const cap_type_t *const types[] = {&k_pair_type, &k_resource_type, &k_area_type, &k_info_type,
-                                       &cap_alert_type};
-    for (size_t t = 0; t < N_OF (types); t++)
-        for (size_t i = 0; i < types[t]->n_fields; i++)
-            types[t]->resolved[i] = protobuf_c_message_descriptor_get_field_by_name (
-                types[t]->descriptor, types[t]->fields[i].field);
+    resolve_type (&cap_alert_type);
 }
 
 const ProtobufCFieldDescriptor *
