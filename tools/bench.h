@@ -172,7 +172,8 @@ void bench_result_fill (bench_result_t *result, bench_samples_t *samples, double
  * subscriber threads share. */
 typedef struct {
     const char *endpoint, *alerts; /* the broker's and its XPUB's */
-    _Atomic int64_t from, until;   /* the measured window, CLOCK_MONOTONIC ns */
+    _Atomic int64_t from, until;   /* bench events' measured window, CLOCK_MONOTONIC ns
+                                      (bench alerts marks its alerts instead) */
     atomic_bool stop;              /* the subscriber threads end */
 } bench_fanout_t;
 

@@ -40,6 +40,8 @@
 #define STUCK_MS (CALL_TIMEOUT_MS + 3000)
 /* How long subscribers may take to catch up after the last publish. */
 #define DRAIN_MS 15000
+/* How long a publisher's round waits for the subscribers to catch up. */
+#define ROUND_QUIET_MS 1000
 /* Identifiers tracked for duplicates; the publisher stops at this many. */
 #define MAX_ALERTS (4u * 1024u * 1024u)
 #define TARGET_RATIO_TO_XADD 0.5
@@ -232,6 +234,16 @@ s_publish_reply (publisher_t *self, int wait_ms, int64_t from, int64_t until, ch
     return 0;
 }
 
+/* Waits until every subscriber has every published alert, or wait_ms. */
+static void
+s_drain (sub_t *subs, uint64_t published, int wait_ms)
+{
+    int64_t until = bench_now_ns () + (int64_t)wait_ms * 1000000;
+    for (int i = 0; i < SUBSCRIBERS; i++)
+        while (atomic_load (&subs[i].unique) < published && bench_now_ns () < until)
+            usleep (1000);
+}
+
 /* A bench_round_fn: keeps `inflight` publishes in flight for the warm-up
  * and the round, then takes every answer and waits (at most a second)
  * for the subscribers to have every alert, so that the XADD round after
@@ -264,11 +276,7 @@ s_publish_round (void *state, double warmup_s, double duration_s, bench_samples_
     while (onenet_client_pending (self->client) > 0)
         if (s_publish_reply (self, STUCK_MS, from, until, err, err_size) < 0)
             return -1;
-    int64_t quiet_by = bench_now_ns () + 1000000000;
-    for (int i = 0; i < SUBSCRIBERS; i++)
-        while (atomic_load (&self->subs[i].unique) < self->out.published &&
-               bench_now_ns () < quiet_by)
-            usleep (1000);
+    s_drain (self->subs, self->out.published, ROUND_QUIET_MS);
     return 0;
 }
 
@@ -338,16 +346,6 @@ s_start_subscribers (bench_fanout_t *run, sub_t *subs, char *err, size_t err_siz
     }
     usleep (300000); /* the live subscriptions reach the broker's XPUB */
     return 0;
-}
-
-/* Waits until every subscriber has every published alert, or DRAIN_MS. */
-static void
-s_drain (sub_t *subs, uint64_t published)
-{
-    int64_t until = bench_now_ns () + (int64_t)DRAIN_MS * 1000000;
-    for (int i = 0; i < SUBSCRIBERS; i++)
-        while (atomic_load (&subs[i].unique) < published && bench_now_ns () < until)
-            usleep (20000);
 }
 
 static void
@@ -455,7 +453,7 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
         rc = -1;
     }
     if (rc == 0)
-        s_drain (subs, pub.out.published);
+        s_drain (subs, pub.out.published, DRAIN_MS);
     atomic_store (&run.stop, true);
     for (int i = 0; subs && i < SUBSCRIBERS; i++)
         if (subs[i].started)
