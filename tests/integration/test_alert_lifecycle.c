@@ -3,7 +3,8 @@
  * redis-server: publish (stream first, then live on XPUB, duplicates not
  * resent), topic filtering by severity and area prefix, catch-up, the
  * update/cancel chain and an alert's state, acknowledgements, the list of
- * open alerts, escalation, and the spool while Redis is down.
+ * open alerts, escalation, and the spool while Redis is down (a repeat
+ * and an Update among what it keeps).
  *
  * Subscribers here are raw ZeroMQ SUB sockets, to check the wire contract
  * of proto/alert.proto itself; the subscriber SDK has its own tests.
@@ -361,6 +362,25 @@ test_spool_while_redis_is_down (void **state)
     assert_non_null (reply);
     assert_true (reply->spooled);
     onenet__alert__publish_reply__free_unpacked (reply, NULL);
+    /* Spooled too: the same alert again, and an Update of it. When the
+     * spool goes back to Redis, the repeat is stored once and the Update
+     * closes the alert it names, as if Redis had never been away. */
+    Onenet__Alert__Alert *update = harness_cap_sample ("oasis-a4-amber-alert-bilingual.xml");
+    char references[256];
+    snprintf (references, sizeof references, "%s,%s,%s", update->sender, update->identifier,
+              update->sent);
+    update->references = strdup (references);
+    free (update->identifier);
+    update->identifier = strdup ("KAR0-0306112239-SW.2");
+    free (update->msg_type);
+    update->msg_type = strdup ("Update");
+    Onenet__Alert__Alert *spooled[] = { alert, update };
+    for (int i = 0; i < 2; i++) {
+        Onenet__Alert__PublishReply *answer = publish (spooled[i], ONENET_OK);
+        assert_true (answer->spooled);
+        onenet__alert__publish_reply__free_unpacked (answer, NULL);
+    }
+    onenet__alert__alert__free_unpacked (update, NULL);
     char topic[160];
     Onenet__Alert__AlertEnvelope *live = receive (sub, 3000, topic, sizeof topic);
     assert_non_null (live);   /* delivered live all the same */
@@ -379,13 +399,27 @@ test_spool_while_redis_is_down (void **state)
             batch = (Onenet__Alert__AlertBatch *) onenet_reply_unpack (raw, &onenet__alert__alert_batch__descriptor);
         onenet_reply_destroy (&raw);
         flushed = batch && batch->n_alerts == 1
-                  && strcmp (batch->alerts[0]->alert->identifier, "KAR0-0306112239-SW") == 0;
+                  && strcmp (batch->alerts[0]->alert->identifier, "KAR0-0306112239-SW.2") == 0;
         if (batch)
             onenet__alert__alert_batch__free_unpacked (batch, NULL);
         if (!flushed)
             usleep (100000);
     }
     assert_true (flushed);
+    /* Stored once, followed by its Update, which closed it. */
+    Onenet__Alert__AlertBatch *newest = since ("", NULL, 3);
+    assert_int_equal (newest->n_alerts, 3);
+    assert_string_not_equal (newest->alerts[0]->alert->identifier, "KAR0-0306112239-SW");
+    assert_string_equal (newest->alerts[1]->alert->identifier, "KAR0-0306112239-SW");
+    onenet__alert__alert_batch__free_unpacked (newest, NULL);
+    Onenet__Alert__AlertState *chain = state_of ("KAR0-0306112239-SW", ONENET_OK);
+    assert_int_equal (chain->n_updates, 1);
+    onenet__alert__alert_state__free_unpacked (chain, NULL);
+    bool listed = true;
+    open_alerts ("KAR0-0306112239-SW", &listed);
+    assert_false (listed);
+    open_alerts ("KAR0-0306112239-SW.2", &listed);
+    assert_true (listed);
     /* Everything published before Redis died is still there. */
     Onenet__Alert__AlertState *old = state_of ("KSTO1055887203", ONENET_OK);
     assert_int_equal (old->n_acks, 1);
