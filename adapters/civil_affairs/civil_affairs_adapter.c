@@ -52,7 +52,7 @@ static void
 on_view (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
     Onenet__View__ContributionRequest *in = (Onenet__View__ContributionRequest *)
-        onenet_request_unpack (request, &onenet__view__contribution_request__descriptor);
+        onenet_request_message (request, &onenet__view__contribution_request__descriptor);
     const record_t *found = NULL;
     for (size_t i = 0; in && i < s_count && !found; i++)
         if (strcmp (s_records[i].resident_id, in->resident_id) == 0)
@@ -70,8 +70,6 @@ on_view (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
     else
         onenet_contribution_reply (contribution, adapter, &request);
     onenet_contribution_destroy (&contribution);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 int

@@ -93,7 +93,7 @@ on_vulnerable_get (onenet_adapter_t *adapter, onenet_request_t *request, void *a
 {
     em_store_t *store = arg;
     Onenet__Em__VulnerableGetRequest *in
-        = (Onenet__Em__VulnerableGetRequest *) onenet_request_unpack (
+        = (Onenet__Em__VulnerableGetRequest *) onenet_request_message (
             request, &onenet__em__vulnerable_get_request__descriptor);
     Onenet__Em__VulnerablePerson *person = NULL;
     if (check_resident_id (adapter, &request, in ? &in->base : NULL, in ? in->resident_id : NULL)) {
@@ -108,15 +108,13 @@ on_vulnerable_get (onenet_adapter_t *adapter, onenet_request_t *request, void *a
     }
     if (person)
         protobuf_c_message_free_unpacked (&person->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 static void
 on_shelter_list (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
     em_store_t *store = arg;
-    Onenet__Em__ShelterListRequest *in = (Onenet__Em__ShelterListRequest *) onenet_request_unpack (
+    Onenet__Em__ShelterListRequest *in = (Onenet__Em__ShelterListRequest *) onenet_request_message (
         request, &onenet__em__shelter_list_request__descriptor);
     Onenet__Em__ShelterList *list = NULL;
     if (!in || !area_prefix_valid (in->area_prefix))
@@ -128,8 +126,6 @@ on_shelter_list (onenet_adapter_t *adapter, onenet_request_t *request, void *arg
         onenet_adapter_reply_message (adapter, &request, &list->base);
     if (list)
         protobuf_c_message_free_unpacked (&list->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 static void
@@ -137,7 +133,7 @@ on_incident_list (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
 {
     em_store_t *store = arg;
     Onenet__Em__IncidentListRequest *in
-        = (Onenet__Em__IncidentListRequest *) onenet_request_unpack (
+        = (Onenet__Em__IncidentListRequest *) onenet_request_message (
             request, &onenet__em__incident_list_request__descriptor);
     Onenet__Em__IncidentList *list = NULL;
     if (!in || !area_prefix_valid (in->area_prefix))
@@ -154,8 +150,6 @@ on_incident_list (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
     }
     if (list)
         protobuf_c_message_free_unpacked (&list->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 /* True if text is at most max bytes with no control characters but tab
@@ -196,7 +190,7 @@ on_incident_report (onenet_adapter_t *adapter, onenet_request_t *request, void *
 {
     em_t *em = arg;
     Onenet__Em__IncidentReportRequest *in
-        = (Onenet__Em__IncidentReportRequest *) onenet_request_unpack (
+        = (Onenet__Em__IncidentReportRequest *) onenet_request_message (
             request, &onenet__em__incident_report_request__descriptor);
     Onenet__Em__Incident *incident = NULL;
     if (!in)
@@ -239,8 +233,6 @@ on_incident_report (onenet_adapter_t *adapter, onenet_request_t *request, void *
     }
     if (incident)
         protobuf_c_message_free_unpacked (&incident->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 /* Emergency management's part of the one network view: known only for
@@ -251,7 +243,7 @@ on_view_person (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
     em_store_t *store = arg;
     Onenet__View__ContributionRequest *in
-        = (Onenet__View__ContributionRequest *) onenet_request_unpack (
+        = (Onenet__View__ContributionRequest *) onenet_request_message (
             request, &onenet__view__contribution_request__descriptor);
     Onenet__Em__VulnerablePerson *person = NULL;
     if (check_resident_id (adapter, &request, in ? &in->base : NULL, in ? in->resident_id : NULL)) {
@@ -299,8 +291,6 @@ on_view_person (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
     }
     if (person)
         protobuf_c_message_free_unpacked (&person->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 static void

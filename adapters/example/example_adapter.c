@@ -21,7 +21,8 @@ static size_t delayed_count;
 static void
 on_greet (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
-    Onenet__Example__GreetRequest *in = (Onenet__Example__GreetRequest *) onenet_request_unpack (
+    /* The request's own: read before the reply, never freed here. */
+    Onenet__Example__GreetRequest *in = (Onenet__Example__GreetRequest *) onenet_request_message (
         request, &onenet__example__greet_request__descriptor);
     if (!in || !*in->name) {
         onenet_adapter_reply (adapter, &request, ONENET_BAD_REQUEST, "name is required", NULL, 0);
@@ -34,18 +35,14 @@ on_greet (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
         out.served_by = (char *) onenet_adapter_instance (adapter);
         onenet_adapter_reply_message (adapter, &request, &out.base);
     }
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 static void
 on_echo (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
-    Onenet__Example__EchoMessage *in = (Onenet__Example__EchoMessage *) onenet_request_unpack (
+    Onenet__Example__EchoMessage *in = (Onenet__Example__EchoMessage *) onenet_request_message (
         request, &onenet__example__echo_message__descriptor);
     uint32_t delay = in ? in->delay_ms : 0;
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
     size_t size;
     const void *body = onenet_request_body (request, &size);
     if (delay == 0 || delayed_count == MAX_DELAYED)   /* echo the bytes back unchanged */

@@ -134,7 +134,7 @@ static void
 on_person_get (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
     ps_store_t *store = arg;
-    Onenet__Ps__PersonGetRequest *in = (Onenet__Ps__PersonGetRequest *) onenet_request_unpack (
+    Onenet__Ps__PersonGetRequest *in = (Onenet__Ps__PersonGetRequest *) onenet_request_message (
         request, &onenet__ps__person_get_request__descriptor);
     Onenet__Ps__Person *person = NULL;
     if (check_resident_id (adapter, &request, in ? &in->base : NULL, in ? in->resident_id : NULL)) {
@@ -148,8 +148,6 @@ on_person_get (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
     }
     if (person)
         protobuf_c_message_free_unpacked (&person->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 static void
@@ -157,7 +155,7 @@ on_person_search (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
 {
     ps_store_t *store = arg;
     Onenet__Ps__PersonSearchRequest *in
-        = (Onenet__Ps__PersonSearchRequest *) onenet_request_unpack (
+        = (Onenet__Ps__PersonSearchRequest *) onenet_request_message (
             request, &onenet__ps__person_search_request__descriptor);
     Onenet__Ps__PersonList *list = NULL;
     if (!in)
@@ -178,8 +176,6 @@ on_person_search (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
     }
     if (list)
         protobuf_c_message_free_unpacked (&list->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 static void
@@ -187,7 +183,7 @@ on_person_update (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
 {
     ps_store_t *store = arg;
     Onenet__Ps__PersonUpdateRequest *in
-        = (Onenet__Ps__PersonUpdateRequest *) onenet_request_unpack (
+        = (Onenet__Ps__PersonUpdateRequest *) onenet_request_message (
             request, &onenet__ps__person_update_request__descriptor);
     Onenet__Ps__Person *person = NULL;
     if (!check_resident_id (adapter, &request, in ? &in->base : NULL, in ? in->resident_id : NULL))
@@ -225,8 +221,6 @@ on_person_update (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
     }
     if (person)
         protobuf_c_message_free_unpacked (&person->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 static void
@@ -234,7 +228,7 @@ on_household_get (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
 {
     ps_store_t *store = arg;
     Onenet__Ps__HouseholdGetRequest *in
-        = (Onenet__Ps__HouseholdGetRequest *) onenet_request_unpack (
+        = (Onenet__Ps__HouseholdGetRequest *) onenet_request_message (
             request, &onenet__ps__household_get_request__descriptor);
     Onenet__Ps__Household *household = NULL;
     if (!in || !plain_text (in->household_id, 32))
@@ -252,8 +246,6 @@ on_household_get (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
     }
     if (household)
         protobuf_c_message_free_unpacked (&household->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 /* A new incident report. Like ps.person.update, the events go out before
@@ -265,7 +257,7 @@ on_incident_report (onenet_adapter_t *adapter, onenet_request_t *request, void *
 {
     ps_store_t *store = arg;
     Onenet__Ps__IncidentReportRequest *in
-        = (Onenet__Ps__IncidentReportRequest *) onenet_request_unpack (
+        = (Onenet__Ps__IncidentReportRequest *) onenet_request_message (
             request, &onenet__ps__incident_report_request__descriptor);
     Onenet__Ps__IncidentReport *report = NULL;
     char why[128];
@@ -308,8 +300,6 @@ on_incident_report (onenet_adapter_t *adapter, onenet_request_t *request, void *
     }
     if (report)
         protobuf_c_message_free_unpacked (&report->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 /* The register's part of the one network view. The detail is the Person
@@ -320,7 +310,7 @@ on_view_person (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
     ps_store_t *store = arg;
     Onenet__View__ContributionRequest *in
-        = (Onenet__View__ContributionRequest *) onenet_request_unpack (
+        = (Onenet__View__ContributionRequest *) onenet_request_message (
             request, &onenet__view__contribution_request__descriptor);
     Onenet__Ps__Person *person = NULL;
     if (check_resident_id (adapter, &request, in ? &in->base : NULL, in ? in->resident_id : NULL)) {
@@ -364,8 +354,6 @@ on_view_person (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
     }
     if (person)
         protobuf_c_message_free_unpacked (&person->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 /* --- main --- */

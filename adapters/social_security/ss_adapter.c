@@ -86,7 +86,7 @@ on_insurance_get (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
 {
     ss_store_t *store = arg;
     Onenet__Ss__InsuranceGetRequest *in
-        = (Onenet__Ss__InsuranceGetRequest *) onenet_request_unpack (
+        = (Onenet__Ss__InsuranceGetRequest *) onenet_request_message (
             request, &onenet__ss__insurance_get_request__descriptor);
     Onenet__Ss__InsuredPerson *person = NULL;
     if (check_resident_id (adapter, &request, in ? &in->base : NULL, in ? in->resident_id : NULL)) {
@@ -100,8 +100,6 @@ on_insurance_get (onenet_adapter_t *adapter, onenet_request_t *request, void *ar
     }
     if (person)
         protobuf_c_message_free_unpacked (&person->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 static void
@@ -109,7 +107,7 @@ on_insurance_update (onenet_adapter_t *adapter, onenet_request_t *request, void 
 {
     ss_store_t *store = arg;
     Onenet__Ss__InsuranceUpdateRequest *in
-        = (Onenet__Ss__InsuranceUpdateRequest *) onenet_request_unpack (
+        = (Onenet__Ss__InsuranceUpdateRequest *) onenet_request_message (
             request, &onenet__ss__insurance_update_request__descriptor);
     Onenet__Ss__InsuredPerson *person = NULL;
     if (!check_resident_id (adapter, &request, in ? &in->base : NULL, in ? in->resident_id : NULL))
@@ -147,8 +145,6 @@ on_insurance_update (onenet_adapter_t *adapter, onenet_request_t *request, void 
     }
     if (person)
         protobuf_c_message_free_unpacked (&person->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 /* Social security's part of the one network view: contact details as it
@@ -159,7 +155,7 @@ on_view_person (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
     ss_store_t *store = arg;
     Onenet__View__ContributionRequest *in
-        = (Onenet__View__ContributionRequest *) onenet_request_unpack (
+        = (Onenet__View__ContributionRequest *) onenet_request_message (
             request, &onenet__view__contribution_request__descriptor);
     Onenet__Ss__InsuredPerson *person = NULL;
     if (check_resident_id (adapter, &request, in ? &in->base : NULL, in ? in->resident_id : NULL)) {
@@ -209,8 +205,6 @@ on_view_person (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
     }
     if (person)
         protobuf_c_message_free_unpacked (&person->base, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked (&in->base, NULL);
 }
 
 static void

@@ -48,6 +48,7 @@ struct onenet_request_t {
     uint32_t attempt;
     zmq_msg_t body;
     onenet_request_t *prev, *next;   /* held by handlers */
+    onenet_arena_t arena;      /* onenet_request_message's, over the room after text */
     char text[];
 };
 
@@ -131,7 +132,18 @@ static void
 request_free (onenet_request_t *request)
 {
     zmq_msg_close (&request->body);
+    onenet_arena_reset (&request->arena);   /* what a decoded body spilled */
     free (request);
+}
+
+/* Room for the body decoded by onenet_request_message, in the request's
+ * one allocation: decoded, a message takes about twice its wire size
+ * (structs, pointers, strings); what does not fit spills to malloc. */
+static size_t
+message_room (size_t body_size)
+{
+    size_t room = 2 * body_size + 256;
+    return room < 2048 ? room : 2048;
 }
 
 static void
@@ -336,8 +348,9 @@ handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
     const char *user = header->requester ? header->requester->user : "";
     size_t service_len = strlen (header->service), department_len = strlen (department);
     size_t user_len = strlen (user), purpose_len = strlen (header->purpose);
-    onenet_request_t *request = malloc (sizeof *request + service_len + department_len + user_len
-                                        + purpose_len + 4);
+    size_t text_size = service_len + department_len + user_len + purpose_len + 4;
+    size_t room = message_room (msg->count >= 3 ? zmq_msg_size (&msg->frame[2]) : 0) + 16;
+    onenet_request_t *request = malloc (sizeof *request + text_size + room);
     if (!request) {
         onenet_arena_reset (&arena);
         return 0;
@@ -347,6 +360,7 @@ handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
     request->department = sdk_text_put (&cursor, department, department_len);
     request->user = sdk_text_put (&cursor, user, user_len);
     request->purpose = sdk_text_put (&cursor, header->purpose, purpose_len);
+    onenet_arena_init (&request->arena, request->text + text_size, room);
     request->correlation_id = header->correlation_id;
     request->connection = self->connection;
     request->attempt = header->attempt;
@@ -672,6 +686,12 @@ ProtobufCMessage *
 onenet_request_unpack (const onenet_request_t *self, const ProtobufCMessageDescriptor *descriptor)
 {
     return onenet_wire_unpack (descriptor, &self->body, NULL);
+}
+
+ProtobufCMessage *
+onenet_request_message (onenet_request_t *self, const ProtobufCMessageDescriptor *descriptor)
+{
+    return onenet_wire_unpack (descriptor, &self->body, &self->arena);
 }
 
 const char *

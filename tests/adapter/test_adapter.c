@@ -51,11 +51,9 @@ static uint64_t s_emit_seq = 1; /* the next event's sequence number */
 static void
 on_echo (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
-    Onenet__Example__EchoMessage *echo = (Onenet__Example__EchoMessage *) onenet_request_unpack (
+    Onenet__Example__EchoMessage *echo = (Onenet__Example__EchoMessage *) onenet_request_message (
         request, &onenet__example__echo_message__descriptor);
     uint32_t delay = echo ? echo->delay_ms : 0;
-    if (echo)
-        protobuf_c_message_free_unpacked (&echo->base, NULL);
     if (delay == 0 || s_delayed_count == MAX_DELAYED) {
         size_t size;
         const void *body = onenet_request_body (request, &size);
@@ -92,12 +90,10 @@ static void
 on_emit (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
     (void)arg;
-    Onenet__Example__EchoMessage *echo = (Onenet__Example__EchoMessage *)onenet_request_unpack (
+    Onenet__Example__EchoMessage *echo = (Onenet__Example__EchoMessage *)onenet_request_message (
         request, &onenet__example__echo_message__descriptor);
     if (!echo || echo->payload.len > EMIT_BODY_MAX || s_emit_count == MAX_EMITS) {
         bool busy = echo && echo->payload.len <= EMIT_BODY_MAX;
-        if (echo)
-            protobuf_c_message_free_unpacked (&echo->base, NULL);
         if (busy)
             onenet_adapter_reply (adapter, &request, ONENET_RESOURCE_EXHAUSTED,
                                   "too many test.emit queued", NULL, 0);
@@ -114,7 +110,6 @@ on_emit (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
     memset (emit->body, 0, 16);
     if (echo->payload.len)
         memcpy (emit->body, echo->payload.data, echo->payload.len);
-    protobuf_c_message_free_unpacked (&echo->base, NULL);
 }
 
 /* Publishes up to EMIT_BURST events of the queued test.emit requests and

@@ -124,8 +124,16 @@ int onenet_adapter_publish (onenet_adapter_t *self, const char *topic,
 
 const char *onenet_request_service (const onenet_request_t *self);
 const void *onenet_request_body (const onenet_request_t *self, size_t *size);
-/* Unpacks the body; NULL if it is not a message of that type. The caller
- * frees it with protobuf_c_message_free_unpacked (msg, NULL). */
+/* The body as a message of that type; NULL if it is not one. The message
+ * belongs to the request: it is freed with it, when the handler replies
+ * (or the request is dropped), so read it before onenet_adapter_reply and
+ * never free it yourself. Decoded into room the request already has, so
+ * a handler's request costs no allocation of its own. */
+ProtobufCMessage *onenet_request_message (onenet_request_t *self,
+                                          const ProtobufCMessageDescriptor *descriptor);
+/* Like onenet_request_message, but the message is the caller's, to keep
+ * after the reply: the caller frees it with
+ * protobuf_c_message_free_unpacked (msg, NULL). */
 ProtobufCMessage *onenet_request_unpack (const onenet_request_t *self,
                                          const ProtobufCMessageDescriptor *descriptor);
 /* The requesting department as authenticated by the broker. */
