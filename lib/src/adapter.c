@@ -349,7 +349,8 @@ handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
     size_t service_len = strlen (header->service), department_len = strlen (department);
     size_t user_len = strlen (user), purpose_len = strlen (header->purpose);
     size_t text_size = service_len + department_len + user_len + purpose_len + 4;
-    size_t room = message_room (msg->count >= 3 ? zmq_msg_size (&msg->frame[2]) : 0) + 16;
+    size_t room = message_room (msg->count >= 3 ? zmq_msg_size (&msg->frame[2]) : 0)
+                  + 16;   /* what aligning the arena's start may skip */
     onenet_request_t *request = malloc (sizeof *request + text_size + room);
     if (!request) {
         onenet_arena_reset (&arena);
