@@ -25,6 +25,9 @@ typedef struct audit_t audit_t;
 
 #define BROKER_ARENA_SIZE 32768
 #define BROKER_RECV_BATCH 512
+/* Within a batch, Redis is written to and read from every this many
+ * messages (see broker_run). */
+#define BROKER_REDIS_EVERY 16
 #define MAX_SERVICE_NAME 255
 
 struct broker_t {
