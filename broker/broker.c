@@ -558,7 +558,7 @@ broker_run (broker_t *self)
              * being read: the broker's and Redis's work on a burst of
              * publishes overlap instead of taking turns. */
             if (i % BROKER_REDIS_EVERY == BROKER_REDIS_EVERY - 1)
-                cache_handle (self->cache, ZMQ_POLLIN | ZMQ_POLLOUT);
+                cache_pump (self->cache);
         }
         wait = run_timers (self);
     }

@@ -254,6 +254,13 @@ cache_handle (cache_t *self, short revents)
         redisAsyncHandleWrite (self->context);
 }
 
+void
+cache_pump (cache_t *self)
+{
+    if (cache_ready (self))
+        cache_handle (self, (short) (ZMQ_POLLIN | (self->want_write ? ZMQ_POLLOUT : 0)));
+}
+
 int
 cache_tick (cache_t *self, int64_t now)
 {

@@ -43,6 +43,11 @@ int cache_fd (const cache_t *self);
 short cache_events (const cache_t *self);
 void cache_handle (cache_t *self, short revents);
 
+/* Without waiting for the poll: writes what is queued and reads what Redis
+ * has answered (its callbacks run now). Nothing while not connected: a
+ * connection still being set up is only touched when the poll says so. */
+void cache_pump (cache_t *self);
+
 /* Reconnects when due. Returns ms until it next needs to run, or -1. */
 int cache_tick (cache_t *self, int64_t now);
 
