@@ -182,9 +182,9 @@ typedef struct {
  * received before bench_fanout_open counts. */
 void bench_fanout_init (bench_fanout_t *self, const char *endpoint, const char *alerts);
 
-/* Opens the window: BENCH_WARMUP_S from now, then duration_s. Returns
- * now (CLOCK_MONOTONIC ns). */
-int64_t bench_fanout_open (bench_fanout_t *self, double duration_s);
+/* Opens a window (a round's, in bench events): warmup_s from now, then
+ * duration_s. Returns now (CLOCK_MONOTONIC ns). */
+int64_t bench_fanout_open (bench_fanout_t *self, double warmup_s, double duration_s);
 
 /* The size of the envelope the broker appends for one of bench alerts'
  * alerts: the value size of its XADD baseline, and the message size of

@@ -241,10 +241,10 @@ bench_fanout_init (bench_fanout_t *self, const char *endpoint, const char *alert
 }
 
 int64_t
-bench_fanout_open (bench_fanout_t *self, double duration_s)
+bench_fanout_open (bench_fanout_t *self, double warmup_s, double duration_s)
 {
     int64_t now = bench_now_ns ();
-    atomic_store (&self->from, now + (int64_t)(BENCH_WARMUP_S * 1e9));
+    atomic_store (&self->from, now + (int64_t)(warmup_s * 1e9));
     atomic_store (&self->until, atomic_load (&self->from) + (int64_t)(duration_s * 1e9));
     return now;
 }

@@ -278,10 +278,8 @@ s_proxy_round (void *state, double warmup_s, double duration_s, bench_samples_t 
     proxy_side_t *self = state;
     (void)samples;
     (void)result;
-    int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
-    int64_t until = from + (int64_t)(duration_s * 1e9);
-    atomic_store (&self->run.from, from);
-    atomic_store (&self->run.until, until);
+    bench_fanout_open (&self->run, warmup_s, duration_s);
+    int64_t from = atomic_load (&self->run.from), until = atomic_load (&self->run.until);
     for (int64_t now = bench_now_ns (); now < until; now = bench_now_ns ()) {
         for (int i = 0; i < PROXY_BURST; i++) {
             self->seq++;
@@ -560,11 +558,8 @@ s_onenet_round (void *state, double warmup_s, double duration_s, bench_samples_t
     onenet_side_t *self = state;
     (void)samples;
     (void)result;
-    int64_t start = bench_now_ns ();
-    int64_t from = start + (int64_t)(warmup_s * 1e9);
-    int64_t until = from + (int64_t)(duration_s * 1e9);
-    atomic_store (&self->run.from, from);
-    atomic_store (&self->run.until, until);
+    int64_t start = bench_fanout_open (&self->run, warmup_s, duration_s);
+    int64_t until = atomic_load (&self->run.until);
     onenet_call_options_t options = {.timeout_ms = EMIT_TIMEOUT_MS};
     for (;;) {
         while (bench_now_ns () < until && onenet_client_pending (self->client) < EMIT_INFLIGHT)
