@@ -56,7 +56,7 @@ broker_config_defaults (void)
     self->http_endpoint = strdup ("127.0.0.1:9570");
     self->alerts_stream = strdup ("onenet:alerts");
     self->alerts_stream_max = 1000000;
-    self->alerts_sndhwm = 100000;
+    self->alerts_sndhwm = 1000;
     self->events_window = 8192;
     self->events_hold_ms = 200;
     self->events_hold_max = 65536;
