@@ -40,6 +40,7 @@
 #include "bench.h"
 #include "onenet/proto/example.pb-c.h"
 #include "onenet/proto/onenet.pb-c.h"
+#include "onenet/wire.h"
 
 #define SUBSCRIBERS 4
 
@@ -358,6 +359,8 @@ typedef struct {
     uint64_t gaps;      /* sequence numbers skipped (dropped) */
     uint64_t reordered; /* at or below last: duplicate or late */
     uint64_t foreign;   /* not a well-formed bench event from "test" */
+    onenet_arena_t arena; /* both frames unpacked without malloc */
+    uint8_t room[1024];
     uint64_t in_window; /* received inside a measured window */
     bench_samples_t latency;
 } onenet_sub_t;
@@ -366,10 +369,10 @@ typedef struct {
 static void
 s_onenet_take (onenet_sub_t *self, zmq_msg_t *header_frame, zmq_msg_t *body_frame, int64_t now)
 {
-    Onenet__EventHeader *header = onenet__event_header__unpack (NULL, zmq_msg_size (header_frame),
-                                                                zmq_msg_data (header_frame));
-    Onenet__Example__EchoMessage *echo = onenet__example__echo_message__unpack (
-        NULL, zmq_msg_size (body_frame), zmq_msg_data (body_frame));
+    Onenet__EventHeader *header = (Onenet__EventHeader *)onenet_wire_unpack (
+        &onenet__event_header__descriptor, header_frame, &self->arena);
+    Onenet__Example__EchoMessage *echo = (Onenet__Example__EchoMessage *)onenet_wire_unpack (
+        &onenet__example__echo_message__descriptor, body_frame, &self->arena);
     if (!header || !echo || strcmp (header->department, "test") != 0 ||
         strcmp (header->topic, "bench") != 0 || echo->payload.len < 16) {
         self->foreign++;
@@ -392,10 +395,7 @@ s_onenet_take (onenet_sub_t *self, zmq_msg_t *header_frame, zmq_msg_t *body_fram
         if (seq % EVENTS_SAMPLE_EVERY == 0 && sent >= from && sent <= until && now >= sent)
             bench_samples_add (&self->latency, (uint64_t)(now - sent));
     }
-    if (header)
-        onenet__event_header__free_unpacked (header, NULL);
-    if (echo)
-        onenet__example__echo_message__free_unpacked (echo, NULL);
+    onenet_arena_reset (&self->arena);
 }
 
 static void *
@@ -403,6 +403,7 @@ s_onenet_sub_main (void *arg)
 {
     onenet_sub_t *self = arg;
     sub_thread_t *base = &self->base;
+    onenet_arena_init (&self->arena, self->room, sizeof self->room);
     void *socket = zmq_socket (base->context, ZMQ_SUB);
     int timeout = 100, hwm = EVENTS_RCVHWM;
     //  "tick" too, until the first: the broker's tick each second says the
