@@ -1,9 +1,10 @@
 /*
  * events.h - departments' EVENTs relayed to subscribers, with flow control.
  *
- * An event goes out on the alerts XPUB endpoint as
- * [event.<department>.<topic>][EventHeader][body], the department set
- * from the connection. It is not kept: unlike alerts there is no stream to
+ * An event goes out on the alerts XPUB endpoint as two frames,
+ * [event.<department>.<topic> NUL EventHeader][body], the department set
+ * from the connection (one frame fewer than a topic frame of its own: each
+ * costs every thread on the way to every subscriber). It is not kept: unlike alerts there is no stream to
  * catch up from, so the broker does not drop an event because a subscriber
  * is momentarily behind. Instead:
  *

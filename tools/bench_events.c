@@ -365,12 +365,12 @@ typedef struct {
     bench_samples_t latency;
 } onenet_sub_t;
 
-/* One EVENT as relayed: [topic][EventHeader][EchoMessage body]. */
+/* One EVENT as relayed: [topic NUL EventHeader][EchoMessage body]. */
 static void
-s_onenet_take (onenet_sub_t *self, zmq_msg_t *header_frame, zmq_msg_t *body_frame, int64_t now)
+s_onenet_take (onenet_sub_t *self, zmq_msg_t *head_frame, zmq_msg_t *body_frame, int64_t now)
 {
-    Onenet__EventHeader *header = (Onenet__EventHeader *)onenet_wire_unpack (
-        &onenet__event_header__descriptor, header_frame, &self->arena);
+    Onenet__EventHeader *header = (Onenet__EventHeader *)onenet_wire_unpack_event_head (
+        &onenet__event_header__descriptor, head_frame, NULL, &self->arena);
     Onenet__Example__EchoMessage *echo = (Onenet__Example__EchoMessage *)onenet_wire_unpack (
         &onenet__example__echo_message__descriptor, body_frame, &self->arena);
     if (!header || !echo || strcmp (header->department, "test") != 0 ||
@@ -440,8 +440,8 @@ s_onenet_sub_main (void *arg)
                 zmq_setsockopt (socket, ZMQ_UNSUBSCRIBE, "tick", 4);
             atomic_store (&base->ready, true);
         }
-        else if (count == 3)
-            s_onenet_take (self, &frames[1], &frames[2], now);
+        else if (count == 2)
+            s_onenet_take (self, &frames[0], &frames[1], now);
         else
             self->foreign++;
     }

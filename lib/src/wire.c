@@ -248,6 +248,24 @@ onenet_wire_unpack (const ProtobufCMessageDescriptor *descriptor, const zmq_msg_
                                       zmq_msg_data (mutable_frame));
 }
 
+ProtobufCMessage *
+onenet_wire_unpack_event_head (const ProtobufCMessageDescriptor *descriptor,
+                               const zmq_msg_t *frame, size_t *topic_length,
+                               onenet_arena_t *arena)
+{
+    zmq_msg_t *mutable_frame = (zmq_msg_t *) frame;
+    const uint8_t *data = zmq_msg_data (mutable_frame);
+    size_t size = zmq_msg_size (mutable_frame);
+    const uint8_t *nul = size ? memchr (data, '\0', size) : NULL;
+    if (!nul)
+        return NULL;
+    size_t length = (size_t) (nul - data);
+    if (topic_length)
+        *topic_length = length;
+    return protobuf_c_message_unpack (descriptor, arena ? &arena->allocator : NULL,
+                                      size - length - 1, nul + 1);
+}
+
 /* --- unknown fields --- */
 
 void

@@ -122,15 +122,19 @@ next_event (void *sub, int timeout_ms)
         return 0;
     onenet_wire_msg_t msg;
     assert_int_equal (onenet_wire_recv (sub, &msg, 0), 0);
-    assert_int_equal (msg.count, 3);
-    assert_int_equal (zmq_msg_size (&msg.frame[0]), 16);
-    Onenet__EventHeader *header = (Onenet__EventHeader *) onenet_wire_unpack (
-        &onenet__event_header__descriptor, &msg.frame[1], NULL);
+    /* [event.test.bench NUL EventHeader][body] */
+    assert_int_equal (msg.count, 2);
+    size_t topic_length = 0;
+    Onenet__EventHeader *header = (Onenet__EventHeader *) onenet_wire_unpack_event_head (
+        &onenet__event_header__descriptor, &msg.frame[0], &topic_length, NULL);
     assert_non_null (header);
+    assert_int_equal (topic_length, 16);
+    assert_memory_equal (zmq_msg_data (&msg.frame[0]), "event.test.bench", 17);
     assert_string_equal (header->department, "test");
+    assert_string_equal (header->topic, "bench");
     protobuf_c_message_free_unpacked (&header->base, NULL);
     Onenet__Example__EchoMessage *echo = (Onenet__Example__EchoMessage *) onenet_wire_unpack (
-        &onenet__example__echo_message__descriptor, &msg.frame[2], NULL);
+        &onenet__example__echo_message__descriptor, &msg.frame[1], NULL);
     assert_non_null (echo);
     assert_int_equal (echo->payload.len, EVENT_SIZE);
     uint64_t seq;

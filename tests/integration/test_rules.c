@@ -150,20 +150,24 @@ test_missing_person_becomes_alert (void **state)
     assert_string_equal (alert->info[0]->area[0]->geocode[0]->value, "510104");
     onenet__alert__alert_batch__free_unpacked (batch, NULL);
 
-    /* Both reports went out as events: [topic][EventHeader][IncidentReport]. */
+    /* Both reports went out as events: [topic NUL EventHeader][IncidentReport]. */
     for (int i = 0; i < 2; i++) {
         zmq_pollitem_t item = { events, 0, ZMQ_POLLIN, 0 };
         assert_int_equal (zmq_poll (&item, 1, 3000), 1);
         onenet_wire_msg_t msg;
         assert_int_equal (onenet_wire_recv (events, &msg, 0), 0);
-        assert_int_equal (msg.count, 3);
-        Onenet__EventHeader *header = (Onenet__EventHeader *) onenet_wire_unpack (
-            &onenet__event_header__descriptor, &msg.frame[1], NULL);
+        assert_int_equal (msg.count, 2);
+        size_t topic_length = 0;
+        Onenet__EventHeader *header = (Onenet__EventHeader *) onenet_wire_unpack_event_head (
+            &onenet__event_header__descriptor, &msg.frame[0], &topic_length, NULL);
         assert_non_null (header);
+        const char *topic = "event.public_security.incident.reported";
+        assert_int_equal (topic_length, strlen (topic));
+        assert_memory_equal (zmq_msg_data (&msg.frame[0]), topic, topic_length + 1);
         assert_string_equal (header->department, "public_security");   /* set by the broker */
         assert_string_equal (header->type, "onenet.ps.IncidentReport");
         Onenet__Ps__IncidentReport *event = (Onenet__Ps__IncidentReport *) onenet_wire_unpack (
-            &onenet__ps__incident_report__descriptor, &msg.frame[2], NULL);
+            &onenet__ps__incident_report__descriptor, &msg.frame[1], NULL);
         assert_non_null (event);
         assert_string_equal (event->report_id, i == 0 ? noise->report_id : missing->report_id);
         protobuf_c_message_free_unpacked (&event->base, NULL);

@@ -663,6 +663,63 @@ test_unpack_arena_too_small (void **state)
     zmq_msg_close (&frame);
 }
 
+/* An event's first frame as the broker relays it: the topic, a NUL, the
+ * EventHeader. */
+static void
+test_unpack_event_head (void **state)
+{
+    (void) state;
+    Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
+    header.topic = "record.changed";
+    header.type = "onenet.view.RecordChanged";
+    header.department = "social_security";
+    header.time_ms = 1764979200000;
+    const char *topic = "event.social_security.record.changed";
+    size_t topic_length = strlen (topic);
+    size_t size = topic_length + 1 + protobuf_c_message_get_packed_size (&header.base);
+    zmq_msg_t frame;
+    assert_int_equal (zmq_msg_init_size (&frame, size), 0);
+    memcpy (zmq_msg_data (&frame), topic, topic_length + 1);
+    protobuf_c_message_pack (&header.base, (uint8_t *) zmq_msg_data (&frame) + topic_length + 1);
+
+    static alignas (16) unsigned char buffer[512];
+    onenet_arena_t arena;
+    onenet_arena_init (&arena, buffer, sizeof buffer);
+    size_t length = 0;
+    Onenet__EventHeader *got = (Onenet__EventHeader *) onenet_wire_unpack_event_head (
+        &onenet__event_header__descriptor, &frame, &length, &arena);
+    assert_non_null (got);
+    assert_int_equal (length, topic_length);
+    assert_string_equal (got->topic, "record.changed");
+    assert_string_equal (got->type, "onenet.view.RecordChanged");
+    assert_string_equal (got->department, "social_security");
+    assert_true (got->time_ms == 1764979200000);
+    onenet_arena_reset (&arena);
+    zmq_msg_close (&frame);
+
+    /* No NUL: a topic frame of the old three-frame layout, or garbage. */
+    zmq_msg_init_size (&frame, topic_length);
+    memcpy (zmq_msg_data (&frame), topic, topic_length);
+    length = 99;
+    assert_null (onenet_wire_unpack_event_head (&onenet__event_header__descriptor, &frame,
+                                                &length, &arena));
+    assert_int_equal (length, 99);
+    zmq_msg_close (&frame);
+
+    /* A NUL, then bytes that are not a header (a length past the end). */
+    const uint8_t cut[] = { 'e', 0, 0x0a, 50, 'x' };
+    zmq_msg_init_size (&frame, sizeof cut);
+    memcpy (zmq_msg_data (&frame), cut, sizeof cut);
+    assert_null (onenet_wire_unpack_event_head (&onenet__event_header__descriptor, &frame, NULL,
+                                                &arena));
+    zmq_msg_close (&frame);
+    zmq_msg_init (&frame);   /* empty */
+    assert_null (onenet_wire_unpack_event_head (&onenet__event_header__descriptor, &frame, NULL,
+                                                NULL));
+    zmq_msg_close (&frame);
+    onenet_arena_reset (&arena);
+}
+
 static void
 test_unpack_garbage (void **state)
 {
@@ -753,6 +810,7 @@ main (void)
         cmocka_unit_test (test_unpack_arena),
         cmocka_unit_test (test_unpack_arena_too_small),
         cmocka_unit_test (test_unpack_garbage),
+        cmocka_unit_test (test_unpack_event_head),
         cmocka_unit_test (test_unpack_empty_frame_is_default),
         cmocka_unit_test (test_clocks),
     };

@@ -118,6 +118,16 @@ void onenet_arena_reset (onenet_arena_t *arena);
 ProtobufCMessage *onenet_wire_unpack (const ProtobufCMessageDescriptor *descriptor,
                                       const zmq_msg_t *frame, onenet_arena_t *arena);
 
+/* Unpacks the header of an event as the broker relays it to subscribers:
+ * two frames, the first its topic ("event.<department>.<topic>"), a NUL
+ * and the EventHeader (descriptor onenet__event_header__descriptor), the
+ * second the body. Sets *topic_length (if not NULL) to the topic's length.
+ * The header is allocated as by onenet_wire_unpack. NULL if the frame has
+ * no NUL or what follows it is not a valid message of that type. */
+ProtobufCMessage *onenet_wire_unpack_event_head (const ProtobufCMessageDescriptor *descriptor,
+                                                 const zmq_msg_t *frame, size_t *topic_length,
+                                                 onenet_arena_t *arena);
+
 /* Drops the unknown fields of message and of every message inside it.
  * For a message unpacked with the default allocator (NULL) that is about
  * to be stored or re-sent: protobuf-c keeps unknown fields it cannot
