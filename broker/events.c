@@ -20,12 +20,13 @@
 #include "events.h"
 #include "registry.h"
 
-/* Longest topic frame relayed, "event." and the separator included. */
+/* An event whose topic, "event.<department>.<topic>", is this long or
+ * longer is not relayed. */
 #define EVENTS_TOPIC_MAX 192
 
 typedef struct {
     zmq_msg_t publisher;       /* the adapter's routing id, for its credit */
-    zmq_msg_t head;            /* the topic, a NUL, the EventHeader */
+    zmq_msg_t heading;         /* the topic, a NUL, the EventHeader */
     zmq_msg_t body;
     int64_t since;             /* monotonic ms it was first refused */
 } held_t;
@@ -58,7 +59,7 @@ static void
 held_close (held_t *held)
 {
     zmq_msg_close (&held->publisher);
-    zmq_msg_close (&held->head);
+    zmq_msg_close (&held->heading);
     zmq_msg_close (&held->body);
 }
 
@@ -124,10 +125,10 @@ set_nodrop (events_t *self, bool nodrop)
  * frame is emptied by ZeroMQ. A message whose first frame went out always
  * completes: a full queue is only checked per message. */
 static int
-send_frames (events_t *self, zmq_msg_t *head, zmq_msg_t *body, bool wait_for_room)
+send_frames (events_t *self, zmq_msg_t *heading, zmq_msg_t *body, bool wait_for_room)
 {
     set_nodrop (self, wait_for_room);
-    if (zmq_msg_send (head, self->xpub, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+    if (zmq_msg_send (heading, self->xpub, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return -1;
     zmq_msg_send (body, self->xpub, ZMQ_DONTWAIT);
     return 0;
@@ -136,14 +137,14 @@ send_frames (events_t *self, zmq_msg_t *head, zmq_msg_t *body, bool wait_for_roo
 /* Sends without waiting for anyone; counted dropped, since it was sent
  * this way because someone had no room. */
 static void
-send_leaving_behind (events_t *self, zmq_msg_t *head, zmq_msg_t *body)
+send_leaving_behind (events_t *self, zmq_msg_t *heading, zmq_msg_t *body)
 {
-    if (send_frames (self, head, body, false) == 0)
+    if (send_frames (self, heading, body, false) == 0)
         self->stats.dropped++;
 }
 
 static int
-hold (events_t *self, adapter_t *adapter, zmq_msg_t *head, zmq_msg_t *body)
+hold (events_t *self, adapter_t *adapter, zmq_msg_t *heading, zmq_msg_t *body)
 {
     size_t limit = (size_t) self->broker->config->events_hold_max;
     if (self->stats.held >= limit)
@@ -165,8 +166,8 @@ hold (events_t *self, adapter_t *adapter, zmq_msg_t *head, zmq_msg_t *body)
     held_t *held = &self->ring[(self->head + self->stats.held) % self->capacity];
     zmq_msg_init (&held->publisher);
     zmq_msg_copy (&held->publisher, (zmq_msg_t *) &adapter->routing_id);
-    zmq_msg_init (&held->head);
-    zmq_msg_move (&held->head, head);
+    zmq_msg_init (&held->heading);
+    zmq_msg_move (&held->heading, heading);
     zmq_msg_init (&held->body);
     zmq_msg_move (&held->body, body);
     held->since = self->broker->now;
@@ -190,7 +191,7 @@ events_tick (events_t *self, int64_t now)
     int64_t hold_ms = self->broker->config->events_hold_ms;
     while (self->stats.held) {
         held_t *held = &self->ring[self->head];
-        if (send_frames (self, &held->head, &held->body, true) == 0)
+        if (send_frames (self, &held->heading, &held->body, true) == 0)
             self->stats.relayed++;
         else if (now - held->since >= hold_ms) {
             /* Someone took nothing for hold_ms. Sent without them, the
@@ -208,7 +209,7 @@ events_tick (events_t *self, int64_t now)
             }
             else
                 self->unwarned++;
-            send_leaving_behind (self, &held->head, &held->body);
+            send_leaving_behind (self, &held->heading, &held->body);
         }
         else
             break;
@@ -234,9 +235,9 @@ events_relay (events_t *self, adapter_t *adapter, const Onenet__EventHeader *hea
     }
     Onenet__EventHeader out = *header;
     out.department = adapter->department;   /* from the connection, never from the adapter */
-    zmq_msg_t head, payload;
-    zmq_msg_init_size (&head, length + 1 + protobuf_c_message_get_packed_size (&out.base));
-    char *name = zmq_msg_data (&head);
+    zmq_msg_t heading, payload;
+    zmq_msg_init_size (&heading, length + 1 + protobuf_c_message_get_packed_size (&out.base));
+    char *name = zmq_msg_data (&heading);
     memcpy (name, "event.", 6);
     memcpy (name + 6, adapter->department, department_length);
     name[6 + department_length] = '.';
@@ -246,7 +247,7 @@ events_relay (events_t *self, adapter_t *adapter, const Onenet__EventHeader *hea
     zmq_msg_init (&payload);
     if (body)
         zmq_msg_copy (&payload, body);
-    if (self->stats.held == 0 && send_frames (self, &head, &payload, true) == 0) {
+    if (self->stats.held == 0 && send_frames (self, &heading, &payload, true) == 0) {
         self->stats.relayed++;
         passed_on (self, adapter);
     }
@@ -256,18 +257,18 @@ events_relay (events_t *self, adapter_t *adapter, const Onenet__EventHeader *hea
          * reload), the oldest go now, without whoever has no room. */
         while (self->stats.held >= (size_t) self->broker->config->events_hold_max) {
             held_t *oldest = &self->ring[self->head];
-            if (send_frames (self, &oldest->head, &oldest->body, true) == 0)
+            if (send_frames (self, &oldest->heading, &oldest->body, true) == 0)
                 self->stats.relayed++;
             else
-                send_leaving_behind (self, &oldest->head, &oldest->body);
+                send_leaving_behind (self, &oldest->heading, &oldest->body);
             pop_held (self);
         }
-        if (hold (self, adapter, &head, &payload) < 0) {
-            send_leaving_behind (self, &head, &payload);
+        if (hold (self, adapter, &heading, &payload) < 0) {
+            send_leaving_behind (self, &heading, &payload);
             passed_on (self, adapter);
         }
     }
     set_nodrop (self, false);
-    zmq_msg_close (&head);
+    zmq_msg_close (&heading);
     zmq_msg_close (&payload);
 }

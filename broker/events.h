@@ -3,10 +3,10 @@
  *
  * An event goes out on the alerts XPUB endpoint as two frames,
  * [event.<department>.<topic> NUL EventHeader][body], the department set
- * from the connection (one frame fewer than a topic frame of its own: each
- * costs every thread on the way to every subscriber). It is not kept: unlike alerts there is no stream to
- * catch up from, so the broker does not drop an event because a subscriber
- * is momentarily behind. Instead:
+ * from the connection (not three, the topic apart: every frame costs each
+ * thread on the way to every subscriber). It is not kept: unlike alerts
+ * there is no stream to catch up from, so the broker does not drop an
+ * event because a subscriber is momentarily behind. Instead:
  *
  *   - an event a subscriber has no room for waits, in order, with every
  *     event behind it (held);

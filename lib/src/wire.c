@@ -238,14 +238,21 @@ onenet_arena_reset (onenet_arena_t *arena)
     }
 }
 
+/* protobuf-c's unpack, with the arena's allocator or the heap's. */
+static ProtobufCMessage *
+unpack_bytes (const ProtobufCMessageDescriptor *descriptor, onenet_arena_t *arena, size_t size,
+              const uint8_t *data)
+{
+    return protobuf_c_message_unpack (descriptor, arena ? &arena->allocator : NULL, size, data);
+}
+
 ProtobufCMessage *
 onenet_wire_unpack (const ProtobufCMessageDescriptor *descriptor, const zmq_msg_t *frame,
                     onenet_arena_t *arena)
 {
     zmq_msg_t *mutable_frame = (zmq_msg_t *) frame;
-    return protobuf_c_message_unpack (descriptor, arena ? &arena->allocator : NULL,
-                                      zmq_msg_size (mutable_frame),
-                                      zmq_msg_data (mutable_frame));
+    return unpack_bytes (descriptor, arena, zmq_msg_size (mutable_frame),
+                         zmq_msg_data (mutable_frame));
 }
 
 ProtobufCMessage *
@@ -262,8 +269,7 @@ onenet_wire_unpack_event_head (const ProtobufCMessageDescriptor *descriptor,
     size_t length = (size_t) (nul - data);
     if (topic_length)
         *topic_length = length;
-    return protobuf_c_message_unpack (descriptor, arena ? &arena->allocator : NULL,
-                                      size - length - 1, nul + 1);
+    return unpack_bytes (descriptor, arena, size - length - 1, nul + 1);
 }
 
 /* --- unknown fields --- */
