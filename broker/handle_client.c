@@ -137,13 +137,23 @@ make_trace_id (broker_t *self, uint8_t out[16])
     }
 }
 
+/* snprintf (out, size, "%s", text) without parsing a format: the
+ * request path copies three names per request. size > 0. */
+static void
+copy_text (char *out, size_t size, const char *text)
+{
+    size_t length = strnlen (text, size - 1);
+    memcpy (out, text, length);
+    out[length] = '\0';
+}
+
 /* Who is asking: the authenticated identity of the connection (the ZAP
  * user id under CURVE), never anything the client wrote. */
 static void
 requester_of (const inbound_t *in, char *out, size_t size)
 {
     const char *user_id = zmq_msg_gets (in->signature, "User-Id");
-    snprintf (out, size, "%s", user_id && *user_id ? user_id : "anonymous");
+    copy_text (out, size, user_id && *user_id ? user_id : "anonymous");
 }
 
 /* A connection trusted to act for its users (delegates) may name the
@@ -160,8 +170,8 @@ apply_delegation (const broker_t *self, const Onenet__RequestHeader *header, cha
     for (size_t i = 0; i < self->config->delegate_count; i++)
         if (strcmp (self->config->delegates[i], requester) == 0) {
             if (behalf->department && *behalf->department)
-                snprintf (requester, requester_size, "%s", behalf->department);
-            snprintf (user, user_size, "%s", behalf->user ? behalf->user : "");
+                copy_text (requester, requester_size, behalf->department);
+            copy_text (user, user_size, behalf->user ? behalf->user : "");
             return;
         }
 }
@@ -376,8 +386,8 @@ on_client_request (broker_t *self, inbound_t *in)
         memcpy (request->trace_id, header->trace_id.data, sizeof request->trace_id);
     if (header->purpose && *header->purpose)
         request->purpose = strdup (header->purpose);
-    snprintf (request->requester, sizeof request->requester, "%s", requester);
-    snprintf (request->user, sizeof request->user, "%s", user);
+    copy_text (request->requester, sizeof request->requester, requester);
+    copy_text (request->user, sizeof request->user, user);
     subject_of (service->request_type, in->body, request->subject, sizeof request->subject);
     if (in->body)
         zmq_msg_move (&request->body, in->body);
@@ -393,7 +403,7 @@ broker_submit (broker_t *self, service_t *service, int64_t deadline, const char 
         return NULL;
     request->parent = parent;
     request->part = part;
-    snprintf (request->requester, sizeof request->requester, "%s", requester);
+    copy_text (request->requester, sizeof request->requester, requester);
     zmq_msg_move (&request->body, body);
     route (self, request);
     return request;
