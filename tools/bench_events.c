@@ -422,16 +422,16 @@ s_onenet_sub_main (void *arg)
             zmq_close (socket);
         return NULL;
     }
-    zmq_msg_t frames[3];
-    for (int i = 0; i < 3; i++)
+    zmq_msg_t frames[2];
+    for (int i = 0; i < 2; i++)
         zmq_msg_init (&frames[i]);
     while (!atomic_load (&base->run->stop)) {
         if (zmq_msg_recv (&frames[0], socket, 0) < 0)
             continue;
         int count = 1;
-        while (zmq_msg_more (&frames[count < 3 ? count - 1 : 2])) {
-            //  a fourth frame and beyond (none expected) lands in the last
-            zmq_msg_recv (&frames[count < 3 ? count : 2], socket, 0);
+        while (zmq_msg_more (&frames[count < 2 ? count - 1 : 1])) {
+            //  a third frame and beyond (none in an event) lands in the last
+            zmq_msg_recv (&frames[count < 2 ? count : 1], socket, 0);
             count++;
         }
         int64_t now = bench_now_ns ();
@@ -445,7 +445,7 @@ s_onenet_sub_main (void *arg)
         else
             self->foreign++;
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 2; i++)
         zmq_msg_close (&frames[i]);
     zmq_close (socket);
     return NULL;
