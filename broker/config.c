@@ -60,6 +60,7 @@ broker_config_defaults (void)
     self->events_window = 8192;
     self->events_hold_ms = 200;
     self->events_hold_max = 65536;
+    self->events_batch_max = 64;
     self->alerts_spool = strdup ("onenet-alerts.spool");
     self->alerts_spool_max_mb = 64;
     self->alerts_escalate_severity = strdup ("Severe");
@@ -537,6 +538,8 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
                        &self->events_hold_ms);
     onenet_config_int (cfg, "events.hold_max", self->events_hold_max, 1, 10000000,
                        &self->events_hold_max);
+    onenet_config_int (cfg, "events.batch_max", self->events_batch_max, 1, 1024,
+                       &self->events_batch_max);
     static const char *const severities[] = {"Extreme", "Severe",  "Moderate",
                                              "Minor",   "Unknown", NULL};
     const char *escalate_severity;

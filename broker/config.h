@@ -88,6 +88,7 @@ typedef struct {
     int events_window;           /* events.window   8192 [0, 1048576]: EVENTs an adapter may have unconfirmed; 0 = no flow control */
     int events_hold_ms;          /* events.hold_ms  200 [1, 60000]: how long an event waits for a full subscriber */
     int events_hold_max;         /* events.hold_max 65536 [1, 10000000]: events held at most, all adapters together */
+    int events_batch_max;        /* events.batch_max 64 [1, 1024]: events an adapter may send in one EVENT; 1 = no batches */
     int alerts_sndhwm;           /* alerts.sndhwm    1000 [100, 10000000]: per subscriber, then it catches up */
     char *alerts_spool;          /* alerts.spool     "onenet-alerts.spool": kept here while Redis is down */
     int alerts_spool_max_mb;     /* alerts.spool_max_mb 64 [1, 65536]: beyond it, publishing fails */

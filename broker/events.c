@@ -28,6 +28,7 @@ typedef struct {
     zmq_msg_t publisher;       /* the adapter's routing id, for its credit */
     zmq_msg_t heading;         /* the topic, a NUL, the EventHeader */
     zmq_msg_t body;
+    uint32_t events;           /* bodies in it: 1, or a batch's count */
     int64_t since;             /* monotonic ms it was first refused */
 } held_t;
 
@@ -38,6 +39,7 @@ struct events_t {
     held_t *ring;              /* oldest at head; grows up to events.hold_max */
     size_t capacity;
     size_t head;
+    size_t count;              /* messages in the ring; stats.held counts their events */
     int64_t warned_at;         /* of events.subscriber_behind, at most one per 10 s */
     uint64_t unwarned;         /* timeouts since, not logged */
     events_stats_t stats;
@@ -69,7 +71,7 @@ events_destroy (events_t **self_p)
     events_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->stats.held; i++)
+    for (size_t i = 0; i < self->count; i++)
         held_close (&self->ring[(self->head + i) % self->capacity]);
     free (self->ring);
     free (self);
@@ -88,16 +90,16 @@ events_stats (const events_t *self)
     return &self->stats;
 }
 
-/* One more event of this adapter has left the broker. A CREDIT goes when
+/* More events of this adapter have left the broker. A CREDIT goes when
  * an eighth of the window has accumulated: often enough that a publisher
  * never waits on it, rarely enough to cost nothing per event. */
 static void
-passed_on (events_t *self, adapter_t *adapter)
+passed_on (events_t *self, adapter_t *adapter, uint32_t events)
 {
     if (!adapter || adapter->event_window == 0)
         return;
     unsigned window = adapter->event_window;
-    adapter->events_passed++;
+    adapter->events_passed += events;
     unsigned step = window / 8 ? window / 8 : 1;
     if (adapter->events_passed - adapter->events_credited < step)
         return;
@@ -108,6 +110,12 @@ passed_on (events_t *self, adapter_t *adapter)
         adapter->events_credited = adapter->events_passed;
         self->stats.credits++;
     }
+}
+
+void
+events_refused (events_t *self, adapter_t *adapter, uint32_t events)
+{
+    passed_on (self, adapter, events);
 }
 
 static void
@@ -137,41 +145,43 @@ send_frames (events_t *self, zmq_msg_t *heading, zmq_msg_t *body, bool wait_for_
 /* Sends without waiting for anyone; counted dropped, since it was sent
  * this way because someone had no room. */
 static void
-send_leaving_behind (events_t *self, zmq_msg_t *heading, zmq_msg_t *body)
+send_leaving_behind (events_t *self, zmq_msg_t *heading, zmq_msg_t *body, uint32_t events)
 {
     if (send_frames (self, heading, body, false) == 0)
-        self->stats.dropped++;
+        self->stats.dropped += events;
 }
 
 static int
-hold (events_t *self, adapter_t *adapter, zmq_msg_t *heading, zmq_msg_t *body)
+hold (events_t *self, adapter_t *adapter, zmq_msg_t *heading, zmq_msg_t *body, uint32_t events)
 {
     size_t limit = (size_t) self->broker->config->events_hold_max;
-    if (self->stats.held >= limit)
+    if (self->stats.held + events > limit)
         return -1;
-    if (self->stats.held == self->capacity) {
+    if (self->count == self->capacity) {
         size_t capacity = self->capacity ? self->capacity * 2 : 1024;
         if (capacity > limit)
             capacity = limit;
         held_t *ring = malloc (capacity * sizeof *ring);
         if (!ring)
             return -1;
-        for (size_t i = 0; i < self->stats.held; i++)
+        for (size_t i = 0; i < self->count; i++)
             ring[i] = self->ring[(self->head + i) % self->capacity];
         free (self->ring);
         self->ring = ring;
         self->capacity = capacity;
         self->head = 0;
     }
-    held_t *held = &self->ring[(self->head + self->stats.held) % self->capacity];
+    held_t *held = &self->ring[(self->head + self->count) % self->capacity];
     zmq_msg_init (&held->publisher);
     zmq_msg_copy (&held->publisher, (zmq_msg_t *) &adapter->routing_id);
     zmq_msg_init (&held->heading);
     zmq_msg_move (&held->heading, heading);
     zmq_msg_init (&held->body);
     zmq_msg_move (&held->body, body);
+    held->events = events;
     held->since = self->broker->now;
-    self->stats.held++;
+    self->count++;
+    self->stats.held += events;
     return 0;
 }
 
@@ -179,20 +189,21 @@ static void
 pop_held (events_t *self)
 {
     held_t *held = &self->ring[self->head];
-    passed_on (self, registry_adapter (self->broker->registry, &held->publisher));
+    passed_on (self, registry_adapter (self->broker->registry, &held->publisher), held->events);
+    self->stats.held -= held->events;
     held_close (held);
     self->head = (self->head + 1) % self->capacity;
-    self->stats.held--;
+    self->count--;
 }
 
 int
 events_tick (events_t *self, int64_t now)
 {
     int64_t hold_ms = self->broker->config->events_hold_ms;
-    while (self->stats.held) {
+    while (self->count) {
         held_t *held = &self->ring[self->head];
         if (send_frames (self, &held->heading, &held->body, true) == 0)
-            self->stats.relayed++;
+            self->stats.relayed += held->events;
         else if (now - held->since >= hold_ms) {
             /* Someone took nothing for hold_ms. Sent without them, the
              * event marks their queue full, and ZeroMQ leaves it out of
@@ -209,14 +220,14 @@ events_tick (events_t *self, int64_t now)
             }
             else
                 self->unwarned++;
-            send_leaving_behind (self, &held->heading, &held->body);
+            send_leaving_behind (self, &held->heading, &held->body, held->events);
         }
         else
             break;
         pop_held (self);
     }
     set_nodrop (self, false);
-    return self->stats.held ? 1 : -1;
+    return self->count ? 1 : -1;
 }
 
 void
@@ -229,8 +240,9 @@ events_relay (events_t *self, adapter_t *adapter, const Onenet__EventHeader *hea
     size_t department_length = strlen (adapter->department);
     size_t topic_length = strlen (header->topic);
     size_t length = 6 + department_length + 1 + topic_length;
+    uint32_t events = header->count ? header->count : 1;
     if (length >= EVENTS_TOPIC_MAX) {
-        passed_on (self, adapter);   /* refused, but it has left all the same */
+        passed_on (self, adapter, events);   /* refused, but it has left all the same */
         return;
     }
     Onenet__EventHeader out = *header;
@@ -247,25 +259,26 @@ events_relay (events_t *self, adapter_t *adapter, const Onenet__EventHeader *hea
     zmq_msg_init (&payload);
     if (body)
         zmq_msg_copy (&payload, body);
-    if (self->stats.held == 0 && send_frames (self, &heading, &payload, true) == 0) {
-        self->stats.relayed++;
-        passed_on (self, adapter);
+    if (self->count == 0 && send_frames (self, &heading, &payload, true) == 0) {
+        self->stats.relayed += events;
+        passed_on (self, adapter, events);
     }
     else {
         /* It waits, and behind held events it waits its turn, so each
          * publisher's order holds. With the hold full (or smaller since a
          * reload), the oldest go now, without whoever has no room. */
-        while (self->stats.held >= (size_t) self->broker->config->events_hold_max) {
+        while (self->count
+               && self->stats.held + events > (size_t) self->broker->config->events_hold_max) {
             held_t *oldest = &self->ring[self->head];
             if (send_frames (self, &oldest->heading, &oldest->body, true) == 0)
-                self->stats.relayed++;
+                self->stats.relayed += oldest->events;
             else
-                send_leaving_behind (self, &oldest->heading, &oldest->body);
+                send_leaving_behind (self, &oldest->heading, &oldest->body, oldest->events);
             pop_held (self);
         }
-        if (hold (self, adapter, &heading, &payload) < 0) {
-            send_leaving_behind (self, &heading, &payload);
-            passed_on (self, adapter);
+        if (hold (self, adapter, &heading, &payload, events) < 0) {
+            send_leaving_behind (self, &heading, &payload, events);
+            passed_on (self, adapter, events);
         }
     }
     set_nodrop (self, false);

@@ -4,7 +4,9 @@
  * An event goes out on the alerts XPUB endpoint as two frames,
  * [event.<department>.<topic> NUL EventHeader][body], the department set
  * from the connection (not three, the topic apart: every frame costs each
- * thread on the way to every subscriber). It is not kept: unlike alerts
+ * thread on the way to every subscriber). A batch of events an adapter
+ * sent under one header goes on the same way, as one message: its count
+ * in the header, its bodies in the one body frame. It is not kept: unlike alerts
  * there is no stream to catch up from, so the broker does not drop an
  * event because a subscriber is momentarily behind. Instead:
  *
@@ -34,14 +36,20 @@ typedef struct events_t events_t;
 events_t *events_new (broker_t *broker, void *xpub);
 void events_destroy (events_t **self_p);
 
-/* Relays one EVENT of a registered adapter; body may be NULL and is left
- * to the caller (its content is shared, not copied). */
+/* Relays one EVENT of a registered adapter, one event or a batch of
+ * header->count (its body frame goes as it came, docs/PROTOCOL.md "Event
+ * batches"); body may be NULL and is left to the caller (its content is
+ * shared, not copied). */
 void events_relay (events_t *self, adapter_t *adapter, const Onenet__EventHeader *header,
                    zmq_msg_t *body);
 
 /* Sends what was held and now has room, or has waited too long. Returns
  * ms until it needs to run again, or -1 when nothing is held. */
 int events_tick (events_t *self, int64_t now);
+
+/* An EVENT of this many events that was not relayed (malformed) has left
+ * the broker all the same: its adapter's window is credited. */
+void events_refused (events_t *self, adapter_t *adapter, uint32_t events);
 
 /* A WELCOME's event_window for a new registration. */
 uint32_t events_window (const events_t *self);

@@ -105,6 +105,7 @@ on_adapter_ready (broker_t *self, inbound_t *in)
     welcome.liveness = (uint32_t) self->config->liveness;
     welcome.broker_version = (char *) onenet_version ();
     welcome.event_window = events_window (self->events);
+    welcome.event_batch_max = (uint32_t) self->config->events_batch_max;
     adapter->event_window = welcome.event_window;   /* a reload changes it for the next READY */
     onenet_wire_send (self->socket, in->peer, ONENET_CMD_WELCOME, &welcome.base, NULL,
                       ZMQ_DONTWAIT);
@@ -208,6 +209,18 @@ on_adapter_disconnect (broker_t *self, inbound_t *in)
         broker_drop_adapter (self, in->adapter, "disconnected");
 }
 
+/* A department's record changed: its cached views go. */
+static void
+on_record_changed (broker_t *self, const char *department, const void *body, size_t size)
+{
+    Onenet__View__RecordChanged *changed = body ? (Onenet__View__RecordChanged *) protobuf_c_message_unpack (
+        &onenet__view__record_changed__descriptor, &self->arena.allocator, size, body) : NULL;
+    if (changed && *changed->resident_id)
+        view_on_record_changed (self, department, changed->resident_id);
+    else
+        broker_log_bad (self, "record.changed event without an onenet.view.RecordChanged body");
+}
+
 void
 on_adapter_event (broker_t *self, inbound_t *in)
 {
@@ -215,27 +228,38 @@ on_adapter_event (broker_t *self, inbound_t *in)
         ask_to_register (self, in);
         return;
     }
-    self->events_total++;
     Onenet__EventHeader *header = in->header ? (Onenet__EventHeader *) onenet_wire_unpack (
                                       &onenet__event_header__descriptor, in->header,
                                       &self->arena)
                                              : NULL;
     if (!header) {
+        self->events_total++;
         broker_log_bad (self, "EVENT without a valid onenet.EventHeader");
         return;
     }
-    onenet_debug ("event.received", "department=%s topic=%s type=%s", in->adapter->department,
-                  header->topic, header->type);
-    rules_on_event (self, in->adapter->department, header, in->body);
-    events_relay (self->events, in->adapter, header, in->body);
-    if (strcmp (header->topic, "record.changed") == 0 && in->body) {
-        Onenet__View__RecordChanged *changed = (Onenet__View__RecordChanged *) onenet_wire_unpack (
-            &onenet__view__record_changed__descriptor, in->body, &self->arena);
-        if (changed && *changed->resident_id)
-            view_on_record_changed (self, in->adapter->department, changed->resident_id);
-        else
-            broker_log_bad (self, "record.changed event without an onenet.view.RecordChanged body");
+    /* One event, or a batch of header->count under the same header. The
+     * broker reads the bodies only for the rules and the view; the frame
+     * goes on to the subscribers as it came. */
+    uint32_t events = header->count ? header->count : 1;
+    self->events_total += events;
+    onenet_event_bodies_t bodies;
+    if (onenet_event_bodies_init (&bodies, header->count, in->body ? zmq_msg_data (in->body) : NULL,
+                                  in->body ? zmq_msg_size (in->body) : 0) < 0) {
+        broker_log_bad (self, "EVENT whose body frame does not hold EventHeader.count bodies");
+        events_refused (self->events, in->adapter, events);
+        return;
     }
+    onenet_debug ("event.received", "department=%s topic=%s type=%s events=%" PRIu32,
+                  in->adapter->department, header->topic, header->type, events);
+    bool record_changed = strcmp (header->topic, "record.changed") == 0;
+    const void *body;
+    size_t size;
+    while (onenet_event_bodies_next (&bodies, &body, &size)) {
+        rules_on_event (self, in->adapter->department, header, body, size);
+        if (record_changed)
+            on_record_changed (self, in->adapter->department, body, size);
+    }
+    events_relay (self->events, in->adapter, header, in->body);
 }
 
 void

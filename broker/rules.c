@@ -100,7 +100,7 @@ build_alert (const broker_alert_rule_t *rule, const char *department, json_t *ev
 
 void
 rules_on_event (broker_t *broker, const char *department, const Onenet__EventHeader *header,
-                const zmq_msg_t *body)
+                const void *body, size_t size)
 {
     const broker_config_t *config = broker->config;
     json_t *event = NULL;
@@ -110,10 +110,8 @@ rules_on_event (broker_t *broker, const char *department, const Onenet__EventHea
             continue;
         if (!event) {
             const ProtobufCMessageDescriptor *type = onenet_schema_find (header->type);
-            ProtobufCMessage *message = type && body
-                                            ? protobuf_c_message_unpack (type, NULL, zmq_msg_size ((zmq_msg_t *) body),
-                                                                         zmq_msg_data ((zmq_msg_t *) body))
-                                            : NULL;
+            ProtobufCMessage *message = type && body ? protobuf_c_message_unpack (type, NULL, size, body)
+                                                     : NULL;
             event = message ? onenet_json_from_message (message, ONENET_JSON_DEFAULTS) : NULL;
             if (message)
                 protobuf_c_message_free_unpacked (message, NULL);

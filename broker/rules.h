@@ -12,9 +12,10 @@
 
 #include "broker_internal.h"
 
-/* Applies every rule for (department, header->topic) to the event; each
- * that matches publishes an alert through the alerts module. */
+/* Applies every rule for (department, header->topic) to one event's
+ * body (NULL when the EVENT had no body frame); each that matches
+ * publishes an alert through the alerts module. */
 void rules_on_event (broker_t *broker, const char *department, const Onenet__EventHeader *header,
-                     const zmq_msg_t *body);
+                     const void *body, size_t size);
 
 #endif

@@ -359,41 +359,62 @@ typedef struct {
     uint64_t gaps;      /* sequence numbers skipped (dropped) */
     uint64_t reordered; /* at or below last: duplicate or late */
     uint64_t foreign;   /* not a well-formed bench event from "test" */
+    uint64_t messages;  /* event messages (a lone event or a batch) */
     onenet_arena_t arena; /* both frames unpacked without malloc */
     uint8_t room[1024];
     uint64_t in_window; /* received inside a measured window */
     bench_samples_t latency;
 } onenet_sub_t;
 
-/* One EVENT as relayed: [topic NUL EventHeader][EchoMessage body]. */
+/* One bench event's EchoMessage body. */
+static void
+s_onenet_take_body (onenet_sub_t *self, const void *body, size_t size, int64_t now)
+{
+    Onenet__Example__EchoMessage *echo = (Onenet__Example__EchoMessage *)protobuf_c_message_unpack (
+        &onenet__example__echo_message__descriptor, &self->arena.allocator, size, body);
+    if (!echo || echo->payload.len < 16) {
+        self->foreign++;
+        return;
+    }
+    uint64_t seq;
+    int64_t sent;
+    memcpy (&seq, echo->payload.data, sizeof seq);
+    memcpy (&sent, echo->payload.data + 8, sizeof sent);
+    atomic_fetch_add (&self->base.received, 1);
+    if (seq <= self->last)
+        self->reordered++;
+    else {
+        self->gaps += seq - self->last - 1;
+        self->last = seq;
+    }
+    const bench_fanout_t *run = self->base.run;
+    int64_t from = atomic_load (&run->from), until = atomic_load (&run->until);
+    if (now >= from && now <= until)
+        self->in_window++;
+    if (seq % EVENTS_SAMPLE_EVERY == 0 && sent >= from && sent <= until && now >= sent)
+        bench_samples_add (&self->latency, (uint64_t)(now - sent));
+}
+
+/* One event message as relayed: [topic NUL EventHeader][EchoMessage body,
+ * or a batch of them]. */
 static void
 s_onenet_take (onenet_sub_t *self, zmq_msg_t *head_frame, zmq_msg_t *body_frame, int64_t now)
 {
     Onenet__EventHeader *header = (Onenet__EventHeader *)onenet_wire_unpack_event_head (
         &onenet__event_header__descriptor, head_frame, NULL, &self->arena);
-    Onenet__Example__EchoMessage *echo = (Onenet__Example__EchoMessage *)onenet_wire_unpack (
-        &onenet__example__echo_message__descriptor, body_frame, &self->arena);
-    if (!header || !echo || strcmp (header->department, "test") != 0 ||
-        strcmp (header->topic, "bench") != 0 || echo->payload.len < 16) {
+    onenet_event_bodies_t bodies;
+    if (!header || strcmp (header->department, "test") != 0 || strcmp (header->topic, "bench") != 0 ||
+        onenet_event_bodies_init (&bodies, header->count, zmq_msg_data (body_frame),
+                                  zmq_msg_size (body_frame)) < 0) {
         self->foreign++;
     } else {
-        uint64_t seq;
-        int64_t sent;
-        memcpy (&seq, echo->payload.data, sizeof seq);
-        memcpy (&sent, echo->payload.data + 8, sizeof sent);
-        atomic_fetch_add (&self->base.received, 1);
-        if (seq <= self->last)
-            self->reordered++;
-        else {
-            self->gaps += seq - self->last - 1;
-            self->last = seq;
+        self->messages++;
+        const void *body;
+        size_t size;
+        while (onenet_event_bodies_next (&bodies, &body, &size)) {
+            s_onenet_take_body (self, body, size, now);
+            onenet_arena_reset (&self->arena);   //  the header is read by now
         }
-        const bench_fanout_t *run = self->base.run;
-        int64_t from = atomic_load (&run->from), until = atomic_load (&run->until);
-        if (now >= from && now <= until)
-            self->in_window++;
-        if (seq % EVENTS_SAMPLE_EVERY == 0 && sent >= from && sent <= until && now >= sent)
-            bench_samples_add (&self->latency, (uint64_t)(now - sent));
     }
     onenet_arena_reset (&self->arena);
 }
@@ -608,7 +629,7 @@ s_onenet_report (onenet_side_t *self, double duration_s, double *delivered_rps,
 {
     const emitted_t *emitted = &self->emitted;
     bench_samples_t all = {0};
-    uint64_t received = 0, in_window = 0, dropped = 0, unexpected = 0;
+    uint64_t received = 0, in_window = 0, dropped = 0, unexpected = 0, messages = 0;
     for (int i = 0; i < SUBSCRIBERS; i++) {
         onenet_sub_t *sub = &self->subs[i];
         for (size_t j = 0; j < sub->latency.count; j++)
@@ -618,6 +639,7 @@ s_onenet_report (onenet_side_t *self, double duration_s, double *delivered_rps,
         //  gaps, and the tail a subscriber never saw
         dropped += sub->gaps + (emitted->last_seq > sub->last ? emitted->last_seq - sub->last : 0);
         unexpected += sub->reordered + sub->foreign;
+        messages += sub->messages;
     }
     bench_samples_sort (&all);
     *delivered_rps = (double)in_window / duration_s;
@@ -640,6 +662,8 @@ s_onenet_report (onenet_side_t *self, double duration_s, double *delivered_rps,
     bench_add (report, BENCH_MEASURED, "msgs", 0, TARGET_DROPPED,
                "events.onenet.dropped.target_max");
     bench_add (report, BENCH_MEASURED, "msgs", 0, (double)unexpected, "events.onenet.unexpected");
+    bench_add (report, BENCH_MEASURED, "msgs", 1, messages ? (double)received / (double)messages : 0,
+               "events.onenet.events_per_message");
     bench_samples_free (&all);
 }
 

@@ -24,6 +24,23 @@
 #define DEFAULT_HEARTBEAT_MS 1000
 #define DEFAULT_LIVENESS 3
 #define RECV_BATCH 256
+/* Bytes of bodies one batched EVENT carries at most: far below any
+ * limits.max_message_size the broker accepts (at least 1024 is allowed,
+ * so a batch stops at an eighth of the default 1 MiB instead). */
+#define BATCH_BYTES_MAX 65536
+
+/* Events published since the last send, waiting to go as one EVENT
+ * (docs/PROTOCOL.md, "Event batches"): consecutive events with the same
+ * topic, type and millisecond, each body after its length as a varint. */
+typedef struct {
+    char *topic;
+    const char *type;          /* the body's descriptor name: static */
+    int64_t time_ms;
+    uint32_t count;
+    uint8_t *data;
+    size_t size;
+    size_t first_length_size;  /* bytes of the first body's length */
+} batch_t;
 
 typedef struct {
     char *name;
@@ -78,6 +95,8 @@ struct onenet_adapter_t {
     uint32_t event_window;
     uint64_t events_sent;      /* EVENTs sent since the last READY */
     uint64_t events_confirmed; /* of those, what the latest CREDIT counted */
+    uint32_t event_batch_max;  /* from WELCOME; below 2, every event goes alone */
+    batch_t batch;
     char error[256];
 };
 
@@ -157,11 +176,43 @@ held_unlink (onenet_adapter_t *self, onenet_request_t *request)
         request->next->prev = request->prev;
 }
 
+/* Sends the batched events as one EVENT (a lone event as before
+ * batches, count 0). Returns 0, or -1 (EAGAIN: the socket is full) with
+ * the batch kept for the next try. */
+static int
+flush_events (onenet_adapter_t *self)
+{
+    batch_t *batch = &self->batch;
+    if (batch->count == 0)
+        return 0;
+    if (!self->socket) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
+    header.topic = batch->topic;
+    header.type = (char *) batch->type;
+    header.time_ms = batch->time_ms;
+    header.count = batch->count > 1 ? batch->count : 0;
+    size_t skip = batch->count > 1 ? 0 : batch->first_length_size;
+    int rc = onenet_wire_send_bytes (self->socket, NULL, ONENET_CMD_EVENT, &header.base,
+                                     batch->data + skip, batch->size - skip, ZMQ_DONTWAIT);
+    if (rc == 0) {
+        batch->count = 0;
+        batch->size = 0;
+    }
+    return rc;
+}
+
+/* Every message goes after the events published before it: a reply
+ * after the record.changed its handler published, for one. */
 static void
 send_simple (onenet_adapter_t *self, onenet_command_t command, const ProtobufCMessage *header)
 {
-    if (self->socket)
+    if (self->socket) {
+        flush_events (self);
         onenet_wire_send (self->socket, NULL, command, header, NULL, ZMQ_DONTWAIT);
+    }
 }
 
 static void
@@ -174,6 +225,8 @@ close_connection (onenet_adapter_t *self, bool say_goodbye)
     zmq_close (self->socket);
     self->socket = NULL;
     self->registered = false;
+    self->batch.count = 0;   /* unsent, like what the socket still queued */
+    self->batch.size = 0;
 }
 
 void
@@ -199,6 +252,8 @@ onenet_adapter_destroy (onenet_adapter_t **self_p)
         free (self->offers[i].description);
     }
     free (self->offers);
+    free (self->batch.topic);
+    free (self->batch.data);
     if (self->context)
         zmq_ctx_term (self->context);
     free (self->endpoint);
@@ -401,6 +456,7 @@ handle_welcome (onenet_adapter_t *self, onenet_wire_msg_t *msg)
         if (welcome->liveness)
             self->liveness = welcome->liveness;
         self->event_window = welcome->event_window;
+        self->event_batch_max = welcome->event_batch_max;
         protobuf_c_message_free_unpacked (&welcome->base, NULL);
     }
     self->registered = true;
@@ -524,7 +580,9 @@ onenet_adapter_poll (onenet_adapter_t *self, int timeout_ms)
         return -1;
     if (!self->socket && onenet_adapter_start (self) < 0)
         return -1;
-    int wait = onenet_adapter_next_timeout_ms (self);
+    /* Events published since the last poll go before it waits; a batch
+     * the full socket refused is tried again within a millisecond. */
+    int wait = flush_events (self) == 0 ? onenet_adapter_next_timeout_ms (self) : 1;
     if (timeout_ms >= 0 && timeout_ms < wait)
         wait = timeout_ms;
     /* One message, waited for without zmq_poll: a receive costs no
@@ -544,8 +602,10 @@ onenet_adapter_poll (onenet_adapter_t *self, int timeout_ms)
     }
     else if (errno == EINTR && onenet_interrupted ())
         return -1;
-    if (self->socket)
+    if (self->socket) {
         run_timers (self);
+        flush_events (self);   /* what the handlers published */
+    }
     return self->stopped ? -1 : handled;
 }
 
@@ -607,6 +667,7 @@ onenet_adapter_reply (onenet_adapter_t *self, onenet_request_t **request_p,
     held_unlink (self, request);
     int rc = 0;
     if (self->socket && request->connection == self->connection) {
+        flush_events (self);
         Onenet__ReplyHeader header = ONENET__REPLY_HEADER__INIT;
         header.correlation_id = request->correlation_id;
         header.status = (Onenet__Status) status;
@@ -639,6 +700,42 @@ onenet_adapter_reply_message (onenet_adapter_t *self, onenet_request_t **request
     return rc;
 }
 
+/* Appends a varint length and the packed event to the batch, which has
+ * room for both. */
+static void
+batch_append (batch_t *batch, const ProtobufCMessage *event, size_t size)
+{
+    uint8_t *at = batch->data + batch->size;
+    size_t length = size;
+    do {
+        *at++ = (uint8_t) ((length & 0x7f) | (length > 0x7f ? 0x80 : 0));
+        length >>= 7;
+    } while (length);
+    if (batch->count == 0)
+        batch->first_length_size = (size_t) (at - (batch->data + batch->size));
+    protobuf_c_message_pack (event, at);
+    batch->size = (size_t) (at - batch->data) + size;
+    batch->count++;
+}
+
+/* Starts a batch for events of this header; -1 when out of memory. */
+static int
+batch_start (batch_t *batch, const char *topic, const char *type, int64_t time_ms)
+{
+    if (!batch->topic || strcmp (batch->topic, topic) != 0) {
+        char *copy = strdup (topic);
+        if (!copy)
+            return -1;
+        free (batch->topic);
+        batch->topic = copy;
+    }
+    if (!batch->data && !(batch->data = malloc (BATCH_BYTES_MAX)))
+        return -1;
+    batch->type = type;
+    batch->time_ms = time_ms;
+    return 0;
+}
+
 int
 onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const ProtobufCMessage *event)
 {
@@ -650,11 +747,35 @@ onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const Protobu
         errno = EAGAIN;   /* subscribers are behind: the broker holds our window's worth */
         return -1;
     }
+    batch_t *batch = &self->batch;
+    const char *type = event->descriptor->name;
+    int64_t time_ms = onenet_wall_ms ();
+    size_t size = protobuf_c_message_get_packed_size (event);
+    size_t room = size + 5;   /* its length takes at most 5 bytes */
+    bool batching = self->event_batch_max > 1 && room <= BATCH_BYTES_MAX;
+    /* It joins the batch only under the same header, and while the
+     * batch has room; otherwise the batch goes first. */
+    if (batch->count
+        && (!batching || batch->count >= self->event_batch_max || batch->time_ms != time_ms
+            || batch->type != type || strcmp (batch->topic, topic) != 0
+            || batch->size + room > BATCH_BYTES_MAX)
+        && flush_events (self) < 0)
+        return -1;
+    if (batching && batch->count == 0 && batch_start (batch, topic, type, time_ms) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (batching) {
+        batch_append (batch, event, size);
+        self->events_sent++;
+        if (batch->count >= self->event_batch_max)
+            flush_events (self);   /* if refused, it goes at the next chance */
+        return 0;
+    }
     Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
     header.topic = (char *) topic;
-    header.type = (char *) event->descriptor->name;
-    header.time_ms = onenet_wall_ms ();
-    size_t size = protobuf_c_message_get_packed_size (event);
+    header.type = (char *) type;
+    header.time_ms = time_ms;
     zmq_msg_t body;
     if (zmq_msg_init_size (&body, size) < 0)
         return -1;
@@ -664,6 +785,12 @@ onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const Protobu
     if (rc == 0)
         self->events_sent++;
     return rc;
+}
+
+int
+onenet_adapter_flush (onenet_adapter_t *self)
+{
+    return flush_events (self);
 }
 
 /* --- request accessors --- */

@@ -272,6 +272,66 @@ onenet_wire_unpack_event_head (const ProtobufCMessageDescriptor *descriptor,
     return unpack_bytes (descriptor, arena, size - length - 1, nul + 1);
 }
 
+/* --- event batches --- */
+
+/* A varint of at most 32 bits at *at, before end; -1 if cut off or longer. */
+static int
+read_length (const uint8_t **at, const uint8_t *end, uint32_t *value)
+{
+    uint32_t result = 0;
+    for (int shift = 0; shift < 35 && *at < end; shift += 7) {
+        uint8_t byte = *(*at)++;
+        if (shift == 28 && byte > 0x0f)
+            return -1;
+        result |= (uint32_t) (byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *value = result;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+onenet_event_bodies_init (onenet_event_bodies_t *bodies, uint32_t count, const void *data,
+                          size_t size)
+{
+    const uint8_t *start = data;
+    *bodies = (onenet_event_bodies_t) {.at = start, .end = start ? start + size : NULL,
+                                       .left = count ? count : 1, .single = count == 0};
+    if (bodies->single)
+        return 0;
+    const uint8_t *at = bodies->at;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t length;
+        if (read_length (&at, bodies->end, &length) < 0 || length > (size_t) (bodies->end - at)) {
+            bodies->left = 0;
+            return -1;
+        }
+        at += length;
+    }
+    if (at != bodies->end) {
+        bodies->left = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int
+onenet_event_bodies_next (onenet_event_bodies_t *bodies, const void **body, size_t *size)
+{
+    if (!bodies->left)
+        return 0;
+    bodies->left--;
+    uint32_t length = (uint32_t) (bodies->end - bodies->at);
+    if (!bodies->single)
+        read_length (&bodies->at, bodies->end, &length);   /* checked by init */
+    *body = bodies->at;
+    *size = length;
+    bodies->at += length;
+    return 1;
+}
+
 /* --- unknown fields --- */
 
 void

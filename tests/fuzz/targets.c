@@ -10,6 +10,7 @@
  *           tiny one that spills; it packs and unpacks back to the same
  *           message; the JSON printed for any message reads back to the
  *           same JSON (unless it holds an enum number the schema lacks);
+ *           an event batch's bodies, when accepted, tile its frame;
  *   json    decode -> encode -> decode -> encode gives the same text;
  *   config  a key file that loads holds valid keys;
  *   cap     parse -> format -> parse -> format gives the same document;
@@ -275,6 +276,39 @@ s_wire_body (const ProtobufCMessageDescriptor *type, const zmq_msg_t *frame, int
     protobuf_c_message_free_unpacked (msg, NULL);
 }
 
+/* An EVENT's body frame under a few counts (0, 1, 2, 3 and its first
+ * byte): a walk that onenet_event_bodies_init accepts returns exactly
+ * count bodies (one for 0), each inside the frame and after the one
+ * before, the last ending where the frame ends; a refused walk returns
+ * nothing. The broker relays a batch only after such a check. */
+static void
+s_wire_event_bodies (const uint8_t *data, size_t size)
+{
+    const uint32_t counts[] = {0, 1, 2, 3, size ? data[0] : 5};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        onenet_event_bodies_t bodies;
+        int rc = onenet_event_bodies_init (&bodies, counts[i], data, size);
+        const void *body;
+        size_t length, end = 0;
+        uint32_t returned = 0;
+        while (onenet_event_bodies_next (&bodies, &body, &length)) {
+            size_t offset = body ? (size_t)((const uint8_t *)body - data) : 0;
+            if (offset < end || offset > size || length > size - offset)
+                s_fail ("wire", "event body %u of count %u at %zu+%zu, outside the frame of %zu "
+                        "or before the last's end %zu", returned, counts[i], offset, length, size,
+                        end);
+            end = offset + length;
+            returned++;
+        }
+        uint32_t expected = counts[i] ? counts[i] : 1;
+        if (rc == 0 && (returned != expected || end != size))
+            s_fail ("wire", "count %u accepted: %u bodies returned, ending at %zu of %zu", counts[i],
+                    returned, end, size);
+        if (rc < 0 && returned)
+            s_fail ("wire", "count %u refused, yet %u bodies returned", counts[i], returned);
+    }
+}
+
 int
 fuzz_wire (const uint8_t *data, size_t size)
 {
@@ -314,6 +348,7 @@ fuzz_wire (const uint8_t *data, size_t size)
     if (onenet_schema_at (count) != NULL)
         s_fail ("wire", "onenet_schema_at (count) is not NULL");
     zmq_msg_close (&frame);
+    s_wire_event_bodies (data, size);
     return 0;
 }
 

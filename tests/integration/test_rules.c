@@ -1,8 +1,9 @@
 /*
  * test_rules.c - cross-department routing: a rule in the broker's config
  * turns public security's "incident.reported" event for a missing person
- * into an alert for everyone; other kinds of incident raise nothing.
- * Real redis-server, broker and public security adapter on a seeded store.
+ * into an alert for everyone; other kinds of incident raise nothing, also
+ * inside a batch of events. Real redis-server, broker and public security
+ * adapter on a seeded store.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,6 +167,7 @@ test_missing_person_becomes_alert (void **state)
         assert_memory_equal (zmq_msg_data (&msg.frame[0]), topic, topic_length + 1);
         assert_string_equal (header->department, "public_security");   /* set by the broker */
         assert_string_equal (header->type, "onenet.ps.IncidentReport");
+        assert_int_equal (header->count, 0);   /* flushed alone, before the reply */
         Onenet__Ps__IncidentReport *event = (Onenet__Ps__IncidentReport *) onenet_wire_unpack (
             &onenet__ps__incident_report__descriptor, &msg.frame[1], NULL);
         assert_non_null (event);
@@ -180,11 +182,142 @@ test_missing_person_becomes_alert (void **state)
     onenet__ps__incident_report__free_unpacked (missing, NULL);
 }
 
+/* The broker reads a batch of events body by body: a rule fires for the
+ * one body that matches, and the batch is relayed whole, as one message.
+ * A batch whose body frame does not hold its count is refused and said
+ * in the log, and nothing of it is relayed. The adapter here is a bare
+ * DEALER speaking the protocol, so the frames are exactly these. */
+static void
+test_batch_is_read_body_by_body (void **state)
+{
+    (void) state;
+    void *context = zmq_ctx_new ();
+    void *events = subscribe (context, "event.public_security.incident.reported");
+    void *dealer = zmq_socket (context, ZMQ_DEALER);
+    int linger = 0, timeout = 5000;
+    zmq_setsockopt (dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (dealer, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    assert_int_equal (zmq_connect (dealer, harness_endpoint (s_broker_port)), 0);
+    Onenet__Ready ready = ONENET__READY__INIT;
+    ready.schema_version = ONENET_SCHEMA_VERSION;
+    ready.department = "public_security";
+    ready.instance = "raw";
+    ready.heartbeat_ms = 10000;
+    ready.credit = 1;
+    Onenet__ServiceOffer offer = ONENET__SERVICE_OFFER__INIT;
+    offer.name = "ps.raw.unused";   /* an adapter offers something */
+    Onenet__ServiceOffer *offers[] = { &offer };
+    ready.n_services = 1;
+    ready.services = offers;
+    assert_int_equal (onenet_wire_send (dealer, NULL, ONENET_CMD_READY, &ready.base, NULL, 0), 0);
+    onenet_wire_msg_t msg;
+    assert_int_equal (onenet_wire_recv (dealer, &msg, 0), 0);
+    assert_int_equal (onenet_wire_parse_signature (zmq_msg_data (&msg.frame[0]),
+                                                   zmq_msg_size (&msg.frame[0]), NULL),
+                      ONENET_CMD_WELCOME);
+    Onenet__Welcome *welcome = (Onenet__Welcome *) onenet_wire_unpack (
+        &onenet__welcome__descriptor, &msg.frame[1], NULL);
+    assert_non_null (welcome);
+    assert_int_equal (welcome->event_batch_max, 64);   /* events.batch_max's default */
+    protobuf_c_message_free_unpacked (&welcome->base, NULL);
+    onenet_wire_close (&msg);
+
+    /* Three reports in one EVENT; the second is a missing person. */
+    static const char *const kinds[] = { "noise", "missing_person", "noise" };
+    uint8_t batch[1024];
+    size_t size = 0;
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf (id, sizeof id, "raw-%d", i + 1);
+        Onenet__Ps__IncidentReport report = ONENET__PS__INCIDENT_REPORT__INIT;
+        report.report_id = id;
+        report.kind = (char *) kinds[i];
+        report.district_code = "510104";
+        report.summary = "Synthetic report sent in a batch";
+        size_t length = protobuf_c_message_get_packed_size (&report.base);
+        assert_true (length < 128 && size + 1 + length <= sizeof batch);
+        batch[size++] = (uint8_t) length;   /* a one-byte varint */
+        size += protobuf_c_message_pack (&report.base, batch + size);
+    }
+    Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
+    header.topic = "incident.reported";
+    header.type = "onenet.ps.IncidentReport";
+    header.time_ms = onenet_wall_ms ();
+    header.count = 3;
+    assert_int_equal (onenet_wire_send_bytes (dealer, NULL, ONENET_CMD_EVENT, &header.base, batch,
+                                              size, 0), 0);
+
+    /* Relayed whole: one message, count 3, the same bytes. */
+    zmq_pollitem_t item = { events, 0, ZMQ_POLLIN, 0 };
+    assert_int_equal (zmq_poll (&item, 1, 3000), 1);
+    assert_int_equal (onenet_wire_recv (events, &msg, 0), 0);
+    assert_int_equal (msg.count, 2);
+    Onenet__EventHeader *relayed = (Onenet__EventHeader *) onenet_wire_unpack_event_head (
+        &onenet__event_header__descriptor, &msg.frame[0], NULL, NULL);
+    assert_non_null (relayed);
+    assert_int_equal (relayed->count, 3);
+    assert_string_equal (relayed->department, "public_security");
+    protobuf_c_message_free_unpacked (&relayed->base, NULL);
+    assert_int_equal (zmq_msg_size (&msg.frame[1]), size);
+    assert_memory_equal (zmq_msg_data (&msg.frame[1]), batch, size);
+    onenet_wire_close (&msg);
+
+    /* The rule fired for raw-2 only. */
+    bool raised[3] = { false, false, false };
+    for (int attempt = 0; attempt < 50 && !raised[1]; attempt++) {
+        Onenet__Alert__AlertBatch *alerts = newest ();
+        for (size_t j = 0; j < alerts->n_alerts; j++)
+            for (int i = 0; i < 3; i++) {
+                char expected[64];
+                snprintf (expected, sizeof expected, "rule.missing_person.raw-%d", i + 1);
+                if (strcmp (alerts->alerts[j]->alert->identifier, expected) == 0)
+                    raised[i] = true;
+            }
+        onenet__alert__alert_batch__free_unpacked (alerts, NULL);
+        if (!raised[1])
+            usleep (100000);
+    }
+    assert_true (raised[1]);
+    assert_false (raised[0]);
+    assert_false (raised[2]);
+
+    /* A count of 4 over the same three bodies: refused, not relayed. The
+     * lone event after it is the next message the subscriber gets. */
+    header.count = 4;
+    assert_int_equal (onenet_wire_send_bytes (dealer, NULL, ONENET_CMD_EVENT, &header.base, batch,
+                                              size, 0), 0);
+    header.count = 0;
+    assert_int_equal (onenet_wire_send_bytes (dealer, NULL, ONENET_CMD_EVENT, &header.base,
+                                              batch + 1, batch[0], 0), 0);
+    char log[64];
+    snprintf (log, sizeof log, "broker-%d.log", s_broker_port);
+    assert_true (harness_log_has (log, "EVENT whose body frame does not hold", 3000));
+    assert_int_equal (zmq_poll (&item, 1, 3000), 1);
+    assert_int_equal (onenet_wire_recv (events, &msg, 0), 0);
+    relayed = (Onenet__EventHeader *) onenet_wire_unpack_event_head (
+        &onenet__event_header__descriptor, &msg.frame[0], NULL, NULL);
+    assert_non_null (relayed);
+    assert_int_equal (relayed->count, 0);
+    protobuf_c_message_free_unpacked (&relayed->base, NULL);
+    Onenet__Ps__IncidentReport *lone = (Onenet__Ps__IncidentReport *) onenet_wire_unpack (
+        &onenet__ps__incident_report__descriptor, &msg.frame[1], NULL);
+    assert_non_null (lone);
+    assert_string_equal (lone->report_id, "raw-1");
+    protobuf_c_message_free_unpacked (&lone->base, NULL);
+    onenet_wire_close (&msg);
+
+    assert_int_equal (onenet_wire_send (dealer, NULL, ONENET_CMD_DISCONNECT, NULL, NULL, 0), 0);
+    zmq_close (dealer);
+    zmq_close (events);
+    zmq_ctx_term (context);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_missing_person_becomes_alert),
+        cmocka_unit_test (test_batch_is_read_body_by_body),
         cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_rules", tests, setup, teardown);

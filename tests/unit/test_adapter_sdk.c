@@ -2,14 +2,16 @@
  * test_adapter_sdk.c - the SDK adapter against a fake broker: a ROUTER on
  * loopback driven by the test, which counts the EVENTs that reach it,
  * decides when to send WELCOME and CREDIT, and sends REQUESTs. Covers the
- * event flow control (docs/PROTOCOL.md, "Event flow control") and the
- * request bodies a handler decodes (onenet_request_message).
+ * event flow control (docs/PROTOCOL.md, "Event flow control"), event
+ * batches ("Event batches") and the request bodies a handler decodes
+ * (onenet_request_message).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 #include <zmq.h>
@@ -31,6 +33,17 @@ static void
 on_nothing (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
 {
     (void) arg;
+    onenet_adapter_reply (adapter, &request, ONENET_OK, NULL, NULL, 0);
+}
+
+/* Publishes two "test.handled" events, then answers OK. */
+static void
+on_publish_two (onenet_adapter_t *adapter, onenet_request_t *request, void *arg)
+{
+    (void) arg;
+    Onenet__Example__EchoMessage event = ONENET__EXAMPLE__ECHO_MESSAGE__INIT;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal (onenet_adapter_publish (adapter, "test.handled", &event.base), 0);
     onenet_adapter_reply (adapter, &request, ONENET_OK, NULL, NULL, 0);
 }
 
@@ -142,22 +155,33 @@ setup (void **state)
     assert_non_null (f->adapter);
     assert_int_equal (onenet_adapter_offer (f->adapter, "test.nothing", on_nothing, NULL, NULL), 0);
     assert_int_equal (onenet_adapter_offer (f->adapter, "test.decode", on_decode, NULL, NULL), 0);
+    assert_int_equal (onenet_adapter_offer (f->adapter, "test.publish_two", on_publish_two, NULL,
+                                            NULL), 0);
     assert_int_equal (onenet_adapter_start (f->adapter), 0);
     *state = f;
     return 0;
 }
 
+/* WELCOME with this window, and batches of up to batch_max events. */
 static void
-welcome (fixture_t *f, uint32_t window)
+welcome_batching (fixture_t *f, uint32_t window, uint32_t batch_max)
 {
     assert_int_equal (broker_recv_skipping_heartbeats (f), ONENET_CMD_READY);
     Onenet__Welcome welcome = ONENET__WELCOME__INIT;
     welcome.heartbeat_ms = 10000;
     welcome.liveness = 3;
     welcome.event_window = window;
+    welcome.event_batch_max = batch_max;
     broker_send (f, ONENET_CMD_WELCOME, &welcome.base);
     adapter_reads (f);
     assert_true (onenet_adapter_registered (f->adapter));
+}
+
+/* WELCOME as from a broker without batches. */
+static void
+welcome (fixture_t *f, uint32_t window)
+{
+    welcome_batching (f, window, 0);
 }
 
 static int
@@ -245,6 +269,158 @@ test_no_window_no_limit (void **state)
     welcome (f, 0);
     for (int i = 0; i < 500; i++)
         assert_int_equal (publish (f), 0);
+}
+
+/* One EVENT as the fake broker got it. */
+typedef struct {
+    char topic[32];
+    uint32_t count;             /* the header's: 0 for a lone event */
+    uint32_t bodies;            /* what the body frame held */
+    uint32_t first_delay_ms;    /* of the first body, an EchoMessage */
+} event_seen_t;
+
+/* Reads messages until an EVENT or a REPLY, whichever comes first, within
+ * timeout_ms; returns its command (0: nothing came) and an EVENT in *seen. */
+static int
+broker_recv_event (fixture_t *f, int timeout_ms, event_seen_t *seen)
+{
+    for (;;) {
+        zmq_pollitem_t item = { f->broker, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, timeout_ms) <= 0)
+            return 0;
+        onenet_wire_msg_t msg;
+        assert_int_equal (onenet_wire_recv (f->broker, &msg, 0), 0);
+        int command = onenet_wire_parse_signature (zmq_msg_data (&msg.frame[1]),
+                                                   zmq_msg_size (&msg.frame[1]), NULL);
+        if (command == ONENET_CMD_EVENT) {
+            assert_int_equal (msg.count, 4);
+            Onenet__EventHeader *header = (Onenet__EventHeader *) onenet_wire_unpack (
+                &onenet__event_header__descriptor, &msg.frame[2], NULL);
+            assert_non_null (header);
+            snprintf (seen->topic, sizeof seen->topic, "%s", header->topic);
+            seen->count = header->count;
+            onenet_event_bodies_t bodies;
+            assert_int_equal (onenet_event_bodies_init (&bodies, header->count,
+                                                        zmq_msg_data (&msg.frame[3]),
+                                                        zmq_msg_size (&msg.frame[3])), 0);
+            protobuf_c_message_free_unpacked (&header->base, NULL);
+            const void *body;
+            size_t size;
+            seen->bodies = 0;
+            while (onenet_event_bodies_next (&bodies, &body, &size)) {
+                Onenet__Example__EchoMessage *echo = (Onenet__Example__EchoMessage *)
+                    protobuf_c_message_unpack (&onenet__example__echo_message__descriptor, NULL,
+                                               size, body);
+                assert_non_null (echo);
+                if (seen->bodies++ == 0)
+                    seen->first_delay_ms = echo->delay_ms;
+                protobuf_c_message_free_unpacked (&echo->base, NULL);
+            }
+        }
+        onenet_wire_close (&msg);
+        if (command == ONENET_CMD_EVENT || command == ONENET_CMD_REPLY)
+            return command;
+    }
+}
+
+static int
+publish_numbered (fixture_t *f, const char *topic, uint32_t number)
+{
+    Onenet__Example__EchoMessage event = ONENET__EXAMPLE__ECHO_MESSAGE__INIT;
+    event.delay_ms = number;   /* the event's number, to check the order */
+    return onenet_adapter_publish (f->adapter, topic, &event.base);
+}
+
+/* With batches allowed, events published together wait for a flush and
+ * then travel as one EVENT: all of them, in order. Only a new millisecond
+ * (a new header) sends a batch early, so the last event always waits. */
+static void
+test_events_wait_for_the_flush_and_go_together (void **state)
+{
+    fixture_t *f = *state;
+    welcome_batching (f, 0, 8);
+    for (uint32_t i = 1; i <= 3; i++)
+        assert_int_equal (publish_numbered (f, "test.happened", i), 0);
+    event_seen_t seen;
+    uint32_t got = 0, next = 1;
+    while (broker_recv_event (f, 100, &seen) == ONENET_CMD_EVENT) {
+        assert_int_equal (seen.first_delay_ms, next);
+        got += seen.bodies;
+        next += seen.bodies;
+    }
+    assert_true (got < 3);   /* not yet */
+    assert_int_equal (onenet_adapter_flush (f->adapter), 0);
+    while (got < 3) {
+        assert_int_equal (broker_recv_event (f, 1000, &seen), ONENET_CMD_EVENT);
+        assert_string_equal (seen.topic, "test.happened");
+        assert_int_equal (seen.count, seen.bodies > 1 ? seen.bodies : 0);
+        assert_int_equal (seen.first_delay_ms, next);
+        got += seen.bodies;
+        next += seen.bodies;
+    }
+    assert_int_equal (got, 3);
+    assert_int_equal (onenet_adapter_flush (f->adapter), 0);   /* nothing left */
+    assert_int_equal (broker_recv_event (f, 100, &seen), 0);
+}
+
+/* A full batch goes at once; a lone event goes without a count, as from
+ * a broker without batches; a new topic starts a new batch. */
+static void
+test_full_batch_goes_and_topics_do_not_mix (void **state)
+{
+    fixture_t *f = *state;
+    welcome_batching (f, 0, 2);
+    event_seen_t seen;
+    bool full_went = false;
+    for (int attempt = 0; attempt < 5 && !full_went; attempt++) {
+        assert_int_equal (publish_numbered (f, "test.a", 1), 0);
+        assert_int_equal (publish_numbered (f, "test.a", 2), 0);   /* full: sent */
+        if (broker_recv_event (f, 200, &seen) == ONENET_CMD_EVENT && seen.count == 2)
+            full_went = true;
+        else {
+            /* The millisecond turned between the two: the first went
+             * alone when the second came; the second waits. */
+            assert_int_equal (onenet_adapter_flush (f->adapter), 0);
+            while (broker_recv_event (f, 200, &seen) == ONENET_CMD_EVENT)
+                ;
+        }
+    }
+    assert_true (full_went);
+    assert_int_equal (publish_numbered (f, "test.a", 3), 0);
+    assert_int_equal (publish_numbered (f, "test.b", 4), 0);   /* sends test.a's */
+    assert_int_equal (broker_recv_event (f, 1000, &seen), ONENET_CMD_EVENT);
+    assert_string_equal (seen.topic, "test.a");
+    assert_int_equal (seen.count, 0);
+    assert_int_equal (seen.bodies, 1);
+    assert_int_equal (seen.first_delay_ms, 3);
+    onenet_adapter_poll (f->adapter, 0);   /* a poll sends what waits */
+    assert_int_equal (broker_recv_event (f, 1000, &seen), ONENET_CMD_EVENT);
+    assert_string_equal (seen.topic, "test.b");
+    assert_int_equal (seen.first_delay_ms, 4);
+}
+
+/* A handler's events reach the broker before its reply, as the view's
+ * cache needs (record.changed before the caller can ask again). */
+static void
+test_events_go_before_the_reply (void **state)
+{
+    fixture_t *f = *state;
+    welcome_batching (f, 0, 64);
+    Onenet__RequestHeader header = ONENET__REQUEST_HEADER__INIT;
+    header.correlation_id = 9;
+    header.service = "test.publish_two";
+    header.timeout_ms = 5000;
+    assert_int_equal (onenet_wire_send (f->broker, &f->peer, ONENET_CMD_REQUEST, &header.base,
+                                        NULL, 0), 0);
+    adapter_reads (f);
+    event_seen_t seen;
+    uint32_t got = 0;
+    while (got < 2) {
+        assert_int_equal (broker_recv_event (f, 1000, &seen), ONENET_CMD_EVENT);
+        assert_string_equal (seen.topic, "test.handled");
+        got += seen.bodies;
+    }
+    assert_int_equal (broker_recv_event (f, 1000, &seen), ONENET_CMD_REPLY);
 }
 
 /* Before start there is no connection: ENOTCONN, not EAGAIN, so a caller
@@ -344,6 +520,11 @@ main (void)
         cmocka_unit_test_setup_teardown (test_credit_is_cumulative, setup, teardown),
         cmocka_unit_test_setup_teardown (test_new_registration_counts_afresh, setup, teardown),
         cmocka_unit_test_setup_teardown (test_no_window_no_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_events_wait_for_the_flush_and_go_together, setup,
+                                         teardown),
+        cmocka_unit_test_setup_teardown (test_full_batch_goes_and_topics_do_not_mix, setup,
+                                         teardown),
+        cmocka_unit_test_setup_teardown (test_events_go_before_the_reply, setup, teardown),
         cmocka_unit_test (test_publish_before_start_is_not_connected),
         cmocka_unit_test_setup_teardown (test_request_message_belongs_to_the_request, setup,
                                          teardown),

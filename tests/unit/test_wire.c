@@ -720,6 +720,70 @@ test_unpack_event_head (void **state)
     onenet_arena_reset (&arena);
 }
 
+/* The bodies of an event message: one plain body (count 0), or count
+ * bodies each after its varint length; a frame whose lengths do not add
+ * up to exactly count bodies is refused whole. */
+static void
+test_event_bodies (void **state)
+{
+    (void) state;
+    onenet_event_bodies_t bodies;
+    const void *body;
+    size_t size;
+
+    const uint8_t plain[] = { 0x08, 0x01 };
+    assert_int_equal (onenet_event_bodies_init (&bodies, 0, plain, sizeof plain), 0);
+    assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 1);
+    assert_ptr_equal (body, plain);
+    assert_int_equal (size, sizeof plain);
+    assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 0);
+
+    /* No body frame at all: one event without a body. */
+    assert_int_equal (onenet_event_bodies_init (&bodies, 0, NULL, 0), 0);
+    assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 1);
+    assert_null (body);
+    assert_int_equal (size, 0);
+
+    /* Three bodies: "ab", "" and 200 bytes (a two-byte length). */
+    uint8_t batch[3 + 1 + 2 + 200];
+    size_t at = 0;
+    batch[at++] = 2;
+    batch[at++] = 'a';
+    batch[at++] = 'b';
+    batch[at++] = 0;
+    batch[at++] = 0x80 | (200 & 0x7f);
+    batch[at++] = 200 >> 7;
+    memset (batch + at, 'z', 200);
+    at += 200;
+    assert_int_equal (at, sizeof batch);
+    assert_int_equal (onenet_event_bodies_init (&bodies, 3, batch, sizeof batch), 0);
+    assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 1);
+    assert_int_equal (size, 2);
+    assert_memory_equal (body, "ab", 2);
+    assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 1);
+    assert_int_equal (size, 0);
+    assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 1);
+    assert_int_equal (size, 200);
+    assert_ptr_equal (body, batch + 6);
+    assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 0);
+
+    /* A count the frame does not hold: too many, too few (bytes left). */
+    assert_int_equal (onenet_event_bodies_init (&bodies, 4, batch, sizeof batch), -1);
+    assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 0);
+    assert_int_equal (onenet_event_bodies_init (&bodies, 2, batch, sizeof batch), -1);
+    assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 0);
+    /* A length past the end; a length cut off; a varint longer than 32 bits. */
+    assert_int_equal (onenet_event_bodies_init (&bodies, 3, batch, sizeof batch - 1), -1);
+    const uint8_t cut[] = { 0x80 };
+    assert_int_equal (onenet_event_bodies_init (&bodies, 1, cut, sizeof cut), -1);
+    const uint8_t wide[] = { 0xff, 0xff, 0xff, 0xff, 0x1f };
+    assert_int_equal (onenet_event_bodies_init (&bodies, 1, wide, sizeof wide), -1);
+    const uint8_t long_varint[] = { 0x80, 0x80, 0x80, 0x80, 0x80, 0x00 };
+    assert_int_equal (onenet_event_bodies_init (&bodies, 1, long_varint, sizeof long_varint), -1);
+    /* A batch without a body frame. */
+    assert_int_equal (onenet_event_bodies_init (&bodies, 2, NULL, 0), -1);
+}
+
 static void
 test_unpack_garbage (void **state)
 {
@@ -811,6 +875,7 @@ main (void)
         cmocka_unit_test (test_unpack_arena_too_small),
         cmocka_unit_test (test_unpack_garbage),
         cmocka_unit_test (test_unpack_event_head),
+        cmocka_unit_test (test_event_bodies),
         cmocka_unit_test (test_unpack_empty_frame_is_default),
         cmocka_unit_test (test_clocks),
     };

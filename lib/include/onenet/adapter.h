@@ -116,9 +116,22 @@ int onenet_adapter_reply_message (onenet_adapter_t *self, onenet_request_t **req
  * socket to the broker is full or because the broker still holds this
  * adapter's window of events for subscribers that are behind (event flow
  * control, docs/PROTOCOL.md); publish again after the next
- * onenet_adapter_poll. ENOTCONN: not connected (before start, after stop). */
+ * onenet_adapter_poll. ENOTCONN: not connected (before start, after stop).
+ *
+ * Events published one after another with the same topic and type within
+ * a millisecond travel together as one message (docs/PROTOCOL.md, "Event
+ * batches"). They leave at the latest when onenet_adapter_poll next runs
+ * (onenet_adapter_run polls all the time), before any reply or other
+ * message of this adapter, or at onenet_adapter_flush: an adapter that
+ * publishes outside its poll loop and then waits for something else
+ * calls onenet_adapter_flush first. */
 int onenet_adapter_publish (onenet_adapter_t *self, const char *topic,
                             const ProtobufCMessage *event);
+
+/* Sends the events published and not yet sent. Returns 0, or -1: errno
+ * EAGAIN when the socket to the broker is full (they go at the next poll),
+ * ENOTCONN when not connected. */
+int onenet_adapter_flush (onenet_adapter_t *self);
 
 /* --- requests (owned by the handler until replied) --- */
 

@@ -128,6 +128,27 @@ ProtobufCMessage *onenet_wire_unpack_event_head (const ProtobufCMessageDescripto
                                                  const zmq_msg_t *frame, size_t *topic_length,
                                                  onenet_arena_t *arena);
 
+/* The bodies of one event message (docs/PROTOCOL.md, "Event batches"):
+ * with its EventHeader's count 0 the body frame is one body; with count N
+ * it holds N bodies, each after its length as a varint. */
+typedef struct {
+    const uint8_t *at;
+    const uint8_t *end;
+    uint32_t left;      /* bodies not yet returned */
+    int single;         /* count 0: the whole frame is the one body */
+} onenet_event_bodies_t;
+
+/* Starts a walk over the body frame's bytes (data NULL when there is no
+ * body frame, size then 0) for an EventHeader's count. Checks the whole frame first: returns
+ * 0, or -1 when the lengths do not add up to exactly count bodies filling
+ * the frame (then the walk returns nothing). */
+int onenet_event_bodies_init (onenet_event_bodies_t *bodies, uint32_t count, const void *data,
+                              size_t size);
+
+/* The next body: returns 1 and sets *body and *size (pointing into the
+ * frame), or 0 when every body was returned. */
+int onenet_event_bodies_next (onenet_event_bodies_t *bodies, const void **body, size_t *size);
+
 /* Drops the unknown fields of message and of every message inside it.
  * For a message unpacked with the default allocator (NULL) that is about
  * to be stored or re-sent: protobuf-c keeps unknown fields it cannot
