@@ -250,12 +250,13 @@ pid_t bench_start_broker (bench_env_t *self, int port, const char *config_text, 
 pid_t bench_start_redis (bench_env_t *self, int port, bool aof, char *err, size_t err_size);
 
 /* Starts onenet-broker on redis_port's Redis (0: none; alerts would be
- * spooled), its alert spool in the temp dir, no audit, on free ports;
- * writes endpoint and alerts (its XPUB) to the buffers and waits until it
- * answers onenet.ping. Returns the PID, or -1 with a reason. */
-pid_t bench_start_alerts_broker (bench_env_t *self, int redis_port, char *endpoint,
-                                 size_t endpoint_size, char *alerts, size_t alerts_size, char *err,
-                                 size_t err_size);
+ * spooled), its alert spool in the temp dir, no audit, on free ports, with
+ * extra_config (NULL: none) appended to its config; writes endpoint and
+ * alerts (its XPUB) to the buffers and waits until it answers
+ * onenet.ping. Returns the PID, or -1 with a reason. */
+pid_t bench_start_alerts_broker (bench_env_t *self, int redis_port, const char *extra_config,
+                                 char *endpoint, size_t endpoint_size, char *alerts,
+                                 size_t alerts_size, char *err, size_t err_size);
 
 /* True if the broker at endpoint answers onenet.ping within timeout_ms. */
 bool bench_ping (const char *endpoint, uint32_t timeout_ms);
@@ -312,6 +313,7 @@ typedef struct {
     size_t subscribers; /* memory: SUB sockets to connect */
     size_t adapters;    /* memory: test adapters to start */
     bool aof;           /* Redis with AOF on (appendfsync everysec), as deployed */
+    size_t event_batch; /* events: the broker's events.batch_max; 0: its default */
 } bench_options_t;
 
 /* Each runs its benchmark, filling report. Returns 0, or -1 with a reason

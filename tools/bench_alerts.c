@@ -417,7 +417,7 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
     fprintf (stderr, options->aof ? "bench: Redis with AOF on (appendfsync everysec), as deployed\n"
                                   : "bench: Redis without AOF or RDB for this run (--aof: as deployed)\n");
     if (bench_start_redis (env, redis_port, options->aof, err, err_size) < 0 ||
-        bench_start_alerts_broker (env, redis_port, endpoint, sizeof endpoint, alerts,
+        bench_start_alerts_broker (env, redis_port, NULL, endpoint, sizeof endpoint, alerts,
                                    sizeof alerts, err, err_size) < 0)
         return -1;
     bench_fanout_t run;

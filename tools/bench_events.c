@@ -497,10 +497,13 @@ typedef struct {
  * first tick), and builds the test.emit request: an EchoMessage whose
  * payload (the event body template) is as big as the baseline's message. */
 static int
-s_onenet_start (bench_env_t *env, onenet_side_t *self, char *err, size_t err_size)
+s_onenet_start (bench_env_t *env, onenet_side_t *self, size_t event_batch, char *err,
+                size_t err_size)
 {
-    char binary[PATH_MAX];
-    self->broker = bench_start_alerts_broker (env, 0, self->endpoint, sizeof self->endpoint,
+    char binary[PATH_MAX], batch[64] = "";
+    if (event_batch)
+        snprintf (batch, sizeof batch, "events = { batch_max = %zu; };\n", event_batch);
+    self->broker = bench_start_alerts_broker (env, 0, batch, self->endpoint, sizeof self->endpoint,
                                               self->alerts, sizeof self->alerts, err, err_size);
     if (self->broker < 0)
         return -1;
@@ -731,7 +734,7 @@ bench_events (bench_env_t *env, const bench_options_t *options, bench_report_t *
     if (rc < 0)
         snprintf (err, err_size, "out of memory");
     if (rc == 0)
-        rc = s_onenet_start (env, onenet, err, err_size);
+        rc = s_onenet_start (env, onenet, options->event_batch, err, err_size);
     if (rc == 0)
         rc = s_proxy_start (env, proxy, err, err_size);
     if (rc == 0) {

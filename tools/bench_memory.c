@@ -35,8 +35,9 @@
 #define SETTLE_US 1000000
 
 pid_t
-bench_start_alerts_broker (bench_env_t *env, int redis_port, char *endpoint, size_t endpoint_size,
-                           char *alerts, size_t alerts_size, char *err, size_t err_size)
+bench_start_alerts_broker (bench_env_t *env, int redis_port, const char *extra_config,
+                           char *endpoint, size_t endpoint_size, char *alerts, size_t alerts_size,
+                           char *err, size_t err_size)
 {
     char binary[PATH_MAX], config[1024], path[512], log_name[64];
     int port = bench_free_port (), alerts_port = bench_free_port ();
@@ -49,8 +50,8 @@ bench_start_alerts_broker (bench_env_t *env, int redis_port, char *endpoint, siz
               "redis = { endpoint = \"%s\"; };\n"
               "alerts = { spool = \"%s/alerts-%d.spool\"; };\n"
               "audit = { enabled = false; };\n"
-              "log = { level = \"warn\"; };\n",
-              redis, bench_env_dir (env), port);
+              "log = { level = \"warn\"; };\n%s",
+              redis, bench_env_dir (env), port, extra_config ? extra_config : "");
     snprintf (log_name, sizeof log_name, "broker-%d.cfg", port);
     if (bench_write_file (env, log_name, config, path, sizeof path, err, err_size) < 0)
         return -1;
@@ -223,8 +224,8 @@ bench_memory (bench_env_t *env, const bench_options_t *options, bench_report_t *
     int redis_port = bench_free_port ();
     pid_t broker = -1;
     if (bench_start_redis (env, redis_port, options->aof, err, err_size) < 0 ||
-        (broker = bench_start_alerts_broker (env, redis_port, endpoint, sizeof endpoint, alerts,
-                                             sizeof alerts, err, err_size)) < 0)
+        (broker = bench_start_alerts_broker (env, redis_port, NULL, endpoint, sizeof endpoint,
+                                             alerts, sizeof alerts, err, err_size)) < 0)
         return -1;
     usleep (SETTLE_US);
     double idle = s_rss_mb (broker);

@@ -26,6 +26,7 @@ enum {
     OPT_SUBSCRIBERS,
     OPT_ADAPTERS,
     OPT_AOF,
+    OPT_EVENT_BATCH,
 };
 
 #define DEFAULT_DURATION_S 5.0
@@ -45,7 +46,7 @@ static const char s_bench_usage[] =
     "usage: onenet bench rr [--inflight N] [--duration SECONDS]\n"
     "       onenet bench view [--people N] [--inflight N] [--duration SECONDS] [--aof]\n"
     "       onenet bench alerts [--inflight N] [--duration SECONDS] [--aof]\n"
-    "       onenet bench events [--duration SECONDS]\n"
+    "       onenet bench events [--duration SECONDS] [--event-batch N]\n"
     "       onenet bench memory [--subscribers N] [--adapters N] [--aof]\n"
     "       onenet bench audit [--duration SECONDS] [--aof]\n"
     "\n"
@@ -85,6 +86,8 @@ static const char s_bench_usage[] =
     "  --people N          view: people to seed (default 100000)\n"
     "  --subscribers N     memory: subscribers to connect (default 1000)\n"
     "  --adapters N        memory: test adapters to start, 0 to 20 (default 10)\n"
+    "  --event-batch N     events: the broker's events.batch_max, 1 to 1024\n"
+    "                      (default its own, 64; 1: every event alone)\n"
     "  --aof               alerts, view, memory, audit: Redis with AOF on\n"
     "                      (appendfsync everysec, as docker-compose.yml runs it)\n"
     "                      instead of no persistence; baselines use the same Redis\n"
@@ -149,6 +152,13 @@ s_on_option (cli_t *cli, int opt, const char *arg, void *state)
     case OPT_AOF:
         options->aof = true;
         return 0;
+    case OPT_EVENT_BATCH:
+        rc = s_parse_number (cli, "--event-batch", arg, 1, 1024, &value);
+        if (rc == 0 && value != (double)(size_t)value)
+            rc = cli_fail (cli, CLI_EXIT_USAGE, "--event-batch: expected a whole number, got '%s'",
+                           arg);
+        options->event_batch = (size_t)value;
+        return rc;
     case OPT_SUBSCRIBERS:
     case OPT_ADAPTERS:
         rc = s_parse_number (cli, opt == OPT_ADAPTERS ? "--adapters" : "--subscribers", arg,
@@ -262,10 +272,11 @@ s_bench_run (cli_t *cli, int argc, char **argv)
         {"subscribers", required_argument, NULL, OPT_SUBSCRIBERS},
         {"adapters", required_argument, NULL, OPT_ADAPTERS},
         {"aof", no_argument, NULL, OPT_AOF},
+        {"event-batch", required_argument, NULL, OPT_EVENT_BATCH},
         {NULL, 0, NULL, 0},
     };
     bench_options_t state = {DEFAULT_DURATION_S, 0, DEFAULT_PEOPLE, NULL, DEFAULT_SUBSCRIBERS,
-                             DEFAULT_ADAPTERS, false};
+                             DEFAULT_ADAPTERS, false, 0};
     int rc = cli_parse (cli, argc, argv, options, s_on_option, &state);
     if (rc == CLI_CONTINUE)
         rc = cli_expect_args (cli, 1, 3);
@@ -287,6 +298,8 @@ s_bench_run (cli_t *cli, int argc, char **argv)
     if (cli->nargs > 1)
         return cli_fail (cli, CLI_EXIT_USAGE,
                          "unexpected argument '%s' (see 'onenet bench --help')", cli->args[1]);
+    if (state.event_batch && strcmp (name, "events") != 0)
+        return cli_fail (cli, CLI_EXIT_USAGE, "--event-batch is an option of bench events only");
     //  --broker given (before or after the command) replaces the default
     //  pointer; $ONENET_BROKER alone does not make the bench skip its own
     //  system
