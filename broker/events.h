@@ -6,9 +6,9 @@
  * from the connection (not three, the topic apart: every frame costs each
  * thread on the way to every subscriber). A batch of events an adapter
  * sent under one header goes on the same way, as one message: its count
- * in the header, its bodies in the one body frame. It is not kept: unlike alerts
- * there is no stream to catch up from, so the broker does not drop an
- * event because a subscriber is momentarily behind. Instead:
+ * in the header, its bodies in the one body frame. An event is not kept:
+ * unlike alerts there is no stream to catch up from, so the broker does
+ * not drop an event because a subscriber is momentarily behind. Instead:
  *
  *   - an event a subscriber has no room for waits, in order, with every
  *     event behind it (held);

@@ -213,8 +213,11 @@ on_adapter_disconnect (broker_t *self, inbound_t *in)
 static void
 on_record_changed (broker_t *self, const char *department, const void *body, size_t size)
 {
-    Onenet__View__RecordChanged *changed = body ? (Onenet__View__RecordChanged *) protobuf_c_message_unpack (
-        &onenet__view__record_changed__descriptor, &self->arena.allocator, size, body) : NULL;
+    const ProtobufCMessageDescriptor *type = &onenet__view__record_changed__descriptor;
+    Onenet__View__RecordChanged *changed
+        = body ? (Onenet__View__RecordChanged *) protobuf_c_message_unpack (
+                     type, &self->arena.allocator, size, body)
+               : NULL;
     if (changed && *changed->resident_id)
         view_on_record_changed (self, department, changed->resident_id);
     else

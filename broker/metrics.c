@@ -179,7 +179,8 @@ render_broker (FILE *out, const broker_t *broker)
     counter (out, "onenet_late_replies_total",
              "Adapter replies to requests already answered (timed out or retried elsewhere).",
              broker->late_replies);
-    counter (out, "onenet_events_total", "Events received from adapters (a batch counts each of its events).",
+    counter (out, "onenet_events_total",
+             "Events received from adapters (a batch counts each of its events).",
              broker->events_total);
 }
 

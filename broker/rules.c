@@ -110,8 +110,8 @@ rules_on_event (broker_t *broker, const char *department, const Onenet__EventHea
             continue;
         if (!event) {
             const ProtobufCMessageDescriptor *type = onenet_schema_find (header->type);
-            ProtobufCMessage *message = type && body ? protobuf_c_message_unpack (type, NULL, size, body)
-                                                     : NULL;
+            ProtobufCMessage *message
+                = type && body ? protobuf_c_message_unpack (type, NULL, size, body) : NULL;
             event = message ? onenet_json_from_message (message, ONENET_JSON_DEFAULTS) : NULL;
             if (message)
                 protobuf_c_message_free_unpacked (message, NULL);

@@ -178,6 +178,21 @@ held_unlink (onenet_adapter_t *self, onenet_request_t *request)
         request->next->prev = request->prev;
 }
 
+/* Sends one EVENT of count events under this header (count 0: one event
+ * without a count); the body frame is moved. Returns as onenet_wire_send. */
+static int
+send_event (onenet_adapter_t *self, const char *topic, const char *type, int64_t time_ms,
+            uint32_t count, zmq_msg_t *body)
+{
+    Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
+    header.topic = (char *) topic;
+    header.type = (char *) type;
+    header.time_ms = time_ms;
+    header.count = count;
+    return onenet_wire_send (self->socket, NULL, ONENET_CMD_EVENT, &header.base, body,
+                             ZMQ_DONTWAIT);
+}
+
 /* Sends the batched events as one EVENT (a lone event as before
  * batches, count 0). Returns 0, or -1 (EAGAIN: the socket is full) with
  * the batch kept for the next try. */
@@ -191,14 +206,14 @@ flush_events (onenet_adapter_t *self)
         errno = ENOTCONN;
         return -1;
     }
-    Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
-    header.topic = batch->topic;
-    header.type = (char *) batch->type;
-    header.time_ms = batch->time_ms;
-    header.count = batch->count > 1 ? batch->count : 0;
     size_t skip = batch->count > 1 ? 0 : batch->first_length_size;
-    int rc = onenet_wire_send_bytes (self->socket, NULL, ONENET_CMD_EVENT, &header.base,
-                                     batch->data + skip, batch->size - skip, ZMQ_DONTWAIT);
+    zmq_msg_t body;
+    if (zmq_msg_init_size (&body, batch->size - skip) < 0)
+        return -1;
+    memcpy (zmq_msg_data (&body), batch->data + skip, batch->size - skip);
+    int rc = send_event (self, batch->topic, batch->type, batch->time_ms,
+                         batch->count > 1 ? batch->count : 0, &body);
+    zmq_msg_close (&body);
     if (rc == 0) {
         batch->count = 0;
         batch->size = 0;
@@ -774,15 +789,11 @@ onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const Protobu
             flush_events (self);   /* if refused, it goes at the next chance */
         return 0;
     }
-    Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
-    header.topic = (char *) topic;
-    header.type = (char *) type;
-    header.time_ms = time_ms;
     zmq_msg_t body;
     if (zmq_msg_init_size (&body, size) < 0)
         return -1;
     protobuf_c_message_pack (event, zmq_msg_data (&body));
-    int rc = onenet_wire_send (self->socket, NULL, ONENET_CMD_EVENT, &header.base, &body, ZMQ_DONTWAIT);
+    int rc = send_event (self, topic, type, time_ms, 0, &body);
     zmq_msg_close (&body);
     if (rc == 0)
         self->events_sent++;

@@ -323,12 +323,18 @@ onenet_event_bodies_next (onenet_event_bodies_t *bodies, const void **body, size
     if (!bodies->left)
         return 0;
     bodies->left--;
-    uint32_t length = (uint32_t) (bodies->end - bodies->at);
-    if (!bodies->single)
-        read_length (&bodies->at, bodies->end, &length);   /* checked by init */
+    size_t length = 0;
+    if (bodies->single)
+        length = bodies->at ? (size_t) (bodies->end - bodies->at) : 0;
+    else {
+        uint32_t prefix = 0;
+        read_length (&bodies->at, bodies->end, &prefix);   /* checked by init */
+        length = prefix;
+    }
     *body = bodies->at;
     *size = length;
-    bodies->at += length;
+    if (bodies->at)
+        bodies->at += length;
     return 1;
 }
 
