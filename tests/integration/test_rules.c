@@ -193,59 +193,30 @@ test_batch_is_read_body_by_body (void **state)
     (void) state;
     void *context = zmq_ctx_new ();
     void *events = subscribe (context, "event.public_security.incident.reported");
-    void *dealer = zmq_socket (context, ZMQ_DEALER);
-    int linger = 0, timeout = 5000;
-    zmq_setsockopt (dealer, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt (dealer, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    assert_int_equal (zmq_connect (dealer, harness_endpoint (s_broker_port)), 0);
-    Onenet__Ready ready = ONENET__READY__INIT;
-    ready.schema_version = ONENET_SCHEMA_VERSION;
-    ready.department = "public_security";
-    ready.instance = "raw";
-    ready.heartbeat_ms = 10000;
-    ready.credit = 1;
-    Onenet__ServiceOffer offer = ONENET__SERVICE_OFFER__INIT;
-    offer.name = "ps.raw.unused";   /* an adapter offers something */
-    Onenet__ServiceOffer *offers[] = { &offer };
-    ready.n_services = 1;
-    ready.services = offers;
-    assert_int_equal (onenet_wire_send (dealer, NULL, ONENET_CMD_READY, &ready.base, NULL, 0), 0);
+    uint32_t batch_max = 0;
+    void *dealer = harness_bare_adapter (context, s_broker_port, "public_security", "raw",
+                                         &batch_max);
+    assert_int_equal (batch_max, 64);   /* events.batch_max's default */
     onenet_wire_msg_t msg;
-    assert_int_equal (onenet_wire_recv (dealer, &msg, 0), 0);
-    assert_int_equal (onenet_wire_parse_signature (zmq_msg_data (&msg.frame[0]),
-                                                   zmq_msg_size (&msg.frame[0]), NULL),
-                      ONENET_CMD_WELCOME);
-    Onenet__Welcome *welcome = (Onenet__Welcome *) onenet_wire_unpack (
-        &onenet__welcome__descriptor, &msg.frame[1], NULL);
-    assert_non_null (welcome);
-    assert_int_equal (welcome->event_batch_max, 64);   /* events.batch_max's default */
-    protobuf_c_message_free_unpacked (&welcome->base, NULL);
-    onenet_wire_close (&msg);
 
     /* Three reports in one EVENT; the second is a missing person. */
     static const char *const kinds[] = { "noise", "missing_person", "noise" };
-    uint8_t batch[1024];
-    size_t size = 0;
+    char ids[3][16];
+    Onenet__Ps__IncidentReport reports[3];
+    const ProtobufCMessage *bodies[3];
     for (int i = 0; i < 3; i++) {
-        char id[16];
-        snprintf (id, sizeof id, "raw-%d", i + 1);
-        Onenet__Ps__IncidentReport report = ONENET__PS__INCIDENT_REPORT__INIT;
-        report.report_id = id;
-        report.kind = (char *) kinds[i];
-        report.district_code = "510104";
-        report.summary = "Synthetic report sent in a batch";
-        size_t length = protobuf_c_message_get_packed_size (&report.base);
-        assert_true (length < 128 && size + 1 + length <= sizeof batch);
-        batch[size++] = (uint8_t) length;   /* a one-byte varint */
-        size += protobuf_c_message_pack (&report.base, batch + size);
+        snprintf (ids[i], sizeof ids[i], "raw-%d", i + 1);
+        onenet__ps__incident_report__init (&reports[i]);
+        reports[i].report_id = ids[i];
+        reports[i].kind = (char *) kinds[i];
+        reports[i].district_code = "510104";
+        reports[i].summary = "Synthetic report sent in a batch";
+        bodies[i] = &reports[i].base;
     }
-    Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
-    header.topic = "incident.reported";
-    header.type = "onenet.ps.IncidentReport";
-    header.time_ms = onenet_wall_ms ();
-    header.count = 3;
-    assert_int_equal (onenet_wire_send_bytes (dealer, NULL, ONENET_CMD_EVENT, &header.base, batch,
-                                              size, 0), 0);
+    uint8_t batch[1024];
+    size_t size = harness_event_batch (batch, sizeof batch, bodies, 3);
+    const char *topic = "incident.reported", *type = "onenet.ps.IncidentReport";
+    harness_send_event (dealer, topic, type, 3, batch, size);
 
     /* Relayed whole: one message, count 3, the same bytes. */
     zmq_pollitem_t item = { events, 0, ZMQ_POLLIN, 0 };
@@ -283,12 +254,8 @@ test_batch_is_read_body_by_body (void **state)
 
     /* A count of 4 over the same three bodies: refused, not relayed. The
      * lone event after it is the next message the subscriber gets. */
-    header.count = 4;
-    assert_int_equal (onenet_wire_send_bytes (dealer, NULL, ONENET_CMD_EVENT, &header.base, batch,
-                                              size, 0), 0);
-    header.count = 0;
-    assert_int_equal (onenet_wire_send_bytes (dealer, NULL, ONENET_CMD_EVENT, &header.base,
-                                              batch + 1, batch[0], 0), 0);
+    harness_send_event (dealer, topic, type, 4, batch, size);
+    harness_send_event (dealer, topic, type, 0, batch + 1, batch[0]);
     char log[64];
     snprintf (log, sizeof log, "broker-%d.log", s_broker_port);
     assert_true (harness_log_has (log, "EVENT whose body frame does not hold", 3000));
@@ -306,8 +273,7 @@ test_batch_is_read_body_by_body (void **state)
     protobuf_c_message_free_unpacked (&lone->base, NULL);
     onenet_wire_close (&msg);
 
-    assert_int_equal (onenet_wire_send (dealer, NULL, ONENET_CMD_DISCONNECT, NULL, NULL, 0), 0);
-    zmq_close (dealer);
+    harness_bare_adapter_close (dealer);
     zmq_close (events);
     zmq_ctx_term (context);
 }

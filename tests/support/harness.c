@@ -513,3 +513,76 @@ harness_redis_int (int port, const char *command)
         fail_msg ("%s: not an integer reply: %s", line, out);
     return value;
 }
+
+void *
+harness_bare_adapter (void *context, int port, const char *department, const char *instance,
+                      uint32_t *event_batch_max)
+{
+    void *dealer = zmq_socket (context, ZMQ_DEALER);
+    assert_non_null (dealer);
+    int linger = 0, timeout = 5000;
+    zmq_setsockopt (dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (dealer, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    assert_int_equal (zmq_connect (dealer, harness_endpoint (port)), 0);
+    Onenet__ServiceOffer offer = ONENET__SERVICE_OFFER__INIT;
+    offer.name = "raw.unused";   /* an adapter offers something */
+    Onenet__ServiceOffer *offers[] = { &offer };
+    Onenet__Ready ready = ONENET__READY__INIT;
+    ready.schema_version = ONENET_SCHEMA_VERSION;
+    ready.department = (char *) department;
+    ready.instance = (char *) instance;
+    ready.heartbeat_ms = 10000;
+    ready.credit = 1;
+    ready.n_services = 1;
+    ready.services = offers;
+    assert_int_equal (onenet_wire_send (dealer, NULL, ONENET_CMD_READY, &ready.base, NULL, 0), 0);
+    onenet_wire_msg_t msg;
+    assert_int_equal (onenet_wire_recv (dealer, &msg, 0), 0);
+    assert_int_equal (onenet_wire_parse_signature (zmq_msg_data (&msg.frame[0]),
+                                                   zmq_msg_size (&msg.frame[0]), NULL),
+                      ONENET_CMD_WELCOME);
+    Onenet__Welcome *welcome = (Onenet__Welcome *) onenet_wire_unpack (
+        &onenet__welcome__descriptor, &msg.frame[1], NULL);
+    assert_non_null (welcome);
+    if (event_batch_max)
+        *event_batch_max = welcome->event_batch_max;
+    protobuf_c_message_free_unpacked (&welcome->base, NULL);
+    onenet_wire_close (&msg);
+    return dealer;
+}
+
+void
+harness_bare_adapter_close (void *dealer)
+{
+    assert_int_equal (onenet_wire_send (dealer, NULL, ONENET_CMD_DISCONNECT, NULL, NULL, 0), 0);
+    int linger = 1000;
+    zmq_setsockopt (dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close (dealer);
+}
+
+size_t
+harness_event_batch (uint8_t *batch, size_t room, const ProtobufCMessage *const events[],
+                     size_t count)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t length = protobuf_c_message_get_packed_size (events[i]);
+        assert_true (length < 128 && size + 1 + length <= room);
+        batch[size++] = (uint8_t) length;
+        size += protobuf_c_message_pack (events[i], batch + size);
+    }
+    return size;
+}
+
+void
+harness_send_event (void *dealer, const char *topic, const char *type, uint32_t count,
+                    const uint8_t *body, size_t size)
+{
+    Onenet__EventHeader header = ONENET__EVENT_HEADER__INIT;
+    header.topic = (char *) topic;
+    header.type = (char *) type;
+    header.time_ms = onenet_wall_ms ();
+    header.count = count;
+    assert_int_equal (onenet_wire_send_bytes (dealer, NULL, ONENET_CMD_EVENT, &header.base, body,
+                                              size, 0), 0);
+}

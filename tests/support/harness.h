@@ -106,4 +106,25 @@ struct Onenet__Alert__Alert *harness_cap_sample (const char *name);
 
 size_t harness_echo_body (uint8_t *buf, size_t size, const char *payload, uint32_t delay_ms);
 
+/* A bare DEALER in context, registered with the broker on port as an
+ * adapter of department (READY offering "raw.unused", credit 1), for
+ * tests that need exact frames. Asserts the WELCOME; stores its
+ * event_batch_max in *event_batch_max when not NULL. */
+void *harness_bare_adapter (void *context, int port, const char *department,
+                            const char *instance, uint32_t *event_batch_max);
+/* Packs events as an EVENT's batch body frame (docs/PROTOCOL.md, "Event
+ * batches") into batch (room bytes): each after its length, a one-byte
+ * varint, so each must pack to under 128 bytes (asserted). Returns the
+ * frame's size. */
+size_t harness_event_batch (uint8_t *batch, size_t room, const ProtobufCMessage *const events[],
+                            size_t count);
+/* Sends an EVENT of count events (0: one, body is its plain bytes) on a
+ * bare adapter, time now. */
+void harness_send_event (void *dealer, const char *topic, const char *type, uint32_t count,
+                         const uint8_t *body, size_t size);
+
+/* Says DISCONNECT, so the broker forgets it at once (not after missed
+ * heartbeats, meanwhile counting it as its department's), and closes it. */
+void harness_bare_adapter_close (void *dealer);
+
 #endif
