@@ -21,7 +21,7 @@ static const char *const command_names[] = {
     [ONENET_CMD_REPLY] = "REPLY",         [ONENET_CMD_HEARTBEAT] = "HEARTBEAT",
     [ONENET_CMD_DISCONNECT] = "DISCONNECT", [ONENET_CMD_EVENT] = "EVENT",
     [ONENET_CMD_ERROR] = "ERROR",         [ONENET_CMD_WELCOME] = "WELCOME",
-    [ONENET_CMD_CREDIT] = "CREDIT",
+    [ONENET_CMD_CREDIT] = "CREDIT",       [ONENET_CMD_BATCH] = "BATCH",
 };
 
 const char *
@@ -270,72 +270,6 @@ onenet_wire_unpack_event_head (const ProtobufCMessageDescriptor *descriptor,
     if (topic_length)
         *topic_length = length;
     return unpack_bytes (descriptor, arena, size - length - 1, nul + 1);
-}
-
-/* --- event batches --- */
-
-/* A varint of at most 32 bits at *at, before end; -1 if cut off or longer. */
-static int
-read_length (const uint8_t **at, const uint8_t *end, uint32_t *value)
-{
-    uint32_t result = 0;
-    for (int shift = 0; shift < 35 && *at < end; shift += 7) {
-        uint8_t byte = *(*at)++;
-        if (shift == 28 && byte > 0x0f)
-            return -1;
-        result |= (uint32_t) (byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *value = result;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-int
-onenet_event_bodies_init (onenet_event_bodies_t *bodies, uint32_t count, const void *data,
-                          size_t size)
-{
-    const uint8_t *start = data;
-    *bodies = (onenet_event_bodies_t) {.at = start, .end = start ? start + size : NULL,
-                                       .left = count ? count : 1, .single = count == 0};
-    if (bodies->single)
-        return 0;
-    const uint8_t *at = bodies->at;
-    for (uint32_t i = 0; i < count; i++) {
-        uint32_t length;
-        if (read_length (&at, bodies->end, &length) < 0 || length > (size_t) (bodies->end - at)) {
-            bodies->left = 0;
-            return -1;
-        }
-        at += length;
-    }
-    if (at != bodies->end) {
-        bodies->left = 0;
-        return -1;
-    }
-    return 0;
-}
-
-int
-onenet_event_bodies_next (onenet_event_bodies_t *bodies, const void **body, size_t *size)
-{
-    if (!bodies->left)
-        return 0;
-    bodies->left--;
-    size_t length = 0;
-    if (bodies->single)
-        length = bodies->at ? (size_t) (bodies->end - bodies->at) : 0;
-    else {
-        uint32_t prefix = 0;
-        read_length (&bodies->at, bodies->end, &prefix);   /* checked by init */
-        length = prefix;
-    }
-    *body = bodies->at;
-    *size = length;
-    if (bodies->at)
-        bodies->at += length;
-    return 1;
 }
 
 /* --- unknown fields --- */

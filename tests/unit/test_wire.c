@@ -217,9 +217,10 @@ test_command_name (void **state)
     assert_string_equal (onenet_command_name (ONENET_CMD_ERROR), "ERROR");
     assert_string_equal (onenet_command_name (ONENET_CMD_WELCOME), "WELCOME");
     assert_string_equal (onenet_command_name (ONENET_CMD_CREDIT), "CREDIT");
+    assert_string_equal (onenet_command_name (ONENET_CMD_BATCH), "BATCH");
     assert_string_equal (onenet_command_name (0), "UNKNOWN");
     assert_string_equal (onenet_command_name (-1), "UNKNOWN");
-    assert_string_equal (onenet_command_name (ONENET_CMD_CREDIT + 1), "UNKNOWN");
+    assert_string_equal (onenet_command_name (ONENET_CMD_BATCH + 1), "UNKNOWN");
     assert_string_equal (onenet_command_name (255), "UNKNOWN");
     assert_string_equal (onenet_command_name (-2147483647 - 1), "UNKNOWN");
 }
@@ -826,6 +827,137 @@ test_unpack_garbage (void **state)
     }
 }
 
+/* A BATCH frame: entries of command, header and body, each after its
+ * varint length, written by onenet_batch_add and read back in order; a
+ * frame whose lengths do not tile it is refused whole. */
+static void
+test_batch_entries (void **state)
+{
+    (void) state;
+    onenet_batch_t batch = { 0 };
+    Onenet__ReplyHeader header = ONENET__REPLY_HEADER__INIT;
+    header.correlation_id = 7;
+    header.status = ONENET__STATUS__OK;
+    char big[300];
+    memset (big, 'b', sizeof big);
+    size_t ends[3];   /* where each entry ends */
+    assert_int_equal (onenet_batch_add (&batch, ONENET_CMD_REPLY, &header.base, "hi", 2), 0);
+    ends[0] = batch.size;
+    header.correlation_id = 8;
+    assert_int_equal (onenet_batch_add (&batch, ONENET_CMD_REPLY, &header.base, NULL, 0), 0);
+    ends[1] = batch.size;
+    assert_int_equal (onenet_batch_add (&batch, ONENET_CMD_REQUEST, NULL, big, sizeof big), 0);
+    ends[2] = batch.size;
+    assert_int_equal (batch.count, 3);
+
+    onenet_batch_reader_t reader;
+    onenet_batch_entry_t entry;
+    assert_int_equal (onenet_batch_reader_init (&reader, batch.data, batch.size), 3);
+    uint64_t expected_id = 7;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (onenet_batch_next (&reader, &entry), 1);
+        assert_int_equal (entry.command, ONENET_CMD_REPLY);
+        Onenet__ReplyHeader *read = onenet__reply_header__unpack (NULL, entry.header_size,
+                                                                  entry.header);
+        assert_non_null (read);
+        assert_int_equal (read->correlation_id, expected_id++);
+        onenet__reply_header__free_unpacked (read, NULL);
+        assert_int_equal (entry.body_size, i == 0 ? 2 : 0);
+    }
+    assert_int_equal (onenet_batch_next (&reader, &entry), 1);
+    assert_int_equal (entry.command, ONENET_CMD_REQUEST);
+    assert_int_equal (entry.header_size, 0);
+    assert_int_equal (entry.body_size, sizeof big);   /* a two-byte length */
+    assert_memory_equal (entry.body, big, sizeof big);
+    assert_int_equal (onenet_batch_next (&reader, &entry), 0);
+
+    /* Cut short inside an entry, or with a byte too many, the frame is
+     * refused and the walk returns nothing; cut between entries, it is a
+     * shorter batch. */
+    for (size_t cut = 0; cut < batch.size; cut++) {
+        int expected = cut == ends[0] ? 1 : cut == ends[1] ? 2 : -1;
+        assert_int_equal (onenet_batch_reader_init (&reader, batch.data, cut), expected);
+        assert_int_equal (onenet_batch_next (&reader, &entry), expected > 0);
+    }
+    assert_int_equal (ends[2], batch.size);
+    assert_int_equal (onenet_batch_reader_init (&reader, NULL, 0), -1);
+    uint8_t longer[batch.size + 1];
+    memcpy (longer, batch.data, batch.size);
+    longer[batch.size] = ONENET_CMD_REPLY;
+    assert_int_equal (onenet_batch_reader_init (&reader, longer, sizeof longer), -1);
+    const uint8_t wide[] = { ONENET_CMD_REPLY, 0xff, 0xff, 0xff, 0xff, 0x1f };
+    assert_int_equal (onenet_batch_reader_init (&reader, wide, sizeof wide), -1);
+
+    onenet_batch_clear (&batch);
+    assert_int_equal (batch.count, 0);
+    assert_int_equal (batch.size, 0);
+    onenet_batch_release (&batch);
+    assert_null (batch.data);
+}
+
+/* onenet_batch_send: several entries go as one BATCH of two frames, a
+ * lone entry as the plain message it is; either way the batch empties. */
+static void
+test_batch_send (void **state)
+{
+    (void) state;
+    void *ctx = zmq_ctx_new ();
+    void *in = zmq_socket (ctx, ZMQ_PAIR), *out = zmq_socket (ctx, ZMQ_PAIR);
+    assert_int_equal (zmq_bind (in, "inproc://batch"), 0);
+    assert_int_equal (zmq_connect (out, "inproc://batch"), 0);
+    onenet_batch_t batch = { 0 };
+    assert_int_equal (onenet_batch_send (&batch, out, NULL, ZMQ_DONTWAIT), 0);   /* nothing */
+    Onenet__RequestHeader header = ONENET__REQUEST_HEADER__INIT;
+    header.service = "example.greet";
+    header.correlation_id = 1;
+    assert_int_equal (onenet_batch_add (&batch, ONENET_CMD_REQUEST, &header.base, "a", 1), 0);
+    header.correlation_id = 2;
+    assert_int_equal (onenet_batch_add (&batch, ONENET_CMD_REQUEST, &header.base, "bc", 2), 0);
+    assert_int_equal (onenet_batch_send (&batch, out, NULL, ZMQ_DONTWAIT), 0);
+    assert_int_equal (batch.count, 0);
+
+    onenet_wire_msg_t msg;
+    assert_int_equal (onenet_wire_recv (in, &msg, 0), 0);
+    assert_int_equal (msg.count, 2);
+    int version;
+    assert_int_equal (onenet_wire_parse_signature (zmq_msg_data (&msg.frame[0]),
+                                                   zmq_msg_size (&msg.frame[0]), &version),
+                      ONENET_CMD_BATCH);
+    onenet_batch_reader_t reader;
+    onenet_batch_entry_t entry;
+    assert_int_equal (onenet_batch_reader_init (&reader, zmq_msg_data (&msg.frame[1]),
+                                                zmq_msg_size (&msg.frame[1])),
+                      2);
+    assert_int_equal (onenet_batch_next (&reader, &entry), 1);
+    assert_int_equal (entry.body_size, 1);
+    assert_int_equal (onenet_batch_next (&reader, &entry), 1);
+    assert_memory_equal (entry.body, "bc", 2);
+    onenet_wire_close (&msg);
+
+    header.correlation_id = 3;
+    assert_int_equal (onenet_batch_add (&batch, ONENET_CMD_REQUEST, &header.base, "xyz", 3), 0);
+    assert_int_equal (onenet_batch_send (&batch, out, NULL, ZMQ_DONTWAIT), 0);
+    assert_int_equal (onenet_wire_recv (in, &msg, 0), 0);
+    assert_int_equal (msg.count, 3);
+    assert_int_equal (onenet_wire_parse_signature (zmq_msg_data (&msg.frame[0]),
+                                                   zmq_msg_size (&msg.frame[0]), &version),
+                      ONENET_CMD_REQUEST);
+    Onenet__RequestHeader *read = (Onenet__RequestHeader *) onenet_wire_unpack (
+        &onenet__request_header__descriptor, &msg.frame[1], NULL);
+    assert_non_null (read);
+    assert_int_equal (read->correlation_id, 3);
+    assert_string_equal (read->service, "example.greet");
+    protobuf_c_message_free_unpacked (&read->base, NULL);
+    assert_int_equal (zmq_msg_size (&msg.frame[2]), 3);
+    assert_memory_equal (zmq_msg_data (&msg.frame[2]), "xyz", 3);
+    onenet_wire_close (&msg);
+
+    onenet_batch_release (&batch);
+    zmq_close (in);
+    zmq_close (out);
+    zmq_ctx_term (ctx);
+}
+
 static void
 test_unpack_empty_frame_is_default (void **state)
 {
@@ -876,6 +1008,8 @@ main (void)
         cmocka_unit_test (test_unpack_garbage),
         cmocka_unit_test (test_unpack_event_head),
         cmocka_unit_test (test_event_bodies),
+        cmocka_unit_test (test_batch_entries),
+        cmocka_unit_test (test_batch_send),
         cmocka_unit_test (test_unpack_empty_frame_is_default),
         cmocka_unit_test (test_clocks),
     };

@@ -40,6 +40,7 @@ typedef enum {
     ONENET_CMD_ERROR = 7,      /* broker -> peer, Notice */
     ONENET_CMD_WELCOME = 8,    /* broker -> adapter, Welcome */
     ONENET_CMD_CREDIT = 9,     /* broker -> adapter, Credit (events passed on) */
+    ONENET_CMD_BATCH = 10,     /* REQUESTs or REPLYs in one frame, where negotiated */
 } onenet_command_t;
 
 /* Returns the command's name ("READY", ...) or "UNKNOWN". Static string. */
@@ -148,6 +149,72 @@ int onenet_event_bodies_init (onenet_event_bodies_t *bodies, uint32_t count, con
 /* The next body: returns 1 and sets *body and *size (pointing into the
  * frame), or 0 when every body was returned. */
 int onenet_event_bodies_next (onenet_event_bodies_t *bodies, const void **body, size_t *size);
+
+/* A BATCH message (docs/PROTOCOL.md, "Batches"): the signature, then one
+ * frame of entries, each a whole REQUEST or REPLY:
+ *
+ *   command (1 byte)  varint(header length) header  varint(body length) body
+ *
+ * Every message costs each thread on its way the same, whatever its size,
+ * so many small requests or replies to one peer go as one. Peers batch
+ * only what the other side said it takes (the batch_max fields). */
+
+/* Bodies larger than this are worth their own message: sent alone, they
+ * move without a copy, and their size, not the message count, is what
+ * they cost. */
+#define ONENET_BATCH_BODY_MAX 4096
+/* A batch is sent once it holds this many bytes, whatever its count. */
+#define ONENET_BATCH_BYTES_MAX 65536
+
+/* Entries being gathered for one peer. Zero-initialise; release with
+ * onenet_batch_release. */
+typedef struct {
+    uint8_t *data;
+    size_t size;
+    size_t capacity;
+    uint32_t count;
+} onenet_batch_t;
+
+/* Appends a message: the command, the packed header (NULL: none) and the
+ * body's bytes (copied). Returns 0, or -1 when out of memory. */
+int onenet_batch_add (onenet_batch_t *batch, onenet_command_t command,
+                      const ProtobufCMessage *header, const void *body, size_t body_size);
+
+/* Sends what was gathered, to routing_id if not NULL: one BATCH, or a
+ * lone entry as the plain message it is. Empties the batch; nothing to
+ * send is success. Returns 0, or -1 with errno (EAGAIN: the socket is
+ * full, and the batch is kept for another try). */
+int onenet_batch_send (onenet_batch_t *batch, void *socket, const zmq_msg_t *routing_id,
+                       int flags);
+
+/* Forgets the entries, keeping the buffer. */
+void onenet_batch_clear (onenet_batch_t *batch);
+/* Frees the buffer. */
+void onenet_batch_release (onenet_batch_t *batch);
+
+/* A walk over a received BATCH frame. */
+typedef struct {
+    const uint8_t *at;
+    const uint8_t *end;
+} onenet_batch_reader_t;
+
+/* One entry, pointing into the frame. */
+typedef struct {
+    int command;
+    const void *header;
+    size_t header_size;
+    const void *body;
+    size_t body_size;
+} onenet_batch_entry_t;
+
+/* Starts a walk over a BATCH frame. Checks the whole frame first: returns
+ * how many entries it holds (at least 1), or -1 when it is empty or its
+ * lengths do not tile it (then the walk returns nothing). The commands
+ * are not checked: the caller decides what it accepts. */
+int onenet_batch_reader_init (onenet_batch_reader_t *reader, const void *data, size_t size);
+
+/* The next entry: returns 1 and fills *entry, or 0 after the last. */
+int onenet_batch_next (onenet_batch_reader_t *reader, onenet_batch_entry_t *entry);
 
 /* Drops the unknown fields of message and of every message inside it.
  * For a message unpacked with the default allocator (NULL) that is about
