@@ -100,7 +100,8 @@ broker_new (broker_config_t *config, char *err, size_t err_size)
     onenet_arena_init (&self->arena, self->arena_buffer, sizeof self->arena_buffer);
     self->socket = self->context ? zmq_socket (self->context, ZMQ_ROUTER) : NULL;
     pthread_sigmask (SIG_SETMASK, &previous, NULL);
-    if (!self->registry || !self->requests || !self->socket) {
+    self->outbox = self->socket ? outbox_new (self->socket) : NULL;
+    if (!self->registry || !self->requests || !self->socket || !self->outbox) {
         snprintf (err, err_size, "cannot create the broker: %s", zmq_strerror (errno));
         broker_destroy (&self);
         return NULL;
@@ -113,9 +114,10 @@ broker_new (broker_config_t *config, char *err, size_t err_size)
         return NULL;
     }
     /* Past max_message_size a message gets RESOURCE_EXHAUSTED; a frame
-     * four times larger is cut off by libzmq, closing that connection,
-     * so no peer can make the broker buffer without bound. */
-    int64_t hard_limit = (int64_t) config->max_message_size * 4 + 65536;
+     * four times larger (plus room for a BATCH, whose entries are held
+     * to max_message_size each) is cut off by libzmq, closing that
+     * connection, so no peer can make the broker buffer without bound. */
+    int64_t hard_limit = (int64_t) config->max_message_size * 4 + 2 * ONENET_BATCH_BYTES_MAX;
     int linger = 0, hwm = 100000;
     zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &hard_limit, sizeof hard_limit);
     zmq_setsockopt (self->socket, ZMQ_LINGER, &linger, sizeof linger);
@@ -188,6 +190,7 @@ broker_destroy (broker_t **self_p)
     audit_destroy (&self->audit);
     requests_destroy (&self->requests);
     registry_destroy (&self->registry);
+    outbox_destroy (&self->outbox);
     onenet_policy_destroy (&self->policy);
     if (self->rates) {
         size_t cursor = 0;
@@ -334,7 +337,9 @@ check_envelope (broker_t *self, onenet_wire_msg_t *msg)
     }
     int frames = msg->count - 1 + msg->dropped;
     bool too_many = frames > self->config->max_frames;
-    bool too_large = msg->size > (size_t) self->config->max_message_size;
+    /* A BATCH is held to the limit entry by entry (on_batch): each is
+     * the message it would be alone. */
+    bool too_large = command != ONENET_CMD_BATCH && msg->size > (size_t) self->config->max_message_size;
     /* Only a refused request needs its correlation id read here. */
     uint64_t correlation = (too_many || too_large) && command == ONENET_CMD_REQUEST && msg->count > 2
                                ? peek_correlation (self, &msg->frame[2]) : 0;
@@ -353,6 +358,69 @@ check_envelope (broker_t *self, onenet_wire_msg_t *msg)
         return -1;
     }
     return command;
+}
+
+/* A BATCH: each entry is handled as the REQUEST or REPLY it holds, as if
+ * it had come alone. A batch that cannot be read, or holds more than the
+ * broker said it takes, is refused whole. */
+static void
+on_batch (broker_t *self, inbound_t *in)
+{
+    onenet_batch_reader_t reader;
+    int count = in->header ? onenet_batch_reader_init (&reader, zmq_msg_data (in->header),
+                                                       zmq_msg_size (in->header))
+                           : -1;
+    if (count < 0 || count > self->config->batch_max || in->body) {
+        const char *why = count > self->config->batch_max
+                              ? "BATCH of more messages than broker.batch_max"
+                              : "BATCH whose frame is not a run of whole entries";
+        broker_log_bad (self, why);
+        if (!in->adapter)   /* a client's requests: it cannot know which */
+            broker_send_error (self, in->peer, ONENET_BAD_REQUEST, 0, "%s", why);
+        return;
+    }
+    onenet_batch_entry_t entry;
+    while (onenet_batch_next (&reader, &entry)) {
+        if (entry.command != ONENET_CMD_REQUEST && entry.command != ONENET_CMD_REPLY) {
+            broker_log_bad (self, "BATCH entry that is neither a REQUEST nor a REPLY");
+            continue;
+        }
+        size_t size = ONENET_SIGNATURE_SIZE + entry.header_size + entry.body_size;
+        if (size > (size_t) self->config->max_message_size) {
+            broker_log_bad (self, "message too large");
+            zmq_msg_t header;
+            zmq_msg_init_data (&header, (void *) entry.header, entry.header_size, NULL, NULL);
+            if (entry.command == ONENET_CMD_REQUEST)
+                broker_send_error (self, in->peer, ONENET_RESOURCE_EXHAUSTED,
+                                   peek_correlation (self, &header),
+                                   "message of %zu bytes: at most %ld (limits.max_message_size)",
+                                   size, self->config->max_message_size);
+            zmq_msg_close (&header);
+            onenet_arena_reset (&self->arena);
+            continue;
+        }
+        /* The header is read in place; the body is copied, since a
+         * request keeps it (queued, or for a retry) past this frame. An
+         * empty body is an empty frame, as the SDK sends it alone. */
+        zmq_msg_t header, body;
+        zmq_msg_init_data (&header, (void *) entry.header, entry.header_size, NULL, NULL);
+        if (zmq_msg_init_size (&body, entry.body_size) < 0) {
+            zmq_msg_close (&header);
+            break;
+        }
+        if (entry.body_size)
+            memcpy (zmq_msg_data (&body), entry.body, entry.body_size);
+        inbound_t one = *in;
+        one.header = &header;
+        one.body = &body;
+        if (entry.command == ONENET_CMD_REQUEST)
+            on_client_request (self, &one);
+        else
+            on_adapter_reply (self, &one);
+        zmq_msg_close (&header);
+        zmq_msg_close (&body);
+        onenet_arena_reset (&self->arena);
+    }
 }
 
 static void
@@ -388,6 +456,9 @@ on_message (broker_t *self, onenet_wire_msg_t *msg)
         break;
     case ONENET_CMD_EVENT:
         on_adapter_event (self, &in);
+        break;
+    case ONENET_CMD_BATCH:
+        on_batch (self, &in);
         break;
     default:
         broker_log_bad (self, "unknown command");
@@ -561,12 +632,15 @@ broker_run (broker_t *self)
                 cache_pump (self->cache);
         }
         wait = run_timers (self);
+        /* What this turn gathered for each peer leaves as one message. */
+        outbox_flush (self->outbox);
     }
     /* What is still pending will not be answered by anyone: say so rather
      * than let clients wait out their deadlines. */
     request_t *request;
     while ((request = requests_expired (self->requests, INT64_MAX)))
         broker_fail (self, request, ONENET_UNAVAILABLE, "broker shutting down");
+    outbox_flush (self->outbox);
     audit_sync (self->audit);   /* the chain is on disk before the broker is gone */
     onenet_info ("broker.stop", "requests=%" PRIu64 " adapters=%zu", self->requests_total,
                  registry_adapter_count (self->registry));

@@ -12,6 +12,7 @@
 #include "onenet/policy.h"
 #include "onenet/proto/onenet.pb-c.h"
 #include "broker.h"
+#include "outbox.h"
 #include "registry.h"
 #include "requests.h"
 
@@ -34,6 +35,7 @@ struct broker_t {
     broker_config_t *config;      /* owned; replaced by broker_reload */
     void *context;
     void *socket;                 /* ROUTER: adapters and clients */
+    outbox_t *outbox;             /* requests and replies gathered per peer this turn */
     registry_t *registry;
     requests_t *requests;
     cache_t *cache;               /* Redis, asynchronous */
@@ -86,6 +88,12 @@ void on_adapter_event (broker_t *self, inbound_t *in);
 void broker_drop_adapter (broker_t *self, adapter_t *adapter, const char *reason);
 
 /* handle_client.c */
+/* Sends a REQUEST or REPLY to peer: gathered into the peer's BATCH for
+ * this turn when the peer takes batches of batch_max and the body is
+ * small, else sent alone (after what was gathered). body may be NULL;
+ * the caller closes it (sent alone, it is moved and left empty). */
+void broker_send (broker_t *self, const zmq_msg_t *peer, uint32_t batch_max,
+                  onenet_command_t command, const ProtobufCMessage *header, zmq_msg_t *body);
 void on_client_request (broker_t *self, inbound_t *in);
 /* Admits a request the broker itself makes (part `part` of view
  * `parent`) to a service: sent to an instance or queued. The body is

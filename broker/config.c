@@ -40,6 +40,7 @@ broker_config_defaults (void)
     self->max_frames = 4;
     self->max_pending = 100000;
     self->max_credit = 1024;
+    self->batch_max = 64;
     self->rate_per_second = 0;
     self->rate_burst = 100;
     self->policy_file = strdup ("");
@@ -444,6 +445,7 @@ s_read (broker_config_t *self, onenet_config_t *cfg)
                                 self->max_timeout_ms, self->default_timeout_ms);
     }
     onenet_config_int (cfg, "broker.drain_ms", self->drain_ms, 0, 600000, &self->drain_ms);
+    onenet_config_int (cfg, "broker.batch_max", self->batch_max, 1, 1024, &self->batch_max);
     onenet_config_int (cfg, "broker.registration_grace_ms", self->registration_grace_ms, 0, 600000,
                        &self->registration_grace_ms);
 
@@ -611,5 +613,10 @@ broker_config_keep_fixed (const broker_config_t *current, broker_config_t *next,
     if (current->max_pending != next->max_pending) {
         changed ("limits.max_pending");
         next->max_pending = current->max_pending;
+    }
+    /* Peers were told it in WELCOME and in replies. */
+    if (current->batch_max != next->batch_max) {
+        changed ("broker.batch_max");
+        next->batch_max = current->batch_max;
     }
 }

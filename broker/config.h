@@ -62,6 +62,7 @@ typedef struct {
     int max_frames;              /* limits.max_frames      4        [3, 8] */
     int max_pending;             /* limits.max_pending     100000   [1, 10000000] */
     int max_credit;              /* limits.max_credit      1024     [1, 65535] */
+    int batch_max;               /* broker.batch_max       64       [1, 1024]: requests or replies in one BATCH; 1 = no batches */
     int rate_per_second;         /* limits.rate_per_second 0 (off)  [0, 10000000]: per requesting department */
     int rate_burst;              /* limits.rate_burst      100      [1, 10000000] */
     char *policy_file;           /* policy.file  "": no sharing policy enforced (logged) */

@@ -106,6 +106,8 @@ on_adapter_ready (broker_t *self, inbound_t *in)
     welcome.broker_version = (char *) onenet_version ();
     welcome.event_window = events_window (self->events);
     welcome.event_batch_max = (uint32_t) self->config->events_batch_max;
+    welcome.batch_max = (uint32_t) self->config->batch_max;
+    adapter->batch_max = ready->batch_max < welcome.batch_max ? ready->batch_max : welcome.batch_max;
     adapter->event_window = welcome.event_window;   /* a reload changes it for the next READY */
     onenet_wire_send (self->socket, in->peer, ONENET_CMD_WELCOME, &welcome.base, NULL,
                       ZMQ_DONTWAIT);
@@ -190,8 +192,9 @@ forward_reply (broker_t *self, request_t *request, adapter_t *adapter, onenet_st
     out.trace_id.data = request->trace_id;
     out.trace_id.len = sizeof request->trace_id;
     out.served_by = adapter->label;
-    onenet_wire_send (self->socket, &request->client, ONENET_CMD_REPLY, &out.base, body,
-                      ZMQ_DONTWAIT);
+    out.batch_max = (uint32_t) self->config->batch_max;
+    broker_send (self, &request->client, request->reply_batch_max, ONENET_CMD_REPLY, &out.base,
+                 body);
     self->replies_by_status[status]++;
 }
 
@@ -290,6 +293,9 @@ broker_drop_adapter (broker_t *self, adapter_t *adapter, const char *reason)
     onenet_info ("adapter.gone", "department=%s instance=%s reason=%s retried=%u failed=%u",
                  adapter->department, adapter->instance,
                  onenet_log_quote (reason, quoted, sizeof quoted), retried, failed);
+    /* Requests gathered for it were failed over above: they must not
+     * reach it too. */
+    outbox_discard (self->outbox, &adapter->routing_id);
     registry_remove_adapter (self->registry, adapter);
     for (size_t i = 0; i < touched_count; i++)
         broker_pump (self, touched[i]);

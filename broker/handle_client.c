@@ -35,6 +35,7 @@ broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
     }
     header.trace_id.data = (uint8_t *) trace_id;
     header.trace_id.len = 16;
+    header.batch_max = (uint32_t) self->config->batch_max;
     onenet_wire_send (self->socket, peer, ONENET_CMD_REPLY, &header.base, body, ZMQ_DONTWAIT);
     self->replies_by_status[status < ONENET_STATUS_COUNT ? status : ONENET_INTERNAL]++;
 }
@@ -53,6 +54,17 @@ broker_send_error (broker_t *self, const zmq_msg_t *peer, onenet_status_t status
     notice.message = message;
     notice.correlation_id = correlation;
     onenet_wire_send (self->socket, peer, ONENET_CMD_ERROR, &notice.base, NULL, ZMQ_DONTWAIT);
+}
+
+void
+broker_send (broker_t *self, const zmq_msg_t *peer, uint32_t batch_max, onenet_command_t command,
+             const ProtobufCMessage *header, zmq_msg_t *body)
+{
+    if (outbox_takes (batch_max, body ? zmq_msg_size (body) : 0)
+        && outbox_add (self->outbox, peer, batch_max, command, header, body) == 0)
+        return;
+    outbox_flush_peer (self->outbox, peer);   /* what was gathered goes first */
+    onenet_wire_send (self->socket, peer, command, header, body, ZMQ_DONTWAIT);
 }
 
 static void
@@ -104,8 +116,8 @@ dispatch (broker_t *self, request_t *request, adapter_t *adapter)
         zmq_msg_copy (&body, &request->body);   /* shares the buffer: kept for a retry */
     else
         zmq_msg_move (&body, &request->body);
-    onenet_wire_send (self->socket, &adapter->routing_id, ONENET_CMD_REQUEST, &header.base, &body,
-                      ZMQ_DONTWAIT);
+    broker_send (self, &adapter->routing_id, adapter->batch_max, ONENET_CMD_REQUEST, &header.base,
+                 &body);
     zmq_msg_close (&body);
     request->state = REQUEST_IN_FLIGHT;
     adapter_track (adapter, request);
@@ -381,6 +393,9 @@ on_client_request (broker_t *self, inbound_t *in)
     }
     zmq_msg_copy (&request->client, (zmq_msg_t *) in->peer);
     request->client_correlation = header->correlation_id;
+    request->reply_batch_max = (uint16_t) (header->batch_max < (uint32_t) self->config->batch_max
+                                               ? header->batch_max
+                                               : (uint32_t) self->config->batch_max);
     request->idempotent = request->idempotent || header->idempotent;
     if (header->trace_id.len == sizeof request->trace_id)
         memcpy (request->trace_id, header->trace_id.data, sizeof request->trace_id);

@@ -182,6 +182,12 @@ render_broker (FILE *out, const broker_t *broker)
     counter (out, "onenet_events_total",
              "Events received from adapters (a batch counts each of its events).",
              broker->events_total);
+    counter (out, "onenet_batches_sent_total",
+             "BATCH messages sent: a peer's requests or replies of one turn of the loop.",
+             outbox_batches (broker->outbox));
+    counter (out, "onenet_batched_messages_total",
+             "Requests and replies sent inside BATCH messages.",
+             outbox_batched (broker->outbox));
 }
 
 static void

@@ -36,6 +36,7 @@ struct adapter_t {
     size_t service_count;
     request_t *in_flight_head;    /* requests it is serving */
     unsigned event_window;        /* granted in its WELCOME; 0 = no CREDIT */
+    unsigned batch_max;           /* REQUESTs it takes in one BATCH (READY, capped); < 2: none */
     uint64_t events_passed;       /* its EVENTs that left the broker (events.c) */
     uint64_t events_credited;     /* events_passed as last sent in a CREDIT */
 };

@@ -33,6 +33,7 @@ struct request_t {
     int64_t deadline;              /* monotonic ms */
     uint8_t trace_id[16];
     bool idempotent;
+    uint16_t reply_batch_max;      /* REPLYs the client takes in one BATCH; < 2: none */
     uint32_t attempt;
     char *purpose;                 /* NULL when none given */
     char requester[64];            /* department, from the connection */

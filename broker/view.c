@@ -604,9 +604,10 @@ view_on_part (broker_t *broker, request_t *request, onenet_status_t status, cons
         return;
     part_t *part = &view->parts[request->part];
     if (status == ONENET_OK) {
-        part->contribution = body ? (Onenet__View__Contribution *) onenet_wire_unpack (
-                                        &onenet__view__contribution__descriptor, body, &view->arena)
-                                  : NULL;
+        /* An absent body is an empty one: a Contribution of defaults. */
+        part->contribution = (Onenet__View__Contribution *) protobuf_c_message_unpack (
+            &onenet__view__contribution__descriptor, &view->arena.allocator,
+            body ? zmq_msg_size (body) : 0, body ? zmq_msg_data (body) : (const uint8_t *) "");
         if (!part->contribution) {
             status = ONENET_INTERNAL;
             message = "the department's answer is not an onenet.view.Contribution";

@@ -309,6 +309,35 @@ s_wire_event_bodies (const uint8_t *data, size_t size)
     }
 }
 
+/* A BATCH frame: a walk that onenet_batch_reader_init accepts returns
+ * exactly the count it gave, each entry's header and body inside the
+ * frame and after the entry before, the last ending where the frame
+ * ends; a refused walk returns nothing. The broker and the SDK handle a
+ * BATCH's entries only after such a check. */
+static void
+s_wire_batch (const uint8_t *data, size_t size)
+{
+    onenet_batch_reader_t reader;
+    int count = onenet_batch_reader_init (&reader, data, size);
+    onenet_batch_entry_t entry;
+    int returned = 0;
+    size_t end = 0;
+    while (onenet_batch_next (&reader, &entry)) {
+        const uint8_t *header = entry.header, *body = entry.body;
+        if (header < data + end || body < header + entry.header_size
+            || body + entry.body_size > data + size || entry.command < 0 || entry.command > 255)
+            s_fail ("wire", "batch entry %d outside the frame of %zu or before the last's end %zu",
+                    returned, size, end);
+        end = (size_t)(body - data) + entry.body_size;
+        returned++;
+    }
+    if (count >= 0 && (returned != count || end != size))
+        s_fail ("wire", "batch of %d accepted: %d entries returned, ending at %zu of %zu", count,
+                returned, end, size);
+    if (count < 0 && returned)
+        s_fail ("wire", "batch refused, yet %d entries returned", returned);
+}
+
 int
 fuzz_wire (const uint8_t *data, size_t size)
 {
@@ -349,6 +378,7 @@ fuzz_wire (const uint8_t *data, size_t size)
         s_fail ("wire", "onenet_schema_at (count) is not NULL");
     zmq_msg_close (&frame);
     s_wire_event_bodies (data, size);
+    s_wire_batch (data, size);
     return 0;
 }
 

@@ -514,9 +514,32 @@ harness_redis_int (int port, const char *command)
     return value;
 }
 
+static void *bare_adapter (void *context, int port, const char *department, const char *instance,
+                           const char *service, bool idempotent, uint32_t credit,
+                           uint32_t batch_max, uint32_t *event_batch_max,
+                           uint32_t *welcome_batch_max);
+
 void *
 harness_bare_adapter (void *context, int port, const char *department, const char *instance,
                       uint32_t *event_batch_max)
+{
+    return bare_adapter (context, port, department, instance, "raw.unused", false, 1, 0,
+                         event_batch_max, NULL);
+}
+
+void *
+harness_bare_adapter_offer (void *context, int port, const char *department, const char *instance,
+                            const char *service, bool idempotent, uint32_t credit,
+                            uint32_t batch_max, uint32_t *welcome_batch_max)
+{
+    return bare_adapter (context, port, department, instance, service, idempotent, credit,
+                         batch_max, NULL, welcome_batch_max);
+}
+
+static void *
+bare_adapter (void *context, int port, const char *department, const char *instance,
+              const char *service, bool idempotent, uint32_t credit, uint32_t batch_max,
+              uint32_t *event_batch_max, uint32_t *welcome_batch_max)
 {
     void *dealer = zmq_socket (context, ZMQ_DEALER);
     assert_non_null (dealer);
@@ -525,14 +548,16 @@ harness_bare_adapter (void *context, int port, const char *department, const cha
     zmq_setsockopt (dealer, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     assert_int_equal (zmq_connect (dealer, harness_endpoint (port)), 0);
     Onenet__ServiceOffer offer = ONENET__SERVICE_OFFER__INIT;
-    offer.name = "raw.unused";   /* an adapter offers something */
+    offer.name = (char *) service;
+    offer.idempotent = idempotent;
     Onenet__ServiceOffer *offers[] = { &offer };
     Onenet__Ready ready = ONENET__READY__INIT;
     ready.schema_version = ONENET_SCHEMA_VERSION;
     ready.department = (char *) department;
     ready.instance = (char *) instance;
     ready.heartbeat_ms = 10000;
-    ready.credit = 1;
+    ready.credit = credit;
+    ready.batch_max = batch_max;
     ready.n_services = 1;
     ready.services = offers;
     assert_int_equal (onenet_wire_send (dealer, NULL, ONENET_CMD_READY, &ready.base, NULL, 0), 0);
@@ -546,6 +571,8 @@ harness_bare_adapter (void *context, int port, const char *department, const cha
     assert_non_null (welcome);
     if (event_batch_max)
         *event_batch_max = welcome->event_batch_max;
+    if (welcome_batch_max)
+        *welcome_batch_max = welcome->batch_max;
     protobuf_c_message_free_unpacked (&welcome->base, NULL);
     onenet_wire_close (&msg);
     return dealer;

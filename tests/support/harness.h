@@ -112,6 +112,13 @@ size_t harness_echo_body (uint8_t *buf, size_t size, const char *payload, uint32
  * event_batch_max in *event_batch_max when not NULL. */
 void *harness_bare_adapter (void *context, int port, const char *department,
                             const char *instance, uint32_t *event_batch_max);
+/* The same offering service (idempotent or not) with this credit and
+ * Ready.batch_max; stores the WELCOME's batch_max in *welcome_batch_max
+ * when not NULL. */
+void *harness_bare_adapter_offer (void *context, int port, const char *department,
+                                  const char *instance, const char *service, bool idempotent,
+                                  uint32_t credit, uint32_t batch_max,
+                                  uint32_t *welcome_batch_max);
 /* Packs events as an EVENT's batch body frame (docs/PROTOCOL.md, "Event
  * batches") into batch (room bytes): each after its length, a one-byte
  * varint, so each must pack to under 128 bytes (asserted). Returns the

@@ -512,7 +512,7 @@ test_defaults_flag (void **state)
     assert_encodes_to (&header.base, 0, "{}");
     assert_encodes_to (&header.base, ONENET_JSON_DEFAULTS,
                        "{\"correlation_id\":\"0\",\"status\":\"OK\",\"message\":\"\","
-                       "\"trace_id\":\"\",\"served_by\":\"\"}");
+                       "\"trace_id\":\"\",\"served_by\":\"\",\"batch_max\":0}");
 
     Onenet__ServicesReply reply = ONENET__SERVICES_REPLY__INIT;
     assert_encodes_to (&reply.base, ONENET_JSON_DEFAULTS,
@@ -524,7 +524,7 @@ test_defaults_flag (void **state)
     assert_non_null (json);
     assert_true (json_is_null (json_object_get (json, "requester")));
     assert_true (json_is_false (json_object_get (json, "idempotent")));
-    assert_int_equal (json_object_size (json), 9);
+    assert_int_equal (json_object_size (json), 10);
     json_decref (json);
 
     /* What DEFAULTS prints reads back as the same message. */
