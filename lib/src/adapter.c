@@ -9,6 +9,11 @@
  * does not know the adapter, READY goes again on the same connection.
  * Requests held by handlers across a reconnect are answered into the void:
  * their broker either is gone or has already failed them over.
+ *
+ * Where the broker takes them (docs/PROTOCOL.md, "Batches"), requests come
+ * and replies go in BATCHes: small replies wait, like events, until the
+ * next poll. Replies and events leave in the order they were given, so at
+ * most one of the two batches holds anything at a time.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +35,8 @@
  * Larger batches gain little more: a batch of 64 small events already
  * costs each thread once instead of 64 times. */
 #define BATCH_BYTES_MAX 16384
+/* REQUESTs the adapter takes in one BATCH (Ready.batch_max). */
+#define REQUEST_BATCH_MAX 64
 
 /* Events published since the last send, waiting to go as one EVENT
  * (docs/PROTOCOL.md, "Event batches"): consecutive events with the same
@@ -98,7 +105,9 @@ struct onenet_adapter_t {
     uint64_t events_sent;      /* EVENTs sent since the last READY */
     uint64_t events_confirmed; /* of those, what the latest CREDIT counted */
     uint32_t event_batch_max;  /* from WELCOME; below 2, every event goes alone */
-    batch_t batch;
+    batch_t batch;             /* events */
+    uint32_t reply_batch_max;  /* Welcome.batch_max; below 2, every reply goes alone */
+    onenet_batch_t replies;    /* replies given since the last send */
     char error[256];
 };
 
@@ -221,13 +230,34 @@ flush_events (onenet_adapter_t *self)
     return rc;
 }
 
-/* Every message goes after the events published before it: a reply
- * after the record.changed its handler published, for one. */
+/* Sends the batched replies as one BATCH (a lone reply as a plain
+ * REPLY). Returns 0, or -1 (EAGAIN: the socket is full) with the batch
+ * kept for the next try. */
+static int
+flush_replies (onenet_adapter_t *self)
+{
+    if (self->replies.count == 0)
+        return 0;
+    if (!self->socket) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    return onenet_batch_send (&self->replies, self->socket, NULL, ZMQ_DONTWAIT);
+}
+
+/* Sends whichever batch holds something (at most one does). */
+static int
+flush_batches (onenet_adapter_t *self)
+{
+    return flush_events (self) < 0 ? -1 : flush_replies (self);
+}
+
+/* Every message goes after the events and replies given before it. */
 static void
 send_simple (onenet_adapter_t *self, onenet_command_t command, const ProtobufCMessage *header)
 {
     if (self->socket) {
-        flush_events (self);
+        flush_batches (self);
         onenet_wire_send (self->socket, NULL, command, header, NULL, ZMQ_DONTWAIT);
     }
 }
@@ -244,6 +274,7 @@ close_connection (onenet_adapter_t *self, bool say_goodbye)
     self->registered = false;
     self->batch.count = 0;   /* unsent, like what the socket still queued */
     self->batch.size = 0;
+    onenet_batch_clear (&self->replies);   /* for a registration that is gone */
 }
 
 void
@@ -271,6 +302,7 @@ onenet_adapter_destroy (onenet_adapter_t **self_p)
     free (self->offers);
     free (self->batch.topic);
     free (self->batch.data);
+    onenet_batch_release (&self->replies);
     if (self->context)
         zmq_ctx_term (self->context);
     free (self->endpoint);
@@ -352,10 +384,15 @@ send_ready (onenet_adapter_t *self)
     ready.services = offer_ptrs;
     ready.credit = self->credit;
     ready.heartbeat_ms = self->heartbeat_ms;
+    ready.batch_max = REQUEST_BATCH_MAX;
     send_simple (self, ONENET_CMD_READY, &ready.base);
     self->registered = false;
     self->ready_sent_at = onenet_clock_ms ();
     self->events_sent = self->events_confirmed = 0;   /* the broker counts afresh */
+    self->reply_batch_max = 0;   /* until its WELCOME says */
+    /* Replies the full socket kept back belong to the registration
+     * before: after this READY their ids could be taken for new ones. */
+    onenet_batch_clear (&self->replies);
     /* Requests from an earlier registration are not answered into this
      * one: a restarted broker could take their ids for its own. */
     self->connection++;
@@ -399,18 +436,20 @@ find_offer (const onenet_adapter_t *self, const char *service)
     return NULL;
 }
 
+/* One REQUEST, plain or from a BATCH: its packed header, and its body
+ * (NULL: none), which is moved into the request. Returns 1 when a handler
+ * (or the reply for an unknown service) took it, else 0. */
 static int
-handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
+handle_request (onenet_adapter_t *self, const void *header_data, size_t header_size,
+                zmq_msg_t *body)
 {
     /* The header is read into the stack; what the request keeps of it is
      * copied into the request's one allocation. */
     max_align_t space[512 / sizeof (max_align_t)];
     onenet_arena_t arena;
     onenet_arena_init (&arena, space, sizeof space);
-    Onenet__RequestHeader *header = NULL;
-    if (msg->count >= 2)
-        header = (Onenet__RequestHeader *) onenet_wire_unpack (&onenet__request_header__descriptor,
-                                                               &msg->frame[1], &arena);
+    Onenet__RequestHeader *header = (Onenet__RequestHeader *) protobuf_c_message_unpack (
+        &onenet__request_header__descriptor, &arena.allocator, header_size, header_data);
     if (!header) {
         onenet_arena_reset (&arena);
         onenet_warn ("adapter.bad_request", "reason=\"request header missing or invalid\"");
@@ -421,7 +460,7 @@ handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
     size_t service_len = strlen (header->service), department_len = strlen (department);
     size_t user_len = strlen (user), purpose_len = strlen (header->purpose);
     size_t text_size = service_len + department_len + user_len + purpose_len + 4;
-    size_t room = message_room (msg->count >= 3 ? zmq_msg_size (&msg->frame[2]) : 0)
+    size_t room = message_room (body ? zmq_msg_size (body) : 0)
                   + 16;   /* what aligning the arena's start may skip */
     onenet_request_t *request = malloc (sizeof *request + text_size + room);
     if (!request) {
@@ -441,8 +480,8 @@ handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
     sdk_hex (header->trace_id.data, header->trace_id.len, request->trace_hex,
              sizeof request->trace_hex);
     zmq_msg_init (&request->body);
-    if (msg->count >= 3)
-        zmq_msg_move (&request->body, &msg->frame[2]);
+    if (body)
+        zmq_msg_move (&request->body, body);
     onenet_arena_reset (&arena);
 
     request->prev = NULL;
@@ -461,6 +500,56 @@ handle_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
     return 1;
 }
 
+/* A plain REQUEST: the body frame moves to the request, without a copy. */
+static int
+handle_plain_request (onenet_adapter_t *self, onenet_wire_msg_t *msg)
+{
+    if (msg->count < 2) {
+        onenet_warn ("adapter.bad_request", "reason=\"request header missing or invalid\"");
+        return 0;
+    }
+    return handle_request (self, zmq_msg_data (&msg->frame[1]), zmq_msg_size (&msg->frame[1]),
+                           msg->count >= 3 ? &msg->frame[2] : NULL);
+}
+
+/* A BATCH of REQUESTs, each handled as a plain one, its body copied out
+ * of the frame (which is freed once the BATCH is handled). A malformed
+ * BATCH is dropped whole: none of its requests is handled. */
+static int
+handle_batch (onenet_adapter_t *self, onenet_wire_msg_t *msg)
+{
+    onenet_batch_reader_t reader;
+    if (msg->count < 2
+        || onenet_batch_reader_init (&reader, zmq_msg_data (&msg->frame[1]),
+                                     zmq_msg_size (&msg->frame[1]))
+               < 0) {
+        onenet_warn ("adapter.bad_request", "reason=\"malformed batch\"");
+        return 0;
+    }
+    uint64_t connection = self->connection;
+    int handled = 0;
+    onenet_batch_entry_t entry;
+    while (onenet_batch_next (&reader, &entry)) {
+        if (entry.command != ONENET_CMD_REQUEST) {
+            onenet_warn ("adapter.bad_request", "reason=\"not a request in a batch\" command=%s",
+                         onenet_command_name (entry.command));
+            continue;
+        }
+        zmq_msg_t body;
+        if (zmq_msg_init_size (&body, entry.body_size) < 0)
+            break;
+        if (entry.body_size)
+            memcpy (zmq_msg_data (&body), entry.body, entry.body_size);
+        handled += handle_request (self, entry.header, entry.header_size, &body);
+        zmq_msg_close (&body);
+        /* As after a plain request, a stopped adapter takes no more; and
+         * what is left is not answered into another registration. */
+        if (self->stopped || !self->socket || self->connection != connection)
+            break;
+    }
+    return handled;
+}
+
 static void
 handle_welcome (onenet_adapter_t *self, onenet_wire_msg_t *msg)
 {
@@ -474,6 +563,7 @@ handle_welcome (onenet_adapter_t *self, onenet_wire_msg_t *msg)
             self->liveness = welcome->liveness;
         self->event_window = welcome->event_window;
         self->event_batch_max = welcome->event_batch_max;
+        self->reply_batch_max = welcome->batch_max;
         protobuf_c_message_free_unpacked (&welcome->base, NULL);
     }
     self->registered = true;
@@ -534,7 +624,9 @@ handle_message (onenet_adapter_t *self, onenet_wire_msg_t *msg)
     self->broker_seen_at = onenet_clock_ms ();
     switch (command) {
     case ONENET_CMD_REQUEST:
-        return handle_request (self, msg);
+        return handle_plain_request (self, msg);
+    case ONENET_CMD_BATCH:
+        return handle_batch (self, msg);
     case ONENET_CMD_WELCOME:
         handle_welcome (self, msg);
         break;
@@ -597,9 +689,9 @@ onenet_adapter_poll (onenet_adapter_t *self, int timeout_ms)
         return -1;
     if (!self->socket && onenet_adapter_start (self) < 0)
         return -1;
-    /* Events published since the last poll go before it waits; a batch
-     * the full socket refused is tried again within a millisecond. */
-    int wait = flush_events (self) == 0 ? onenet_adapter_next_timeout_ms (self) : 1;
+    /* Events and replies given since the last poll go before it waits; a
+     * batch the full socket refused is tried again within a millisecond. */
+    int wait = flush_batches (self) == 0 ? onenet_adapter_next_timeout_ms (self) : 1;
     if (timeout_ms >= 0 && timeout_ms < wait)
         wait = timeout_ms;
     /* One message, waited for without zmq_poll: a receive costs no
@@ -621,7 +713,7 @@ onenet_adapter_poll (onenet_adapter_t *self, int timeout_ms)
         return -1;
     if (self->socket) {
         run_timers (self);
-        flush_events (self);   /* what the handlers published */
+        flush_batches (self);   /* what the handlers published and replied */
     }
     return self->stopped ? -1 : handled;
 }
@@ -673,6 +765,30 @@ onenet_adapter_instance (const onenet_adapter_t *self)
     return self->instance;
 }
 
+/* True when the reply batch must go before another reply joins it. */
+static bool
+replies_full (const onenet_adapter_t *self)
+{
+    return self->replies.count >= self->reply_batch_max
+           || self->replies.size >= ONENET_BATCH_BYTES_MAX;
+}
+
+/* Adds a reply to the batch, sent at once when that fills it. */
+static int
+batch_reply (onenet_adapter_t *self, const ProtobufCMessage *header, const void *body,
+             size_t size)
+{
+    if (replies_full (self) && flush_replies (self) < 0)
+        return -1;
+    if (onenet_batch_add (&self->replies, ONENET_CMD_REPLY, header, body, size) < 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (replies_full (self))
+        flush_replies (self);   /* if refused, it goes at the next chance */
+    return 0;
+}
+
 int
 onenet_adapter_reply (onenet_adapter_t *self, onenet_request_t **request_p,
                       onenet_status_t status, const char *message, const void *body, size_t size)
@@ -683,16 +799,24 @@ onenet_adapter_reply (onenet_adapter_t *self, onenet_request_t **request_p,
     *request_p = NULL;
     held_unlink (self, request);
     int rc = 0;
+    /* Never block the adapter's loop: a reply that cannot be queued is
+     * lost, and the broker answers its requester TIMEOUT. Nor does it
+     * overtake what was given before it: the record.changed its handler
+     * published, earlier replies still in the batch. */
     if (self->socket && request->connection == self->connection) {
-        flush_events (self);
         Onenet__ReplyHeader header = ONENET__REPLY_HEADER__INIT;
         header.correlation_id = request->correlation_id;
         header.status = (Onenet__Status) status;
         header.message = (char *) (message ? message : "");
-        /* Never block the adapter's loop: a reply that cannot be queued is
-         * lost, and the broker answers its requester TIMEOUT. */
-        rc = onenet_wire_send_bytes (self->socket, NULL, ONENET_CMD_REPLY, &header.base, body,
-                                     size, ZMQ_DONTWAIT);
+        if (flush_events (self) < 0)
+            rc = -1;
+        else if (self->reply_batch_max > 1 && size <= ONENET_BATCH_BODY_MAX)
+            rc = batch_reply (self, &header.base, body, size);
+        else if (flush_replies (self) < 0)
+            rc = -1;
+        else
+            rc = onenet_wire_send_bytes (self->socket, NULL, ONENET_CMD_REPLY, &header.base, body,
+                                         size, ZMQ_DONTWAIT);
     }
     else
         rc = -1;   /* its connection is gone; the broker failed it over */
@@ -764,6 +888,8 @@ onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const Protobu
         errno = EAGAIN;   /* subscribers are behind: the broker holds our window's worth */
         return -1;
     }
+    if (flush_replies (self) < 0)
+        return -1;   /* replies given before it go first */
     batch_t *batch = &self->batch;
     const char *type = event->descriptor->name;
     int64_t time_ms = onenet_wall_ms ();
@@ -803,7 +929,7 @@ onenet_adapter_publish (onenet_adapter_t *self, const char *topic, const Protobu
 int
 onenet_adapter_flush (onenet_adapter_t *self)
 {
-    return flush_events (self);
+    return flush_batches (self);
 }
 
 /* --- request accessors --- */

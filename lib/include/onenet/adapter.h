@@ -78,8 +78,10 @@ int onenet_adapter_start (onenet_adapter_t *self);
 /* Handles what is ready on the socket and the timers, waiting at most
  * timeout_ms (-1: until something happens). For an adapter with its own
  * poll loop: poll onenet_adapter_socket for ZMQ_POLLIN and call this with
- * 0, and at least every onenet_adapter_next_timeout_ms. Returns the
- * number of requests handled, or -1 when interrupted or stopped. */
+ * 0, and at least every onenet_adapter_next_timeout_ms. Events and
+ * replies waiting in batches leave before it waits and before it returns.
+ * Returns the number of requests handled (each request of a BATCH
+ * counts), or -1 when interrupted or stopped. */
 int onenet_adapter_poll (onenet_adapter_t *self, int timeout_ms);
 
 /* Starts if needed and polls until onenet_adapter_stop is called or a
@@ -102,7 +104,16 @@ const char *onenet_adapter_instance (const onenet_adapter_t *self);
 /* Answers a request and frees it; sets *request_p to NULL. The body
  * (NULL when size is 0) is copied. A status other than ONENET_OK should
  * come with a message. Returns 0, or -1 if the reply could not be queued
- * (the request is freed all the same). */
+ * (the request is freed all the same): the socket to the broker is full,
+ * or the events published before it cannot go yet.
+ *
+ * When the broker takes batches (Welcome.batch_max), replies with bodies
+ * of at most 4 KiB (ONENET_BATCH_BODY_MAX) travel together as one message
+ * (docs/PROTOCOL.md, "Batches"). They leave when the batch is full, at the
+ * latest when onenet_adapter_poll next runs, before any event or other
+ * message of this adapter, or at onenet_adapter_flush. A larger reply
+ * goes at once, after those. Replies and events reach the broker in the
+ * order they were given. */
 int onenet_adapter_reply (onenet_adapter_t *self, onenet_request_t **request_p,
                           onenet_status_t status, const char *message,
                           const void *body, size_t size);
@@ -123,14 +134,15 @@ int onenet_adapter_reply_message (onenet_adapter_t *self, onenet_request_t **req
  * batches"). They leave at the latest when onenet_adapter_poll next runs
  * (onenet_adapter_run polls all the time), before any reply or other
  * message of this adapter, or at onenet_adapter_flush: an adapter that
- * publishes outside its poll loop and then waits for something else
- * calls onenet_adapter_flush first. */
+ * publishes (or replies) outside its poll loop and then waits for
+ * something else calls onenet_adapter_flush first. Replies given before an
+ * event go before it. */
 int onenet_adapter_publish (onenet_adapter_t *self, const char *topic,
                             const ProtobufCMessage *event);
 
-/* Sends the events published and not yet sent. Returns 0, or -1: errno
- * EAGAIN when the socket to the broker is full (they go at the next poll),
- * ENOTCONN when not connected. */
+/* Sends the events published and the replies given, not yet sent. Returns
+ * 0, or -1: errno EAGAIN when the socket to the broker is full (they go at
+ * the next poll), ENOTCONN when not connected. */
 int onenet_adapter_flush (onenet_adapter_t *self);
 
 /* --- requests (owned by the handler until replied) --- */
