@@ -6,6 +6,14 @@
  * search). Each has a local deadline a little after the broker's, so a
  * call ends even when the broker is gone. Replies that arrive while a
  * synchronous call waits for its own are queued for onenet_client_recv.
+ *
+ * Batches (docs/PROTOCOL.md, "Batches"): every request says the client
+ * takes BATCHes of replies, and a BATCH's REPLY entries are handled as
+ * plain REPLYs. Requests are gathered into one BATCH only when the caller
+ * turned batching on (a caller polling the socket itself must otherwise
+ * see each request leave at onenet_client_send) and the broker's latest
+ * reply said it takes them. The gathered calls are pending like any
+ * other, so their local deadlines hold even while the batch cannot leave.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +26,10 @@
 #include "sdk_internal.h"
 
 #define DEFAULT_TIMEOUT_MS 5000
+/* REPLYs the client takes in one BATCH (RequestHeader.batch_max). */
+#define CLIENT_BATCH_MAX 64
+/* How often a wait retries a batch the socket refused (EAGAIN). */
+#define BATCH_RETRY_MS 50
 
 /* One allocation per reply: the strings live in text, after it. */
 struct onenet_reply_t {
@@ -52,6 +64,11 @@ struct onenet_client_t {
     onenet_reply_t *ready_head;   /* replies read, not yet returned */
     onenet_reply_t *ready_tail;
     size_t ready_count;
+    bool batching;                /* onenet_client_set_batching */
+    uint32_t broker_batch_max;    /* from the latest broker reply; < 2: no batches */
+    onenet_batch_t batch;         /* requests gathered, not yet sent */
+    uint64_t *batch_ids;          /* their correlation ids, batch.count of them */
+    size_t batch_ids_capacity;
     char error[256];
 };
 
@@ -101,6 +118,8 @@ onenet_client_destroy (onenet_client_t **self_p)
         zmq_close (self->socket);
     if (self->context)
         zmq_ctx_term (self->context);
+    onenet_batch_release (&self->batch);
+    free (self->batch_ids);
     free (self->pending);
     free (self->endpoint);
     free (self);
@@ -301,30 +320,73 @@ fail_all_pending (onenet_client_t *self, onenet_status_t status, const char *mes
     }
 }
 
+/* One REPLY, plain or an entry of a BATCH: the header's bytes, and the
+ * body either as a frame, moved into the reply (body_frame not NULL), or
+ * as bytes, copied. */
+static void
+on_reply (onenet_client_t *self, const void *header_data, size_t header_size,
+          zmq_msg_t *body_frame, const void *body, size_t body_size)
+{
+    /* The header is read into the stack; the reply copies what it keeps. */
+    max_align_t space[512 / sizeof (max_align_t)];
+    onenet_arena_t arena;
+    onenet_arena_init (&arena, space, sizeof space);
+    Onenet__ReplyHeader *header = (Onenet__ReplyHeader *) protobuf_c_message_unpack (
+        &onenet__reply_header__descriptor, &arena.allocator, header_size, header_data);
+    if (header)
+        self->broker_batch_max = header->batch_max;   /* 0: this broker takes no batches */
+    if (header && pending_remove (self, header->correlation_id) == 0) {
+        onenet_reply_t *reply = reply_new_served (header->correlation_id,
+                                                  (onenet_status_t) header->status,
+                                                  header->message, header->served_by);
+        if (reply && !body_frame && body_size) {
+            zmq_msg_close (&reply->body);
+            if (zmq_msg_init_size (&reply->body, body_size) == 0)
+                memcpy (zmq_msg_data (&reply->body), body, body_size);
+            else {
+                zmq_msg_init (&reply->body);
+                onenet_reply_destroy (&reply);
+                reply = reply_new (header->correlation_id, ONENET_INTERNAL,
+                                   "out of memory for the reply's body");
+            }
+        }
+        else if (reply && body_frame)
+            zmq_msg_move (&reply->body, body_frame);
+        if (reply) {
+            sdk_hex (header->trace_id.data, header->trace_id.len, reply->trace_hex,
+                     sizeof reply->trace_hex);
+            ready_push (self, reply);
+        }
+    }
+    onenet_arena_reset (&arena);
+}
+
 static void
 handle_reply (onenet_client_t *self, onenet_wire_msg_t *msg)
 {
     if (msg->count < 2)
         return;
-    /* The header is read into the stack; the reply copies what it keeps. */
-    max_align_t space[512 / sizeof (max_align_t)];
-    onenet_arena_t arena;
-    onenet_arena_init (&arena, space, sizeof space);
-    Onenet__ReplyHeader *header = (Onenet__ReplyHeader *) onenet_wire_unpack (
-        &onenet__reply_header__descriptor, &msg->frame[1], &arena);
-    if (header && pending_remove (self, header->correlation_id) == 0) {
-        onenet_reply_t *reply = reply_new_served (header->correlation_id,
-                                                  (onenet_status_t) header->status,
-                                                  header->message, header->served_by);
-        if (reply) {
-            sdk_hex (header->trace_id.data, header->trace_id.len, reply->trace_hex,
-                     sizeof reply->trace_hex);
-            if (msg->count >= 3)
-                zmq_msg_move (&reply->body, &msg->frame[2]);
-            ready_push (self, reply);
-        }
-    }
-    onenet_arena_reset (&arena);
+    on_reply (self, zmq_msg_data (&msg->frame[1]), zmq_msg_size (&msg->frame[1]),
+              msg->count >= 3 ? &msg->frame[2] : NULL, NULL, 0);
+}
+
+/* A BATCH from the broker: its REPLY entries, each as a plain REPLY. One
+ * whose lengths do not tile its frame is dropped whole; entries of other
+ * commands are not the broker's to send a client, and are skipped. */
+static void
+handle_batch (onenet_client_t *self, onenet_wire_msg_t *msg)
+{
+    if (msg->count < 2)
+        return;
+    onenet_batch_reader_t reader;
+    if (onenet_batch_reader_init (&reader, zmq_msg_data (&msg->frame[1]),
+                                  zmq_msg_size (&msg->frame[1]))
+        < 0)
+        return;
+    onenet_batch_entry_t entry;
+    while (onenet_batch_next (&reader, &entry))
+        if (entry.command == ONENET_CMD_REPLY)
+            on_reply (self, entry.header, entry.header_size, NULL, entry.body, entry.body_size);
 }
 
 static void
@@ -358,18 +420,89 @@ handle_message (onenet_client_t *self, onenet_wire_msg_t *msg)
                              : -1;
     if (command == ONENET_CMD_REPLY && version == ONENET_PROTOCOL_VERSION)
         handle_reply (self, msg);
+    else if (command == ONENET_CMD_BATCH && version == ONENET_PROTOCOL_VERSION)
+        handle_batch (self, msg);
     else if (command == ONENET_CMD_ERROR)
         handle_error (self, msg);
     onenet_wire_close (msg);
 }
 
+/* --- request batches --- */
+
+/* Sends the gathered requests: one BATCH, or a lone one as a plain
+ * REQUEST. Returns 0 (also with nothing gathered), or -1 with errno: with
+ * EAGAIN the batch is kept for the next flush point (its calls still
+ * expire at their local deadlines); with another error it is dropped and
+ * its calls end now, each with an UNAVAILABLE reply. */
+static int
+batch_flush (onenet_client_t *self)
+{
+    uint32_t count = self->batch.count;
+    if (count == 0 || onenet_batch_send (&self->batch, self->socket, NULL, ZMQ_DONTWAIT) == 0)
+        return 0;
+    int saved = errno;
+    if (saved == EAGAIN)
+        snprintf (self->error, sizeof self->error,
+                  "cannot queue %" PRIu32 " gathered requests: no connection to the broker "
+                  "(refused, or too much already queued); they go at the next flush",
+                  count);
+    else {
+        snprintf (self->error, sizeof self->error, "cannot send: %s", zmq_strerror (saved));
+        for (uint32_t i = 0; i < count; i++) {
+            if (pending_remove (self, self->batch_ids[i]) < 0)
+                continue;   /* already ended: its local deadline passed */
+            onenet_reply_t *reply = reply_new (self->batch_ids[i], ONENET_UNAVAILABLE, self->error);
+            if (reply)
+                ready_push (self, reply);
+        }
+    }
+    errno = saved;
+    return -1;
+}
+
+/* Room for one more id in batch_ids. */
+static int
+batch_ids_reserve (onenet_client_t *self)
+{
+    if (self->batch.count < self->batch_ids_capacity)
+        return 0;
+    size_t capacity = self->batch_ids_capacity ? self->batch_ids_capacity * 2 : CLIENT_BATCH_MAX;
+    uint64_t *grown = realloc (self->batch_ids, capacity * sizeof *grown);
+    if (!grown)
+        return -1;
+    self->batch_ids = grown;
+    self->batch_ids_capacity = capacity;
+    return 0;
+}
+
+int
+onenet_client_flush (onenet_client_t *self)
+{
+    return batch_flush (self);
+}
+
+void
+onenet_client_set_batching (onenet_client_t *self, bool on)
+{
+    self->batching = on;
+    if (!on)
+        batch_flush (self);
+}
+
 /* Waits up to wait_ms for a message (never past the next local deadline),
  * reads it, and expires what is late. One message per turn, received
  * without zmq_poll: free of system calls while replies are queued (see
- * onenet_wire_recv_wait). */
+ * onenet_wire_recv_wait). Gathered requests go first: never wait on a
+ * request not sent. */
 static bool
 pump (onenet_client_t *self, int wait_ms)
 {
+    if (batch_flush (self) < 0) {
+        if (errno != EAGAIN)
+            return true;   /* their calls ended: the replies are ready */
+        if (wait_ms < 0 || wait_ms > BATCH_RETRY_MS)
+            wait_ms = BATCH_RETRY_MS;   /* the socket may take them soon */
+    }
     int next = onenet_client_next_timeout_ms (self);
     if (next >= 0 && (wait_ms < 0 || next < wait_ms))
         wait_ms = next;
@@ -409,15 +542,48 @@ onenet_client_send (onenet_client_t *self, const char *service, const void *body
         behalf.user = (char *)(options->on_behalf_of_user ? options->on_behalf_of_user : "");
         header.requester = &behalf;
     }
+    header.batch_max = CLIENT_BATCH_MAX;
     if (options->trace_id) {
         header.trace_id.data = (uint8_t *) options->trace_id;
         header.trace_id.len = 16;
+    }
+    /* Gathered only where the broker said it takes batches, and small:
+     * a large body is worth its own message. */
+    bool gather = self->batching && self->broker_batch_max > 1 && size <= ONENET_BATCH_BODY_MAX;
+    /* Its entry's size, each length taking at most 5 bytes. */
+    size_t entry_size = gather ? 11 + protobuf_c_message_get_packed_size (&header.base) + size : 0;
+    /* What is gathered goes before a request that cannot join it. If it
+     * cannot go, neither can this one (requests leave in order). */
+    if (self->batch.count
+        && (!gather || self->batch.count >= self->broker_batch_max
+            || self->batch.size + entry_size > ONENET_BATCH_BYTES_MAX)
+        && batch_flush (self) < 0) {
+        if (errno == EAGAIN)
+            snprintf (self->error, sizeof self->error,
+                      "cannot queue the request: the requests gathered before it cannot be "
+                      "queued either (no connection to the broker, or too much already queued)");
+        return 0;
     }
     if (pending_add (self, header.correlation_id,
                      onenet_clock_ms () + timeout + local_grace_ms (timeout))
         < 0) {
         snprintf (self->error, sizeof self->error, "out of memory");
         return 0;
+    }
+    if (gather) {
+        if (batch_ids_reserve (self) < 0
+            || onenet_batch_add (&self->batch, ONENET_CMD_REQUEST, &header.base, body, size) < 0) {
+            snprintf (self->error, sizeof self->error, "out of memory");
+            pending_remove (self, header.correlation_id);
+            return 0;
+        }
+        self->batch_ids[self->batch.count - 1] = header.correlation_id;
+        /* A full batch goes now. Refused, it is tried again at the next
+         * flush point, or its calls (this one too) got their replies. */
+        if (self->batch.count >= self->broker_batch_max
+            || self->batch.size >= ONENET_BATCH_BYTES_MAX)
+            batch_flush (self);
+        return self->next_id++;
     }
     /* Never wait here: with no connection to queue on (the broker refused
      * this peer's handshake, or too much is queued) fail the call now. */
@@ -440,6 +606,11 @@ onenet_reply_t *
 onenet_client_recv (onenet_client_t *self, int timeout_ms)
 {
     if (timeout_ms == 0) {
+        /* A caller polling the socket itself calls this after each
+         * wake-up: what it gathered leaves before it polls again. A
+         * waiting call sends it only when it has to read (pump), so the
+         * requests started for the replies already read go together. */
+        batch_flush (self);
         /* No waiting, but everything already queued is read: a message
          * that is not a reply (a late one) must not hide one behind it. */
         onenet_reply_t *reply;

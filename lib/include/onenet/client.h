@@ -74,8 +74,10 @@ onenet_reply_t *onenet_client_call_message (onenet_client_t *self, const char *s
                                             const ProtobufCMessage *request,
                                             const onenet_call_options_t *options);
 
-/* Starts a call without waiting. Returns its correlation id (> 0), which
- * the reply carries; 0 on failure (the reason in onenet_client_error). */
+/* Starts a call without waiting: the request is sent now, or gathered
+ * when batching is on (onenet_client_set_batching). Returns its
+ * correlation id (> 0), which the reply carries; 0 on failure (the reason
+ * in onenet_client_error), when no reply will come. */
 uint64_t onenet_client_send (onenet_client_t *self, const char *service,
                              const void *body, size_t size,
                              const onenet_call_options_t *options);
@@ -85,6 +87,35 @@ uint64_t onenet_client_send (onenet_client_t *self, const char *service,
  * call times out locally). Returns NULL if none within the wait. The
  * caller destroys the reply. */
 onenet_reply_t *onenet_client_recv (onenet_client_t *self, int timeout_ms);
+
+/* Turns request batching on or off (off by default). When on, requests
+ * started with onenet_client_send are gathered and sent together, as one
+ * BATCH message of up to as many as the broker takes, at the first of:
+ * onenet_client_recv with timeout 0; onenet_client_recv with a wait, or
+ * onenet_client_call, once it has no reply already read to return and
+ * must read or wait (so the requests a loop starts for the replies of
+ * one BATCH go together); the batch being full (the broker's batch_max
+ * requests, or ONENET_BATCH_BYTES_MAX bytes); onenet_client_flush. Off, each request
+ * leaves at onenet_client_send, which is what a caller that polls
+ * onenet_client_socket itself needs (with batching on, such a caller
+ * calls onenet_client_flush before it polls).
+ *
+ * Requests still go alone, batching on or not, until a reply has told the
+ * client that the broker takes batches (a broker that predates them never
+ * does), and when their body is over ONENET_BATCH_BODY_MAX bytes (the
+ * batch goes first, then that request). A gathered request that cannot
+ * be sent ends like any call: an UNAVAILABLE reply when the send fails
+ * for good, or its local TIMEOUT while the connection stays full.
+ * Turning batching off sends what is gathered. */
+void onenet_client_set_batching (onenet_client_t *self, bool on);
+
+/* Sends the requests gathered by batching now. Returns 0 (also when none
+ * are gathered), or -1 with errno and the reason in onenet_client_error:
+ * EAGAIN when they cannot be queued now (no connection to the broker, or
+ * too much already queued): they are kept and tried again at the next
+ * flush; any other error: their calls have ended, each with an
+ * UNAVAILABLE reply for onenet_client_recv. */
+int onenet_client_flush (onenet_client_t *self);
 
 /* Calls in flight: started and not yet returned by recv. */
 size_t onenet_client_pending (const onenet_client_t *self);
