@@ -314,6 +314,7 @@ typedef struct {
     size_t adapters;    /* memory: test adapters to start */
     bool aof;           /* Redis with AOF on (appendfsync everysec), as deployed */
     size_t event_batch; /* events: the broker's events.batch_max; 0: its default */
+    size_t batch;       /* rr: the broker's broker.batch_max; 0: its default */
 } bench_options_t;
 
 /* Each runs its benchmark, filling report. Returns 0, or -1 with a reason

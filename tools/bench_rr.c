@@ -207,9 +207,14 @@ s_start_onenet (bench_env_t *env, const bench_options_t *options, char *endpoint
         //  no Redis: request/reply does not use it, and reconnect attempts
         //  to a Redis that is not there would only add noise; no audit:
         //  this measures the routing path (docs/PERFORMANCE.md)
-        const char *config = "redis = { endpoint = \"\"; };\n"
-                             "audit = { enabled = false; };\n"
-                             "log = { level = \"warn\"; };\n";
+        char config[256], batch[64] = "";
+        if (options->batch)
+            snprintf (batch, sizeof batch, "broker = { batch_max = %zu; };\n", options->batch);
+        snprintf (config, sizeof config,
+                  "redis = { endpoint = \"\"; };\n"
+                  "audit = { enabled = false; };\n"
+                  "log = { level = \"warn\"; };\n%s",
+                  batch);
         if (bench_start_broker (env, port, config, err, err_size) < 0)
             return -1;
         bench_endpoint (endpoint, endpoint_size, port);

@@ -27,6 +27,7 @@ enum {
     OPT_ADAPTERS,
     OPT_AOF,
     OPT_EVENT_BATCH,
+    OPT_BATCH,
 };
 
 #define DEFAULT_DURATION_S 5.0
@@ -43,7 +44,7 @@ enum {
 #define MAX_ADAPTERS 20
 
 static const char s_bench_usage[] =
-    "usage: onenet bench rr [--inflight N] [--duration SECONDS]\n"
+    "usage: onenet bench rr [--inflight N] [--duration SECONDS] [--batch N]\n"
     "       onenet bench view [--people N] [--inflight N] [--duration SECONDS] [--aof]\n"
     "       onenet bench alerts [--inflight N] [--duration SECONDS] [--aof]\n"
     "       onenet bench events [--duration SECONDS] [--event-batch N]\n"
@@ -88,6 +89,8 @@ static const char s_bench_usage[] =
     "  --adapters N        memory: test adapters to start, 0 to 20 (default 10)\n"
     "  --event-batch N     events: the broker's events.batch_max, 1 to 1024\n"
     "                      (default its own, 64; 1: every event alone)\n"
+    "  --batch N           rr: the broker's broker.batch_max, 1 to 1024 (default\n"
+    "                      its own, 64; 1: every request and reply alone)\n"
     "  --aof               alerts, view, memory, audit: Redis with AOF on\n"
     "                      (appendfsync everysec, as docker-compose.yml runs it)\n"
     "                      instead of no persistence; baselines use the same Redis\n"
@@ -158,6 +161,12 @@ s_on_option (cli_t *cli, int opt, const char *arg, void *state)
             rc = cli_fail (cli, CLI_EXIT_USAGE, "--event-batch: expected a whole number, got '%s'",
                            arg);
         options->event_batch = (size_t)value;
+        return rc;
+    case OPT_BATCH:
+        rc = s_parse_number (cli, "--batch", arg, 1, 1024, &value);
+        if (rc == 0 && value != (double)(size_t)value)
+            rc = cli_fail (cli, CLI_EXIT_USAGE, "--batch: expected a whole number, got '%s'", arg);
+        options->batch = (size_t)value;
         return rc;
     case OPT_SUBSCRIBERS:
     case OPT_ADAPTERS:
@@ -273,10 +282,11 @@ s_bench_run (cli_t *cli, int argc, char **argv)
         {"adapters", required_argument, NULL, OPT_ADAPTERS},
         {"aof", no_argument, NULL, OPT_AOF},
         {"event-batch", required_argument, NULL, OPT_EVENT_BATCH},
+        {"batch", required_argument, NULL, OPT_BATCH},
         {NULL, 0, NULL, 0},
     };
     bench_options_t state = {DEFAULT_DURATION_S, 0, DEFAULT_PEOPLE, NULL, DEFAULT_SUBSCRIBERS,
-                             DEFAULT_ADAPTERS, false, 0};
+                             DEFAULT_ADAPTERS, false, 0, 0};
     int rc = cli_parse (cli, argc, argv, options, s_on_option, &state);
     if (rc == CLI_CONTINUE)
         rc = cli_expect_args (cli, 1, 3);
@@ -300,11 +310,17 @@ s_bench_run (cli_t *cli, int argc, char **argv)
                          "unexpected argument '%s' (see 'onenet bench --help')", cli->args[1]);
     if (state.event_batch && strcmp (name, "events") != 0)
         return cli_fail (cli, CLI_EXIT_USAGE, "--event-batch is an option of bench events only");
+    if (state.batch && strcmp (name, "rr") != 0)
+        return cli_fail (cli, CLI_EXIT_USAGE, "--batch is an option of bench rr only");
     //  --broker given (before or after the command) replaces the default
     //  pointer; $ONENET_BROKER alone does not make the bench skip its own
     //  system
     if (cli->broker != onenet_default_endpoint ())
         state.broker = cli->broker;
+    if ((state.batch || state.event_batch) && state.broker)
+        return cli_fail (cli, CLI_EXIT_USAGE,
+                         "--batch and --event-batch configure the bench's own broker: not with "
+                         "--broker");
     cli_set_context (cli, "bench %s", name);
     return s_run (cli, name, &state);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_smoke.sh - `onenet bench` runs and keeps its output contract: runs
-# `onenet bench rr --duration 1`, `onenet bench view --duration 1
+# `onenet bench rr --duration 1` (and with --batch 1), `onenet bench view --duration 1
 # --people 2000`, `onenet bench alerts --duration 1 --aof` (Redis as
 # deployed), `onenet bench events --duration 1`, `onenet bench memory
 # --subscribers 50 --adapters 2` and
@@ -135,6 +135,13 @@ if [ -n "$nats_server" ]; then
 else
     check_no_nats rr
 fi
+# Without batches (the broker's broker.batch_max = 1): the path a peer that
+# predates them takes; only --inflight's count is measured.
+run rr-alone rr --duration 1 --inflight 64 --batch 1
+check_lines rr-alone
+check_figures rr-alone rr.inflight64.onenet.rps rr.inflight64.baseline.rps rr.inflight64.ratio
+grep -q '^rr.inflight1\.' "$tmp/rr-alone.out" && fail "rr-alone: --inflight 64 measured 1 in flight too"
+"$onenet" bench view --batch 4 >/dev/null 2>&1 && fail "bench view --batch: accepted, should be refused"
 
 # --- view --------------------------------------------------------------------
 run view view --duration 1 --people 2000
