@@ -608,8 +608,10 @@ broker_run (broker_t *self)
             onenet_error ("broker.poll_failed", "reason=\"%s\"", zmq_strerror (errno));
             break;
         }
-        if (ready > 0 && items[REDIS].revents)
+        if (ready > 0 && items[REDIS].revents) {
             cache_handle (self->cache, items[REDIS].revents);
+            outbox_flush (self->outbox);   /* a view's requests, on a cache miss */
+        }
         if (ready > 0 && items[XPUB].revents)
             alerts_handle_subscriptions (self->alerts);
         if (ready > 0 && items[HTTP].revents)
@@ -631,9 +633,11 @@ broker_run (broker_t *self)
             if (i % BROKER_REDIS_EVERY == BROKER_REDIS_EVERY - 1)
                 cache_pump (self->cache);
         }
-        wait = run_timers (self);
-        /* What this turn gathered for each peer leaves as one message. */
+        /* What the turn gathered for each peer leaves as one message,
+         * before the timers: they need not delay it. */
         outbox_flush (self->outbox);
+        wait = run_timers (self);
+        outbox_flush (self->outbox);   /* what the timers sent: fail-over, expiry */
     }
     /* What is still pending will not be answered by anyone: say so rather
      * than let clients wait out their deadlines. */
