@@ -308,6 +308,15 @@ peek_correlation (broker_t *self, zmq_msg_t *header)
     return parsed ? parsed->correlation_id : 0;
 }
 
+/* Answers a message over limits.max_message_size. */
+static void
+send_too_large (broker_t *self, const zmq_msg_t *peer, uint64_t correlation, size_t size)
+{
+    broker_send_error (self, peer, ONENET_RESOURCE_EXHAUSTED, correlation,
+                       "message of %zu bytes: at most %ld (limits.max_message_size)", size,
+                       self->config->max_message_size);
+}
+
 /* Checks the envelope shared by every command; returns the command or -1
  * after answering the peer. */
 static int
@@ -352,12 +361,32 @@ check_envelope (broker_t *self, onenet_wire_msg_t *msg)
     }
     if (too_large) {
         broker_log_bad (self, "message too large");
-        broker_send_error (self, peer, ONENET_RESOURCE_EXHAUSTED, correlation,
-                           "message of %zu bytes: at most %ld (limits.max_message_size)",
-                           msg->size, self->config->max_message_size);
+        send_too_large (self, peer, correlation, msg->size);
         return -1;
     }
     return command;
+}
+
+/* One REQUEST or REPLY of a BATCH, as if it had come alone. Its body is
+ * copied, since a request keeps it (queued, or for a retry) past the
+ * frame; an empty body is an empty frame, as the SDK sends it alone. */
+static void
+on_batch_entry (broker_t *self, const inbound_t *in, const onenet_batch_entry_t *entry,
+                zmq_msg_t *header)
+{
+    zmq_msg_t body;
+    if (zmq_msg_init_size (&body, entry->body_size) < 0)
+        return;
+    if (entry->body_size)
+        memcpy (zmq_msg_data (&body), entry->body, entry->body_size);
+    inbound_t one = *in;
+    one.header = header;
+    one.body = &body;
+    if (entry->command == ONENET_CMD_REQUEST)
+        on_client_request (self, &one);
+    else
+        on_adapter_reply (self, &one);
+    zmq_msg_close (&body);
 }
 
 /* A BATCH: each entry is handled as the REQUEST or REPLY it holds, as if
@@ -385,40 +414,17 @@ on_batch (broker_t *self, inbound_t *in)
             broker_log_bad (self, "BATCH entry that is neither a REQUEST nor a REPLY");
             continue;
         }
-        size_t size = ONENET_SIGNATURE_SIZE + entry.header_size + entry.body_size;
-        if (size > (size_t) self->config->max_message_size) {
-            broker_log_bad (self, "message too large");
-            zmq_msg_t header;
-            zmq_msg_init_data (&header, (void *) entry.header, entry.header_size, NULL, NULL);
-            if (entry.command == ONENET_CMD_REQUEST)
-                broker_send_error (self, in->peer, ONENET_RESOURCE_EXHAUSTED,
-                                   peek_correlation (self, &header),
-                                   "message of %zu bytes: at most %ld (limits.max_message_size)",
-                                   size, self->config->max_message_size);
-            zmq_msg_close (&header);
-            onenet_arena_reset (&self->arena);
-            continue;
-        }
-        /* The header is read in place; the body is copied, since a
-         * request keeps it (queued, or for a retry) past this frame. An
-         * empty body is an empty frame, as the SDK sends it alone. */
-        zmq_msg_t header, body;
+        zmq_msg_t header;   /* read in place */
         zmq_msg_init_data (&header, (void *) entry.header, entry.header_size, NULL, NULL);
-        if (zmq_msg_init_size (&body, entry.body_size) < 0) {
-            zmq_msg_close (&header);
-            break;
+        size_t size = ONENET_SIGNATURE_SIZE + entry.header_size + entry.body_size;
+        if (size <= (size_t) self->config->max_message_size)
+            on_batch_entry (self, in, &entry, &header);
+        else {
+            broker_log_bad (self, "message too large");
+            if (entry.command == ONENET_CMD_REQUEST)   /* a reply is only logged */
+                send_too_large (self, in->peer, peek_correlation (self, &header), size);
         }
-        if (entry.body_size)
-            memcpy (zmq_msg_data (&body), entry.body, entry.body_size);
-        inbound_t one = *in;
-        one.header = &header;
-        one.body = &body;
-        if (entry.command == ONENET_CMD_REQUEST)
-            on_client_request (self, &one);
-        else
-            on_adapter_reply (self, &one);
         zmq_msg_close (&header);
-        zmq_msg_close (&body);
         onenet_arena_reset (&self->arena);
     }
 }
