@@ -282,6 +282,26 @@ send_text (fake_t *fake, const char *text)
     return id;
 }
 
+/* A fake broker whose client batches, and knows the broker takes
+ * batch_max requests in a BATCH. */
+static void
+fake_open_batching (fake_t *fake, uint32_t batch_max)
+{
+    fake_open (fake);
+    learn_batch_max (fake, batch_max);
+    onenet_client_set_batching (fake->client, true);
+}
+
+static const char *const s_three[3] = { "one", "two", "three" };
+
+/* Starts one call for each text of s_three; their ids in ids. */
+static void
+send_three (fake_t *fake, uint64_t ids[3])
+{
+    for (int i = 0; i < 3; i++)
+        ids[i] = send_text (fake, s_three[i]);
+}
+
 /* Every request says the client takes BATCHes of up to 64 replies. */
 static void
 test_client_request_carries_batch_max (void **state)
@@ -423,13 +443,10 @@ test_client_batches_requests_once_the_broker_takes_them (void **state)
 {
     (void) state;
     fake_t fake;
-    fake_open (&fake);
-    learn_batch_max (&fake, 64);
-    onenet_client_set_batching (fake.client, true);
-    const char *bodies[3] = { "one", "two", "three" };
+    fake_open_batching (&fake, 64);
+    const char *const *bodies = s_three;
     uint64_t ids[3];
-    for (int i = 0; i < 3; i++)
-        ids[i] = send_text (&fake, bodies[i]);
+    send_three (&fake, ids);
     assert_int_equal (onenet_client_pending (fake.client), 3);
     assert_true (fake_quiet (&fake));   /* gathered, not sent */
     assert_int_equal (onenet_client_flush (fake.client), 0);
@@ -437,8 +454,7 @@ test_client_batches_requests_once_the_broker_takes_them (void **state)
     assert_true (fake_quiet (&fake));
     assert_int_equal (onenet_client_flush (fake.client), 0);   /* nothing left */
 
-    for (int i = 0; i < 3; i++)
-        ids[i] = send_text (&fake, bodies[i]);
+    send_three (&fake, ids);
     assert_true (fake_quiet (&fake));
     assert_null (onenet_client_recv (fake.client, 0));
     expect_batch (&fake, 3, ids, bodies);
@@ -456,10 +472,9 @@ test_client_sends_alone_by_default (void **state)
     fake_t fake;
     fake_open (&fake);
     learn_batch_max (&fake, 64);
-    const char *bodies[3] = { "one", "two", "three" };
+    const char *const *bodies = s_three;
     uint64_t ids[3];
-    for (int i = 0; i < 3; i++)
-        ids[i] = send_text (&fake, bodies[i]);
+    send_three (&fake, ids);
     for (int i = 0; i < 3; i++)
         expect_plain (&fake, ids[i], bodies[i], strlen (bodies[i]));
     assert_true (fake_quiet (&fake));
@@ -484,10 +499,9 @@ test_client_sends_alone_until_the_broker_takes_batches (void **state)
     fake_t fake;
     fake_open (&fake);
     onenet_client_set_batching (fake.client, true);
-    const char *bodies[3] = { "one", "two", "three" };
+    const char *const *bodies = s_three;
     uint64_t ids[3];
-    for (int i = 0; i < 3; i++)
-        ids[i] = send_text (&fake, bodies[i]);
+    send_three (&fake, ids);
     for (int i = 0; i < 3; i++) {
         expect_plain (&fake, ids[i], bodies[i], strlen (bodies[i]));
         fake_reply (&fake, ids[i], ONENET_OK, i == 2 ? 64 : 1);   /* 1: every request alone */
@@ -509,8 +523,7 @@ test_client_sends_alone_until_the_broker_takes_batches (void **state)
     assert_non_null (reply);
     assert_int_equal (onenet_reply_correlation_id (reply), ids[0]);
     onenet_reply_destroy (&reply);
-    for (int i = 0; i < 3; i++)
-        ids[i] = send_text (&fake, bodies[i]);
+    send_three (&fake, ids);
     for (int i = 0; i < 3; i++)
         expect_plain (&fake, ids[i], bodies[i], strlen (bodies[i]));
     fake_close (&fake);
@@ -523,13 +536,10 @@ test_client_sends_a_full_batch_at_once (void **state)
 {
     (void) state;
     fake_t fake;
-    fake_open (&fake);
-    learn_batch_max (&fake, 2);
-    onenet_client_set_batching (fake.client, true);
-    const char *bodies[3] = { "one", "two", "three" };
+    fake_open_batching (&fake, 2);
+    const char *const *bodies = s_three;
     uint64_t ids[3];
-    for (int i = 0; i < 3; i++)
-        ids[i] = send_text (&fake, bodies[i]);
+    send_three (&fake, ids);
     expect_batch (&fake, 2, ids, bodies);
     assert_true (fake_quiet (&fake));
     assert_int_equal (onenet_client_flush (fake.client), 0);
@@ -544,9 +554,7 @@ test_client_sends_a_batch_full_of_bytes (void **state)
 {
     (void) state;
     fake_t fake;
-    fake_open (&fake);
-    learn_batch_max (&fake, 1000);
-    onenet_client_set_batching (fake.client, true);
+    fake_open_batching (&fake, 1000);
     static char body[ONENET_BATCH_BODY_MAX + 1];   /* the most a batched body may be */
     memset (body, 'b', ONENET_BATCH_BODY_MAX);
     enum { SENT = ONENET_BATCH_BYTES_MAX / ONENET_BATCH_BODY_MAX };   /* more than fit */
@@ -577,9 +585,7 @@ test_client_sends_a_large_body_alone_after_the_batch (void **state)
 {
     (void) state;
     fake_t fake;
-    fake_open (&fake);
-    learn_batch_max (&fake, 64);
-    onenet_client_set_batching (fake.client, true);
+    fake_open_batching (&fake, 64);
     const char *bodies[2] = { "one", "two" };
     uint64_t ids[2];
     for (int i = 0; i < 2; i++)
@@ -644,9 +650,7 @@ test_client_call_flushes_before_waiting (void **state)
 {
     (void) state;
     fake_t fake;
-    fake_open (&fake);
-    learn_batch_max (&fake, 64);
-    onenet_client_set_batching (fake.client, true);
+    fake_open_batching (&fake, 64);
     answerer_t answerer = { .fake = &fake, .command = -1 };
     pthread_t thread;
     assert_int_equal (pthread_create (&thread, NULL, answer_one, &answerer), 0);
