@@ -347,8 +347,10 @@ check_envelope (broker_t *self, onenet_wire_msg_t *msg)
     int frames = msg->count - 1 + msg->dropped;
     bool too_many = frames > self->config->max_frames;
     /* A BATCH is held to the limit entry by entry (on_batch): each is
-     * the message it would be alone. */
-    bool too_large = command != ONENET_CMD_BATCH && msg->size > (size_t) self->config->max_message_size;
+     * the message it would be alone. A REPLY too large ends its request
+     * (on_message): an ERROR without an id would stop the adapter. */
+    bool too_large = command != ONENET_CMD_BATCH && command != ONENET_CMD_REPLY
+                     && msg->size > (size_t) self->config->max_message_size;
     /* Only a refused request needs its correlation id read here. */
     uint64_t correlation = (too_many || too_large) && command == ONENET_CMD_REQUEST && msg->count > 2
                                ? peek_correlation (self, &msg->frame[2]) : 0;
@@ -421,8 +423,13 @@ on_batch (broker_t *self, inbound_t *in)
             on_batch_entry (self, in, &entry, &header);
         else {
             broker_log_bad (self, "message too large");
-            if (entry.command == ONENET_CMD_REQUEST)   /* a reply is only logged */
+            inbound_t one = *in;
+            one.header = &header;
+            one.body = NULL;
+            if (entry.command == ONENET_CMD_REQUEST)
                 send_too_large (self, in->peer, peek_correlation (self, &header), size);
+            else
+                on_adapter_reply_too_large (self, &one, size);
         }
         zmq_msg_close (&header);
         onenet_arena_reset (&self->arena);
@@ -449,7 +456,12 @@ on_message (broker_t *self, onenet_wire_msg_t *msg)
         on_client_request (self, &in);
         break;
     case ONENET_CMD_REPLY:
-        on_adapter_reply (self, &in);
+        if (msg->size <= (size_t) self->config->max_message_size)
+            on_adapter_reply (self, &in);
+        else {
+            broker_log_bad (self, "message too large");
+            on_adapter_reply_too_large (self, &in, msg->size);
+        }
         break;
     case ONENET_CMD_READY:
         on_adapter_ready (self, &in);

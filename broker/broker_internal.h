@@ -80,6 +80,9 @@ typedef struct {
 /* handle_adapter.c */
 void on_adapter_ready (broker_t *self, inbound_t *in);
 void on_adapter_reply (broker_t *self, inbound_t *in);
+/* A REPLY over limits.max_message_size: its request is answered
+ * RESOURCE_EXHAUSTED, and the adapter told by an ERROR with its id. */
+void on_adapter_reply_too_large (broker_t *self, inbound_t *in, size_t size);
 void on_adapter_heartbeat (broker_t *self, inbound_t *in);
 void on_adapter_disconnect (broker_t *self, inbound_t *in);
 void on_adapter_event (broker_t *self, inbound_t *in);

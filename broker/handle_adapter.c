@@ -132,35 +132,77 @@ ask_to_register (broker_t *self, inbound_t *in)
 static void forward_reply (broker_t *self, request_t *request, adapter_t *adapter,
                            onenet_status_t status, const char *message, zmq_msg_t *body);
 
-void
-on_adapter_reply (broker_t *self, inbound_t *in)
+/* The request an adapter's REPLY answers, its header in *header; NULL
+ * when the peer is not registered (asked to), the header is unreadable,
+ * or the request was answered already. */
+static request_t *
+replied_request (broker_t *self, inbound_t *in, Onenet__ReplyHeader **header)
 {
     if (!in->adapter) {
         ask_to_register (self, in);
-        return;
+        return NULL;
     }
-    Onenet__ReplyHeader *header = in->header ? (Onenet__ReplyHeader *) onenet_wire_unpack (
-                                      &onenet__reply_header__descriptor, in->header,
-                                      &self->arena)
-                                             : NULL;
-    if (!header) {
+    *header = in->header ? (Onenet__ReplyHeader *) onenet_wire_unpack (
+                               &onenet__reply_header__descriptor, in->header, &self->arena)
+                         : NULL;
+    if (!*header) {
         broker_log_bad (self, "REPLY without a valid onenet.ReplyHeader");
-        return;
+        return NULL;
     }
-    request_t *request = requests_find (self->requests, header->correlation_id);
+    request_t *request = requests_find (self->requests, (*header)->correlation_id);
     if (!request || request->adapter != in->adapter) {
         /* Answered already (timed out, or retried elsewhere). */
         self->late_replies++;
-        return;
+        return NULL;
     }
-    adapter_t *adapter = in->adapter;
+    return request;
+}
+
+static void complete (broker_t *self, request_t *request, adapter_t *adapter,
+                      onenet_status_t status, const char *message, zmq_msg_t *body);
+
+void
+on_adapter_reply (broker_t *self, inbound_t *in)
+{
+    Onenet__ReplyHeader *header;
+    request_t *request = replied_request (self, in, &header);
+    if (!request)
+        return;
     onenet_status_t status = (onenet_status_t) header->status;
     if (status >= ONENET_STATUS_COUNT)
         status = ONENET_INTERNAL;
+    complete (self, request, in->adapter, status, header->message, in->body);
+}
+
+void
+on_adapter_reply_too_large (broker_t *self, inbound_t *in, size_t size)
+{
+    Onenet__ReplyHeader *header;
+    request_t *request = replied_request (self, in, &header);
+    if (!request)
+        return;
+    /* The adapter hears which reply, by its id: an ERROR without one
+     * would tell it the broker refused the adapter itself. */
+    broker_send_error (self, in->peer, ONENET_RESOURCE_EXHAUSTED, request->id,
+                       "reply of %zu bytes: at most %ld (limits.max_message_size)", size,
+                       self->config->max_message_size);
+    char message[160];
+    snprintf (message, sizeof message,
+              "the adapter's reply of %zu bytes is over the broker's limit of %ld "
+              "(limits.max_message_size)", size, self->config->max_message_size);
+    complete (self, request, in->adapter, ONENET_RESOURCE_EXHAUSTED, message, NULL);
+}
+
+/* Ends a request an adapter answered: the reply goes to the client (or
+ * the view), the audit and counters hear of it, the credit returns. */
+static void
+complete (broker_t *self, request_t *request, adapter_t *adapter, onenet_status_t status,
+          const char *message, zmq_msg_t *body)
+{
     if (request->parent)
-        view_on_part (self, request, status, header->message, in->body, adapter->label);
+        view_on_part (self, request, status, message, body, adapter->label);
     else {
-        forward_reply (self, request, adapter, status, header->message, in->body);
+        forward_reply (self, request, adapter, status, message, body);
         /* A department answering itself is its own business; across
          * departments, it is recorded. */
         if (strcmp (request->requester, adapter->department) != 0)

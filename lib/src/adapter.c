@@ -573,17 +573,25 @@ handle_welcome (onenet_adapter_t *self, onenet_wire_msg_t *msg)
 }
 
 /* An ERROR not tied to a request means the broker refused this adapter
- * (wrong version, invalid READY): retrying cannot help, so stop. */
+ * (wrong version, invalid READY): retrying cannot help, so stop. One with
+ * a request's id refused that reply (too large): the adapter goes on. */
 static void
 handle_error (onenet_adapter_t *self, onenet_wire_msg_t *msg)
 {
     Onenet__Notice *notice = msg->count >= 2 ? (Onenet__Notice *) onenet_wire_unpack (
                                  &onenet__notice__descriptor, &msg->frame[1], NULL)
                                              : NULL;
-    snprintf (self->error, sizeof self->error, "broker refused the adapter: %s: %s",
+    bool fatal = !notice || notice->correlation_id == 0;
+    snprintf (self->error, sizeof self->error, "broker refused %s: %s: %s",
+              fatal ? "the adapter" : "a reply",
               onenet_status_name (notice ? (int) notice->status : ONENET_INTERNAL),
               notice && notice->message ? notice->message : "");
-    bool fatal = !notice || notice->correlation_id == 0;
+    if (!fatal) {
+        char quoted[300];
+        onenet_warn ("adapter.reply_refused", "department=%s correlation_id=%" PRIu64 " reason=%s",
+                     self->department, notice->correlation_id,
+                     onenet_log_quote (self->error, quoted, sizeof quoted));
+    }
     if (notice)
         protobuf_c_message_free_unpacked (&notice->base, NULL);
     if (fatal) {

@@ -487,6 +487,89 @@ test_size_limit_holds_per_entry (void **state)
     close_socket (client);
 }
 
+/* Sends a REPLY to request (its broker id) with size bytes of 'r', alone
+ * or as the second entry of a BATCH after a small reply to also. */
+static void
+reply_large (void *adapter, const got_t *request, const got_t *also, size_t size)
+{
+    onenet_batch_t batch = { 0 };
+    Onenet__ReplyHeader header = ONENET__REPLY_HEADER__INIT;
+    if (also) {
+        header.correlation_id = also->correlation_id;
+        assert_int_equal (onenet_batch_add (&batch, ONENET_CMD_REPLY, &header.base, "ok", 2), 0);
+    }
+    char *body = malloc (size);
+    memset (body, 'r', size);
+    header.correlation_id = request->correlation_id;
+    assert_int_equal (onenet_batch_add (&batch, ONENET_CMD_REPLY, &header.base, body, size), 0);
+    assert_int_equal (onenet_batch_send (&batch, adapter, NULL, 0), 0);
+    onenet_batch_release (&batch);
+    free (body);
+}
+
+/* The adapter's side of a refused reply: an ERROR RESOURCE_EXHAUSTED that
+ * names the request (an ERROR without an id would stop an SDK adapter). */
+static void
+expect_reply_refused (void *adapter, uint64_t correlation)
+{
+    onenet_wire_msg_t msg;
+    int command;
+    do {   /* heartbeats may come first */
+        assert_int_equal (onenet_wire_recv (adapter, &msg, 0), 0);
+        command = onenet_wire_parse_signature (zmq_msg_data (&msg.frame[0]),
+                                               zmq_msg_size (&msg.frame[0]), NULL);
+        if (command != ONENET_CMD_ERROR)
+            onenet_wire_close (&msg);
+    } while (command != ONENET_CMD_ERROR);
+    Onenet__Notice *notice = (Onenet__Notice *) onenet_wire_unpack (&onenet__notice__descriptor,
+                                                                    &msg.frame[1], NULL);
+    assert_non_null (notice);
+    assert_int_equal (notice->status, ONENET_RESOURCE_EXHAUSTED);
+    assert_int_equal (notice->correlation_id, correlation);
+    protobuf_c_message_free_unpacked (&notice->base, NULL);
+    onenet_wire_close (&msg);
+}
+
+/* A reply over limits.max_message_size, alone or in a BATCH, ends its
+ * request RESOURCE_EXHAUSTED for the client at once (not TIMEOUT at the
+ * deadline), tells the adapter which reply it was, and gives the credit
+ * back; the other entries of the BATCH go on as usual. */
+static void
+test_reply_over_the_limit_ends_its_request (void **state)
+{
+    fixture_t *fixture = *state;
+    void *adapter = bare_adapter (fixture, "a1", false, 3, 64, NULL);
+    void *client = bare_client (fixture);
+    send_requests (client, 1, 3, 64, false);
+    got_t requests[ENTRIES_MAX], replies[ENTRIES_MAX];
+    size_t count;
+    receive (adapter, requests, 3, &count);
+    assert_int_equal (count, 3);
+
+    reply_large (adapter, &requests[0], NULL, 3000);
+    expect_reply_refused (adapter, requests[0].correlation_id);
+    receive (client, replies, 1, &count);
+    assert_int_equal (replies[0].correlation_id, 1);
+    assert_int_equal (replies[0].status, ONENET_RESOURCE_EXHAUSTED);
+    assert_string_equal (replies[0].served_by, "batch/a1");
+
+    reply_large (adapter, &requests[2], &requests[1], 3000);
+    expect_reply_refused (adapter, requests[2].correlation_id);
+    receive (client, replies, 2, &count);
+    assert_int_equal (count, 2);
+    assert_int_equal (replies[0].correlation_id, 2);
+    assert_int_equal (replies[0].status, ONENET_OK);
+    assert_int_equal (replies[1].correlation_id, 3);
+    assert_int_equal (replies[1].status, ONENET_RESOURCE_EXHAUSTED);
+
+    /* All three credits are back: three more requests reach the adapter. */
+    send_requests (client, 4, 6, 64, false);
+    receive (adapter, requests, 3, &count);
+    assert_int_equal (count, 3);
+    close_socket (client);
+    harness_bare_adapter_close (untrack (adapter));
+}
+
 /* Requests gathered for an adapter that leaves in the same turn are not
  * sent to it: they were failed over (idempotent) to the other instance.
  * The leaving adapter itself sends the batch of requests, then
@@ -537,6 +620,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_bad_batches_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown (test_size_limit_holds_per_entry, setup_small_messages,
                                          teardown),
+        cmocka_unit_test_setup_teardown (test_reply_over_the_limit_ends_its_request,
+                                         setup_small_messages, teardown),
         cmocka_unit_test_setup_teardown (test_dropped_adapter_gets_nothing_gathered, setup,
                                          teardown),
     };

@@ -952,6 +952,34 @@ test_malformed_batch_is_dropped (void **state)
     expect_reply (&log, 1, 55, "five", 2, false);
 }
 
+/* An ERROR naming a request (the broker refused that reply: too large)
+ * leaves the adapter running and serving; one naming none (the broker
+ * refused the adapter itself) stops it. */
+static void
+test_error_for_a_reply_is_not_fatal (void **state)
+{
+    fixture_t *f = *state;
+    welcome (f, 0);
+    Onenet__Notice notice = ONENET__NOTICE__INIT;
+    notice.status = ONENET__STATUS__RESOURCE_EXHAUSTED;
+    notice.message = "reply of 3000 bytes: at most 2048 (limits.max_message_size)";
+    notice.correlation_id = 41;
+    broker_send (f, ONENET_CMD_ERROR, &notice.base);
+    assert_int_equal (onenet_adapter_poll (f->adapter, 1000), 0);
+    assert_non_null (strstr (onenet_adapter_error (f->adapter), "broker refused a reply"));
+    const request_spec_t next[] = { { 42, "test.echo", "still here", 0 } };
+    broker_send_requests (f, next, 1, false);
+    assert_int_equal (onenet_adapter_poll (f->adapter, 1000), 1);
+    seen_log_t log = { 0 };
+    assert_int_equal (broker_collect (f, &log, 1, 1000), 1);
+    expect_reply (&log, 0, 42, "still here", 1, false);
+
+    notice.correlation_id = 0;
+    broker_send (f, ONENET_CMD_ERROR, &notice.base);
+    assert_int_equal (onenet_adapter_poll (f->adapter, 1000), -1);
+    assert_non_null (strstr (onenet_adapter_error (f->adapter), "broker refused the adapter"));
+}
+
 /* A new registration forgets the old WELCOME's batch_max: until a WELCOME
  * says otherwise (here, none), replies go alone again. */
 static void
@@ -1036,6 +1064,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_new_registration_forgets_batch_max, setup,
                                          teardown),
         cmocka_unit_test_setup_teardown (test_stop_inside_a_batch_ends_it, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_error_for_a_reply_is_not_fatal, setup, teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
