@@ -63,7 +63,8 @@ broker_send (broker_t *self, const zmq_msg_t *peer, uint32_t batch_max, onenet_c
     if (outbox_takes (batch_max, body ? zmq_msg_size (body) : 0)
         && outbox_add (self->outbox, peer, batch_max, command, header, body) == 0)
         return;
-    outbox_flush_peer (self->outbox, peer);   /* what was gathered goes first */
+    if (batch_max > 1)
+        outbox_flush_peer (self->outbox, peer);   /* what was gathered goes first */
     onenet_wire_send (self->socket, peer, command, header, body, ZMQ_DONTWAIT);
 }
 
