@@ -114,6 +114,15 @@ void broker_fail (broker_t *self, request_t *request, onenet_status_t status,
 void broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
                     const uint8_t *trace_id, onenet_status_t status, const char *message,
                     zmq_msg_t *body);
+/* broker_answer for a client that takes replies in BATCHes of batch_max
+ * (broker_reply_batch_max of its request): gathered like an adapter's
+ * replies. For answers a client may have many of in flight (views). */
+void broker_answer_batched (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
+                            uint32_t batch_max, onenet_status_t status, const char *message,
+                            zmq_msg_t *body);
+/* How many replies in one BATCH the client of this request takes, within
+ * the broker's own broker.batch_max. */
+uint32_t broker_reply_batch_max (const broker_t *self, const Onenet__RequestHeader *header);
 void broker_send_error (broker_t *self, const zmq_msg_t *peer, onenet_status_t status,
                         uint64_t correlation, const char *format, ...)
     __attribute__ ((format (printf, 5, 6)));

@@ -18,10 +18,9 @@
 
 static void make_trace_id (broker_t *self, uint8_t out[16]);
 
-void
-broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
-               const uint8_t *trace_id, onenet_status_t status, const char *message,
-               zmq_msg_t *body)
+static void
+answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation, uint32_t batch_max,
+        const uint8_t *trace_id, onenet_status_t status, const char *message, zmq_msg_t *body)
 {
     Onenet__ReplyHeader header = ONENET__REPLY_HEADER__INIT;
     header.correlation_id = correlation;
@@ -36,8 +35,31 @@ broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
     header.trace_id.data = (uint8_t *) trace_id;
     header.trace_id.len = 16;
     header.batch_max = (uint32_t) self->config->batch_max;
-    onenet_wire_send (self->socket, peer, ONENET_CMD_REPLY, &header.base, body, ZMQ_DONTWAIT);
+    broker_send (self, peer, batch_max, ONENET_CMD_REPLY, &header.base, body);
     self->replies_by_status[status < ONENET_STATUS_COUNT ? status : ONENET_INTERNAL]++;
+}
+
+void
+broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
+               const uint8_t *trace_id, onenet_status_t status, const char *message,
+               zmq_msg_t *body)
+{
+    answer (self, peer, correlation, 0, trace_id, status, message, body);
+}
+
+void
+broker_answer_batched (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
+                       uint32_t batch_max, onenet_status_t status, const char *message,
+                       zmq_msg_t *body)
+{
+    answer (self, peer, correlation, batch_max, NULL, status, message, body);
+}
+
+uint32_t
+broker_reply_batch_max (const broker_t *self, const Onenet__RequestHeader *header)
+{
+    uint32_t ours = (uint32_t) self->config->batch_max;
+    return header->batch_max < ours ? header->batch_max : ours;
 }
 
 void
@@ -394,9 +416,7 @@ on_client_request (broker_t *self, inbound_t *in)
     }
     zmq_msg_copy (&request->client, (zmq_msg_t *) in->peer);
     request->client_correlation = header->correlation_id;
-    request->reply_batch_max = (uint16_t) (header->batch_max < (uint32_t) self->config->batch_max
-                                               ? header->batch_max
-                                               : (uint32_t) self->config->batch_max);
+    request->reply_batch_max = (uint16_t) broker_reply_batch_max (self, header);
     request->idempotent = request->idempotent || header->idempotent;
     if (header->trace_id.len == sizeof request->trace_id)
         memcpy (request->trace_id, header->trace_id.data, sizeof request->trace_id);

@@ -63,6 +63,7 @@ struct view_t {
     uint64_t id;
     zmq_msg_t client;
     uint64_t correlation;
+    uint32_t batch_max;    /* replies the client takes in one BATCH */
     char resident_id[RESIDENT_ID_SIZE + 1];
     char requester[64];
     char user[64];         /* end user, when a trusted delegate named one */
@@ -271,13 +272,13 @@ view_encode (uint8_t *out, const Onenet__View__PersonView *bare, const packed_t 
 }
 
 static void
-send_view (broker_t *broker, const zmq_msg_t *client, uint64_t correlation,
-           const Onenet__View__PersonView *person)
+send_view (broker_t *broker, const view_t *view, const Onenet__View__PersonView *person)
 {
     zmq_msg_t body;
     zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (&person->base));
     protobuf_c_message_pack (&person->base, zmq_msg_data (&body));
-    broker_answer (broker, client, correlation, NULL, ONENET_OK, NULL, &body);
+    broker_answer_batched (broker, &view->client, view->correlation, view->batch_max, ONENET_OK,
+                           NULL, &body);
     zmq_msg_close (&body);
 }
 
@@ -300,11 +301,12 @@ answer (views_t *self, const view_t *view, const Onenet__View__PersonView *perso
             zmq_msg_t body;
             zmq_msg_init_size (&body, view_encoded_size (&bare, packed, person->n_sections));
             view_encode (zmq_msg_data (&body), &bare, packed, person->n_sections);
-            broker_answer (broker, &view->client, view->correlation, NULL, ONENET_OK, NULL, &body);
+            broker_answer_batched (broker, &view->client, view->correlation, view->batch_max, ONENET_OK,
+                                   NULL, &body);
             zmq_msg_close (&body);
         }
         else
-            send_view (broker, &view->client, view->correlation, person);
+            send_view (broker, view, person);
         broker_audit (broker, "view", view->requester, view->user, "onenet.view.person",
                       view->resident_id, view->purpose, ONENET_OK, latency_us, "broker");
         return;
@@ -346,7 +348,7 @@ answer (views_t *self, const view_t *view, const Onenet__View__PersonView *perso
                                             values, value_ptrs);
     filtered.conflicts = conflict_ptrs;
     filtered.partial = partial;
-    send_view (broker, &view->client, view->correlation, &filtered);
+    send_view (broker, view, &filtered);
     for (size_t i = 0; i < person->n_sections; i++)
         free (storage[i]);
 }
@@ -556,6 +558,7 @@ view_start (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader
     zmq_msg_init (&view->client);
     zmq_msg_copy (&view->client, (zmq_msg_t *) peer);
     view->correlation = header->correlation_id;
+    view->batch_max = broker_reply_batch_max (broker, header);
     snprintf (view->resident_id, sizeof view->resident_id, "%s", request->resident_id);
     snprintf (view->requester, sizeof view->requester, "%s", requester);
     snprintf (view->user, sizeof view->user, "%s", user ? user : "");
@@ -634,7 +637,8 @@ on_lookup (views_t *self, view_t *view, const redisReply *reply)
             zmq_msg_t body;
             zmq_msg_init_size (&body, reply->len);
             memcpy (zmq_msg_data (&body), reply->str, reply->len);
-            broker_answer (self->broker, &view->client, view->correlation, NULL, ONENET_OK, NULL, &body);
+            broker_answer_batched (self->broker, &view->client, view->correlation, view->batch_max,
+                                   ONENET_OK, NULL, &body);
             zmq_msg_close (&body);
             view_free (self, view);
             return;

@@ -502,6 +502,102 @@ test_batched_changes_drop_each_view (void **state)
     zmq_ctx_term (context);
 }
 
+/* Checks one reply to the view requests of views_in_flight: OK, one of
+ * ids 1..8 not seen before, the whole view of id, from the cache. */
+static void
+check_view_reply (const void *header_data, size_t header_size, const void *body, size_t size,
+                  const char *id, bool answered[9])
+{
+    Onenet__ReplyHeader *header = onenet__reply_header__unpack (NULL, header_size, header_data);
+    assert_non_null (header);
+    assert_int_equal (header->status, ONENET_OK);
+    assert_true (header->correlation_id >= 1 && header->correlation_id <= 8);
+    assert_false (answered[header->correlation_id]);
+    answered[header->correlation_id] = true;
+    onenet__reply_header__free_unpacked (header, NULL);
+    Onenet__View__PersonView *person = onenet__view__person_view__unpack (NULL, size, body);
+    assert_non_null (person);
+    assert_string_equal (person->resident_id, id);
+    assert_true (person->from_cache);
+    free_view (person);
+}
+
+/* Sends eight view requests for id as one BATCH from a bare client that
+ * takes batch_max replies in a BATCH; returns how many messages brought
+ * the eight replies. */
+static int
+views_in_flight (void *client, const char *id, uint32_t batch_max)
+{
+    Onenet__View__PersonViewRequest request = ONENET__VIEW__PERSON_VIEW_REQUEST__INIT;
+    request.resident_id = (char *) id;
+    uint8_t body[64];
+    size_t size = protobuf_c_message_pack (&request.base, body);
+    onenet_batch_t batch = { 0 };
+    for (uint64_t n = 1; n <= 8; n++) {
+        Onenet__RequestHeader header = ONENET__REQUEST_HEADER__INIT;
+        header.correlation_id = n;
+        header.service = "onenet.view.person";
+        header.timeout_ms = 3000;
+        header.batch_max = batch_max;
+        assert_int_equal (onenet_batch_add (&batch, ONENET_CMD_REQUEST, &header.base, body, size),
+                          0);
+    }
+    assert_int_equal (onenet_batch_send (&batch, client, NULL, 0), 0);
+    onenet_batch_release (&batch);
+    bool answered[9] = { false };
+    int messages = 0, replies = 0;
+    while (replies < 8) {
+        onenet_wire_msg_t msg;
+        assert_int_equal (onenet_wire_recv (client, &msg, 0), 0);
+        messages++;
+        int command = onenet_wire_parse_signature (zmq_msg_data (&msg.frame[0]),
+                                                   zmq_msg_size (&msg.frame[0]), NULL);
+        if (command == ONENET_CMD_BATCH) {
+            onenet_batch_reader_t reader;
+            onenet_batch_entry_t entry;
+            assert_true (onenet_batch_reader_init (&reader, zmq_msg_data (&msg.frame[1]),
+                                                   zmq_msg_size (&msg.frame[1]))
+                         > 1);
+            for (; onenet_batch_next (&reader, &entry); replies++)
+                check_view_reply (entry.header, entry.header_size, entry.body, entry.body_size, id,
+                                  answered);
+        }
+        else {
+            assert_int_equal (command, ONENET_CMD_REPLY);
+            assert_int_equal (msg.count, 3);
+            check_view_reply (zmq_msg_data (&msg.frame[1]), zmq_msg_size (&msg.frame[1]),
+                              zmq_msg_data (&msg.frame[2]), zmq_msg_size (&msg.frame[2]), id,
+                              answered);
+            replies++;
+        }
+        onenet_wire_close (&msg);
+    }
+    return messages;
+}
+
+/* Views a client has in flight together come back together: eight
+ * requests for a cached view, from a bare client that takes batches, are
+ * answered in fewer than eight messages (the eight cache reads come back
+ * in one Redis read); a client that takes none gets eight messages. */
+static void
+test_views_in_flight_together_come_back_together (void **state)
+{
+    (void) state;
+    char id[19];
+    pick (IN_ALL_THREE, 11, id);
+    free_view (view (id, false, NULL));   /* cached from now on */
+    void *context = zmq_ctx_new ();
+    void *client = zmq_socket (context, ZMQ_DEALER);
+    int linger = 0, timeout = 5000;
+    zmq_setsockopt (client, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (client, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    assert_int_equal (zmq_connect (client, harness_endpoint (s.broker_port)), 0);
+    assert_true (views_in_flight (client, id, 64) < 8);
+    assert_int_equal (views_in_flight (client, id, 0), 8);
+    zmq_close (client);
+    zmq_ctx_term (context);
+}
+
 int
 main (void)
 {
@@ -511,6 +607,7 @@ main (void)
         cmocka_unit_test (test_conflicts_are_reported),
         cmocka_unit_test (test_update_invalidates_cached_view),
         cmocka_unit_test (test_batched_changes_drop_each_view),
+        cmocka_unit_test (test_views_in_flight_together_come_back_together),
         cmocka_unit_test (test_partial_and_stale_when_department_down),
         cmocka_unit_test (test_stale_when_department_hangs),
         cmocka_unit_test (test_healthy_view_does_not_wait_for_hung_redis),
