@@ -75,12 +75,15 @@ test_reload (void **state)
     assert_int_equal (call_status (client, "ca.marriage.get"), ONENET_NO_ADAPTER);
     assert_int_equal (kill (s_broker, 0), 0);   /* still running */
 
-    /* A setting only a restart changes: kept, and said so. */
-    write_config ("broker: { registration_grace_ms = 0; endpoint = \"tcp://127.0.0.1:1\"; };\n"
+    /* Settings only a restart changes: kept, and said so. Peers were told
+     * broker.batch_max (WELCOME, every reply), so it is one of them. */
+    write_config ("broker: { registration_grace_ms = 0; endpoint = \"tcp://127.0.0.1:1\";\n"
+                  "          batch_max = 8; };\n"
                   "redis = { endpoint = \"\"; };\n"
                   "services = ( { name = \"ca.marriage.get\"; department = \"civil_affairs\"; } );\n");
     kill (s_broker, SIGHUP);
     assert_true (log_has ("event=config.needs_restart setting=broker.endpoint", 5000));
+    assert_true (log_has ("event=config.needs_restart setting=broker.batch_max", 100));
     assert_int_equal (call_status (client, "onenet.ping"), ONENET_OK);   /* same connection, same endpoint */
     onenet_client_destroy (&client);
 }

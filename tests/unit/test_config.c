@@ -592,6 +592,7 @@ test_broker_defaults (void **state)
     assert_int_equal (config->max_frames, 4);
     assert_int_equal (config->max_pending, 100000);
     assert_int_equal (config->max_credit, 1024);
+    assert_int_equal (config->batch_max, 64);
     assert_string_equal (config->log_level, "info");
     assert_string_equal (config->log_format, "logfmt");
     assert_string_equal (config->security, "none");
@@ -635,6 +636,7 @@ test_broker_default_file (void **state)
     assert_int_equal (config->max_frames, defaults->max_frames);
     assert_int_equal (config->max_pending, defaults->max_pending);
     assert_int_equal (config->max_credit, defaults->max_credit);
+    assert_int_equal (config->batch_max, defaults->batch_max);
     assert_string_equal (config->log_level, defaults->log_level);
     assert_string_equal (config->log_format, defaults->log_format);
     assert_string_equal (config->security, defaults->security);
@@ -669,6 +671,7 @@ test_broker_default_file (void **state)
         "broker.default_timeout_ms",
         "broker.max_timeout_ms",
         "broker.registration_grace_ms",
+        "broker.batch_max",
         "limits.max_message_size",
         "limits.max_frames",
         "limits.max_pending",
@@ -833,6 +836,8 @@ test_broker_out_of_range (void **state)
                          ":3: broker.heartbeat_ms: must be between 50 and 60000, not 5");
     expect_broker_error ("limits = { max_frames = 9; };\n",
                          ":1: limits.max_frames: must be between 3 and 8, not 9");
+    expect_broker_error ("broker = {\n  batch_max = 0;\n};\n",
+                         ":2: broker.batch_max: must be between 1 and 1024, not 0");
     expect_broker_error ("limits = {\n  max_message_size = 268435457;\n};\n",
                          ":2: limits.max_message_size: must be between 1024 and 268435456, "
                          "not 268435457");
