@@ -203,6 +203,46 @@ test_who_may_call_what (void **state)
     assert_non_null (strstr (why, "default"));
 }
 
+/* Requests that travel together in one BATCH are each decided on their
+ * own: a client with batching on sends an allowed and a denied purpose
+ * alternately, and gets OK and DENIED alternately, each audited. */
+static void
+test_batched_requests_are_decided_one_by_one (void **state)
+{
+    (void) state;
+    key_env ("social_security");
+    onenet_client_t *client = onenet_client_new (harness_endpoint (s_port), NULL, 0);
+    assert_non_null (client);
+    onenet_client_set_batching (client, true);
+    /* The first reply tells the client the broker takes batches. */
+    onenet_reply_t *first = onenet_client_call (client, "onenet.ping", NULL, 0, NULL);
+    assert_int_equal (onenet_reply_status (first), ONENET_OK);
+    onenet_reply_destroy (&first);
+    Onenet__Ps__PersonGetRequest request = ONENET__PS__PERSON_GET_REQUEST__INIT;
+    request.resident_id = s_person;
+    uint8_t body[64];
+    size_t size = protobuf_c_message_pack (&request.base, body);
+    uint64_t ids[8];
+    for (int i = 0; i < 8; i++) {
+        onenet_call_options_t options = { .timeout_ms = 2000,
+                                          .purpose = i % 2 ? "marketing" : "benefit_review" };
+        ids[i] = onenet_client_send (client, "ps.person.get", body, size, &options);
+        assert_true (ids[i] > 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        onenet_reply_t *reply = onenet_client_recv (client, 3000);
+        assert_non_null (reply);
+        uint64_t id = onenet_reply_correlation_id (reply);
+        assert_true (id >= ids[0] && id <= ids[7]);
+        bool denied_purpose = (id - ids[0]) % 2 == 1;
+        assert_int_equal (onenet_reply_status (reply), denied_purpose ? ONENET_DENIED : ONENET_OK);
+        if (denied_purpose)
+            assert_non_null (strstr (onenet_reply_message (reply), "ss_reads_ps"));
+        onenet_reply_destroy (&reply);
+    }
+    onenet_client_destroy (&client);
+}
+
 static const Onenet__View__Section *
 section (const Onenet__View__PersonView *person, const char *department)
 {
@@ -353,6 +393,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_who_may_call_what),
+        cmocka_unit_test (test_batched_requests_are_decided_one_by_one),
         cmocka_unit_test (test_view_masked_and_withheld),
         cmocka_unit_test (test_gateway_acts_for_its_users),
         cmocka_unit_test (test_subscriber_acts_for_its_user),
