@@ -82,7 +82,7 @@ void
 broker_send (broker_t *self, const zmq_msg_t *peer, uint32_t batch_max, onenet_command_t command,
              const ProtobufCMessage *header, zmq_msg_t *body)
 {
-    if (outbox_takes (batch_max, body ? zmq_msg_size (body) : 0)
+    if (onenet_batch_takes (batch_max, body ? zmq_msg_size (body) : 0)
         && outbox_add (self->outbox, peer, batch_max, command, header, body) == 0)
         return;
     if (batch_max > 1)

@@ -72,12 +72,6 @@ outbox_destroy (outbox_t **self_p)
     *self_p = NULL;
 }
 
-bool
-outbox_takes (uint32_t max, size_t body_size)
-{
-    return max > 1 && body_size <= ONENET_BATCH_BODY_MAX;
-}
-
 static box_t *
 box_of (outbox_t *self, const zmq_msg_t *peer)
 {
@@ -132,7 +126,7 @@ outbox_add (outbox_t *self, const zmq_msg_t *peer, uint32_t max, onenet_command_
                           body ? zmq_msg_size (body) : 0)
         < 0)
         return -1;
-    if (box->batch.count >= max || box->batch.size >= ONENET_BATCH_BYTES_MAX)
+    if (onenet_batch_full (&box->batch, max))
         send_box (self, box);   /* the box stays dirty until the turn ends */
     return 0;
 }

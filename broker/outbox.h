@@ -21,10 +21,6 @@ outbox_t *outbox_new (void *socket);
 /* Frees the outbox; what it still holds is not sent. */
 void outbox_destroy (outbox_t **self_p);
 
-/* True when a message with a body of this size to a peer that takes
- * batches of max should be gathered rather than sent alone. */
-bool outbox_takes (uint32_t max, size_t body_size);
-
 /* Gathers a message for peer: the command, the header packed, the body's
  * bytes copied (body NULL: none). The peer's batch goes at once when it
  * holds max entries or ONENET_BATCH_BYTES_MAX bytes. Returns 0, or -1

@@ -773,26 +773,18 @@ onenet_adapter_instance (const onenet_adapter_t *self)
     return self->instance;
 }
 
-/* True when the reply batch must go before another reply joins it. */
-static bool
-replies_full (const onenet_adapter_t *self)
-{
-    return self->replies.count >= self->reply_batch_max
-           || self->replies.size >= ONENET_BATCH_BYTES_MAX;
-}
-
 /* Adds a reply to the batch, sent at once when that fills it. */
 static int
 batch_reply (onenet_adapter_t *self, const ProtobufCMessage *header, const void *body,
              size_t size)
 {
-    if (replies_full (self) && flush_replies (self) < 0)
+    if (onenet_batch_full (&self->replies, self->reply_batch_max) && flush_replies (self) < 0)
         return -1;
     if (onenet_batch_add (&self->replies, ONENET_CMD_REPLY, header, body, size) < 0) {
         errno = ENOMEM;
         return -1;
     }
-    if (replies_full (self))
+    if (onenet_batch_full (&self->replies, self->reply_batch_max))
         flush_replies (self);   /* if refused, it goes at the next chance */
     return 0;
 }
@@ -818,7 +810,7 @@ onenet_adapter_reply (onenet_adapter_t *self, onenet_request_t **request_p,
         header.message = (char *) (message ? message : "");
         if (flush_events (self) < 0)
             rc = -1;
-        else if (self->reply_batch_max > 1 && size <= ONENET_BATCH_BODY_MAX)
+        else if (onenet_batch_takes (self->reply_batch_max, size))
             rc = batch_reply (self, &header.base, body, size);
         else if (flush_replies (self) < 0)
             rc = -1;

@@ -115,6 +115,18 @@ reserve (onenet_batch_t *batch, size_t more)
     return 0;
 }
 
+bool
+onenet_batch_takes (uint32_t max, size_t body_size)
+{
+    return max > 1 && body_size <= ONENET_BATCH_BODY_MAX;
+}
+
+bool
+onenet_batch_full (const onenet_batch_t *batch, uint32_t max)
+{
+    return batch->count >= max || batch->size >= ONENET_BATCH_BYTES_MAX;
+}
+
 int
 onenet_batch_add (onenet_batch_t *batch, onenet_command_t command,
                   const ProtobufCMessage *header, const void *body, size_t body_size)

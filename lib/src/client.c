@@ -549,13 +549,13 @@ onenet_client_send (onenet_client_t *self, const char *service, const void *body
     }
     /* Gathered only where the broker said it takes batches, and small:
      * a large body is worth its own message. */
-    bool gather = self->batching && self->broker_batch_max > 1 && size <= ONENET_BATCH_BODY_MAX;
+    bool gather = self->batching && onenet_batch_takes (self->broker_batch_max, size);
     /* Its entry's size, each length taking at most 5 bytes. */
     size_t entry_size = gather ? 11 + protobuf_c_message_get_packed_size (&header.base) + size : 0;
     /* What is gathered goes before a request that cannot join it. If it
      * cannot go, neither can this one (requests leave in order). */
     if (self->batch.count
-        && (!gather || self->batch.count >= self->broker_batch_max
+        && (!gather || onenet_batch_full (&self->batch, self->broker_batch_max)
             || self->batch.size + entry_size > ONENET_BATCH_BYTES_MAX)
         && batch_flush (self) < 0) {
         if (errno == EAGAIN)
@@ -580,8 +580,7 @@ onenet_client_send (onenet_client_t *self, const char *service, const void *body
         self->batch_ids[self->batch.count - 1] = header.correlation_id;
         /* A full batch goes now. Refused, it is tried again at the next
          * flush point, or its calls (this one too) got their replies. */
-        if (self->batch.count >= self->broker_batch_max
-            || self->batch.size >= ONENET_BATCH_BYTES_MAX)
+        if (onenet_batch_full (&self->batch, self->broker_batch_max))
             batch_flush (self);
         return self->next_id++;
     }

@@ -888,9 +888,20 @@ test_batch_entries (void **state)
     const uint8_t wide[] = { ONENET_CMD_REPLY, 0xff, 0xff, 0xff, 0xff, 0x1f };
     assert_int_equal (onenet_batch_reader_init (&reader, wide, sizeof wide), -1);
 
+    /* The rules every batcher shares: which bodies join, when it is full. */
+    assert_true (onenet_batch_takes (64, ONENET_BATCH_BODY_MAX));
+    assert_false (onenet_batch_takes (64, ONENET_BATCH_BODY_MAX + 1));
+    assert_false (onenet_batch_takes (1, 10));
+    assert_false (onenet_batch_takes (0, 10));
+    assert_true (onenet_batch_full (&batch, 3));
+    assert_false (onenet_batch_full (&batch, 4));
     onenet_batch_clear (&batch);
     assert_int_equal (batch.count, 0);
     assert_int_equal (batch.size, 0);
+    assert_false (onenet_batch_full (&batch, 1));
+    while (batch.size < ONENET_BATCH_BYTES_MAX)
+        assert_int_equal (onenet_batch_add (&batch, ONENET_CMD_REQUEST, NULL, big, sizeof big), 0);
+    assert_true (onenet_batch_full (&batch, 1000));
     onenet_batch_release (&batch);
     assert_null (batch.data);
 }

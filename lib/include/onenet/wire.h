@@ -14,6 +14,7 @@
 #ifndef ONENET_WIRE_H
 #define ONENET_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
@@ -174,6 +175,14 @@ typedef struct {
     size_t capacity;
     uint32_t count;
 } onenet_batch_t;
+
+/* True when a message with a body of body_size bytes, to a peer that
+ * takes BATCHes of max, should be gathered rather than sent alone. */
+bool onenet_batch_takes (uint32_t max, size_t body_size);
+
+/* True when the batch must go before anything else joins it: it holds
+ * max entries, or ONENET_BATCH_BYTES_MAX bytes. */
+bool onenet_batch_full (const onenet_batch_t *batch, uint32_t max);
 
 /* Appends a message: the command, the packed header (NULL: none) and the
  * body's bytes (copied). Returns 0, or -1 when out of memory. */
