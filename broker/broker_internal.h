@@ -114,6 +114,14 @@ void broker_fail (broker_t *self, request_t *request, onenet_status_t status,
 void broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
                     const uint8_t *trace_id, onenet_status_t status, const char *message,
                     zmq_msg_t *body);
+/* Every REPLY the broker sends a client: to its request `correlation`,
+ * gathered into a BATCH when the client takes batch_max (0: alone), with
+ * trace_id (NULL: one is made) and served_by (NULL: the broker's own
+ * answer). The caller closes the body (may be NULL). broker_answer and
+ * broker_answer_batched are its short forms. */
+void broker_reply (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
+                   uint32_t batch_max, const uint8_t *trace_id, const char *served_by,
+                   onenet_status_t status, const char *message, zmq_msg_t *body);
 /* broker_answer for a client that takes replies in BATCHes of batch_max
  * (broker_reply_batch_max of its request): gathered like an adapter's
  * replies. For answers a client may have many of in flight (views). */

@@ -129,9 +129,6 @@ ask_to_register (broker_t *self, inbound_t *in)
                       ZMQ_DONTWAIT);
 }
 
-static void forward_reply (broker_t *self, request_t *request, adapter_t *adapter,
-                           onenet_status_t status, const char *message, zmq_msg_t *body);
-
 /* The request an adapter's REPLY answers, its header in *header; NULL
  * when the peer is not registered (asked to), the header is unreadable,
  * or the request was answered already. */
@@ -202,7 +199,9 @@ complete (broker_t *self, request_t *request, adapter_t *adapter, onenet_status_
     if (request->parent)
         view_on_part (self, request, status, message, body, adapter->label);
     else {
-        forward_reply (self, request, adapter, status, message, body);
+        broker_reply (self, &request->client, request->client_correlation,
+                      request->reply_batch_max, request->trace_id, adapter->label, status,
+                      message, body);
         /* A department answering itself is its own business; across
          * departments, it is recorded. */
         if (strcmp (request->requester, adapter->department) != 0)
@@ -220,24 +219,6 @@ complete (broker_t *self, request_t *request, adapter_t *adapter, onenet_status_
     for (size_t i = 0; i < adapter->service_count && adapter->in_flight < adapter->credit; i++)
         if (adapter->services[i]->queue_head)
             broker_pump (self, adapter->services[i]);
-}
-
-/* Passes an adapter's reply on to the client, body moved. */
-static void
-forward_reply (broker_t *self, request_t *request, adapter_t *adapter, onenet_status_t status,
-               const char *message, zmq_msg_t *body)
-{
-    Onenet__ReplyHeader out = ONENET__REPLY_HEADER__INIT;
-    out.correlation_id = request->client_correlation;
-    out.status = (Onenet__Status) status;
-    out.message = (char *) message;
-    out.trace_id.data = request->trace_id;
-    out.trace_id.len = sizeof request->trace_id;
-    out.served_by = adapter->label;
-    out.batch_max = (uint32_t) self->config->batch_max;
-    broker_send (self, &request->client, request->reply_batch_max, ONENET_CMD_REPLY, &out.base,
-                 body);
-    self->replies_by_status[status]++;
 }
 
 void

@@ -18,14 +18,17 @@
 
 static void make_trace_id (broker_t *self, uint8_t out[16]);
 
-static void
-answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation, uint32_t batch_max,
-        const uint8_t *trace_id, onenet_status_t status, const char *message, zmq_msg_t *body)
+void
+broker_reply (broker_t *self, const zmq_msg_t *peer, uint64_t correlation, uint32_t batch_max,
+              const uint8_t *trace_id, const char *served_by, onenet_status_t status,
+              const char *message, zmq_msg_t *body)
 {
     Onenet__ReplyHeader header = ONENET__REPLY_HEADER__INIT;
     header.correlation_id = correlation;
     header.status = (Onenet__Status) status;
     header.message = (char *) (message ? message : "");
+    if (served_by)
+        header.served_by = (char *) served_by;
     /* Every reply carries a trace id, also those the broker answers itself. */
     uint8_t made[16];
     if (!trace_id) {
@@ -44,7 +47,7 @@ broker_answer (broker_t *self, const zmq_msg_t *peer, uint64_t correlation,
                const uint8_t *trace_id, onenet_status_t status, const char *message,
                zmq_msg_t *body)
 {
-    answer (self, peer, correlation, 0, trace_id, status, message, body);
+    broker_reply (self, peer, correlation, 0, trace_id, NULL, status, message, body);
 }
 
 void
@@ -52,7 +55,7 @@ broker_answer_batched (broker_t *self, const zmq_msg_t *peer, uint64_t correlati
                        uint32_t batch_max, onenet_status_t status, const char *message,
                        zmq_msg_t *body)
 {
-    answer (self, peer, correlation, batch_max, NULL, status, message, body);
+    broker_reply (self, peer, correlation, batch_max, NULL, NULL, status, message, body);
 }
 
 uint32_t
