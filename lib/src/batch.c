@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "onenet/wire.h"
+#include "wire_internal.h"
 
 /* A varint of at most 32 bits at *at, before end; -1 if cut off or longer. */
 static int
@@ -150,24 +151,6 @@ onenet_batch_add (onenet_batch_t *batch, onenet_command_t command,
     return 0;
 }
 
-/* Sends a frame of these bytes (copied); more: frames follow. */
-static int
-send_copy (void *socket, const void *data, size_t size, int flags)
-{
-    zmq_msg_t frame;
-    if (zmq_msg_init_size (&frame, size) < 0)
-        return -1;
-    if (size)
-        memcpy (zmq_msg_data (&frame), data, size);
-    if (zmq_msg_send (&frame, socket, flags) < 0) {
-        int saved = errno;
-        zmq_msg_close (&frame);
-        errno = saved;
-        return -1;
-    }
-    return 0;
-}
-
 int
 onenet_batch_send (onenet_batch_t *batch, void *socket, const zmq_msg_t *routing_id, int flags)
 {
@@ -175,15 +158,8 @@ onenet_batch_send (onenet_batch_t *batch, void *socket, const zmq_msg_t *routing
         return 0;
     int extra = flags & ZMQ_DONTWAIT;
     if (routing_id) {
-        zmq_msg_t frame;
-        zmq_msg_init (&frame);
-        zmq_msg_copy (&frame, (zmq_msg_t *) routing_id);
-        if (zmq_msg_send (&frame, socket, ZMQ_SNDMORE | extra) < 0) {
-            int saved = errno;
-            zmq_msg_close (&frame);
-            errno = saved;
+        if (wire_send_routing_id (socket, routing_id, extra) < 0)
             return -1;
-        }
         extra = 0;   /* committed: the rest never fails for room */
     }
     uint8_t signature[ONENET_SIGNATURE_SIZE];
@@ -196,18 +172,18 @@ onenet_batch_send (onenet_batch_t *batch, void *socket, const zmq_msg_t *routing
         onenet_batch_next (&reader, &entry);
         onenet_wire_signature (signature, (onenet_command_t) entry.command);
         int more = entry.header_size || entry.body_size ? ZMQ_SNDMORE : 0;
-        rc = send_copy (socket, signature, sizeof signature, more | extra);
+        rc = wire_send_copy (socket, signature, sizeof signature, more | extra);
         if (rc == 0 && more)
-            rc = send_copy (socket, entry.header, entry.header_size,
-                            entry.body_size ? ZMQ_SNDMORE : 0);
+            rc = wire_send_copy (socket, entry.header, entry.header_size,
+                                 entry.body_size ? ZMQ_SNDMORE : 0);
         if (rc == 0 && entry.body_size)
-            rc = send_copy (socket, entry.body, entry.body_size, 0);
+            rc = wire_send_copy (socket, entry.body, entry.body_size, 0);
     }
     else {
         onenet_wire_signature (signature, ONENET_CMD_BATCH);
-        rc = send_copy (socket, signature, sizeof signature, ZMQ_SNDMORE | extra);
+        rc = wire_send_copy (socket, signature, sizeof signature, ZMQ_SNDMORE | extra);
         if (rc == 0)
-            rc = send_copy (socket, batch->data, batch->size, 0);
+            rc = wire_send_copy (socket, batch->data, batch->size, 0);
     }
     if (rc == 0 || errno != EAGAIN)
         onenet_batch_clear (batch);   /* sent, or it never will be */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "onenet/wire.h"
+#include "wire_internal.h"
 
 #define MAGIC_0 'O'
 #define MAGIC_1 'N'
@@ -110,8 +111,8 @@ onenet_wire_close (onenet_wire_msg_t *msg)
     msg->count = 0;
 }
 
-static int
-send_frame (void *socket, zmq_msg_t *frame, int flags)
+int
+wire_send_frame (void *socket, zmq_msg_t *frame, int flags)
 {
     if (zmq_msg_send (frame, socket, flags) < 0) {
         int saved = errno;
@@ -123,20 +124,36 @@ send_frame (void *socket, zmq_msg_t *frame, int flags)
 }
 
 int
+wire_send_copy (void *socket, const void *data, size_t size, int flags)
+{
+    zmq_msg_t frame;
+    if (zmq_msg_init_size (&frame, size) < 0)
+        return -1;
+    if (size)
+        memcpy (zmq_msg_data (&frame), data, size);
+    return wire_send_frame (socket, &frame, flags);
+}
+
+int
+wire_send_routing_id (void *socket, const zmq_msg_t *routing_id, int flags)
+{
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    zmq_msg_copy (&frame, (zmq_msg_t *) routing_id);
+    return wire_send_frame (socket, &frame, ZMQ_SNDMORE | flags);
+}
+
+int
 onenet_wire_send (void *socket, const zmq_msg_t *routing_id, onenet_command_t command,
                   const ProtobufCMessage *header, zmq_msg_t *body, int flags)
 {
     int extra = flags & ZMQ_DONTWAIT;
     zmq_msg_t frame;
-    if (routing_id) {
-        zmq_msg_init (&frame);
-        zmq_msg_copy (&frame, (zmq_msg_t *) routing_id);
-        if (send_frame (socket, &frame, ZMQ_SNDMORE | extra) < 0)
-            goto fail;
-    }
+    if (routing_id && wire_send_routing_id (socket, routing_id, extra) < 0)
+        goto fail;
     zmq_msg_init_size (&frame, ONENET_SIGNATURE_SIZE);
     onenet_wire_signature (zmq_msg_data (&frame), command);
-    if (send_frame (socket, &frame, (header || body ? ZMQ_SNDMORE : 0) | extra) < 0)
+    if (wire_send_frame (socket, &frame, (header || body ? ZMQ_SNDMORE : 0) | extra) < 0)
         goto fail;
     /* After the first frame the message is committed: later frames go
      * without DONTWAIT so a message is never cut short. */
@@ -146,7 +163,7 @@ onenet_wire_send (void *socket, const zmq_msg_t *routing_id, onenet_command_t co
         if (zmq_msg_init_size (&frame, size) < 0)
             goto fail;
         protobuf_c_message_pack (header, zmq_msg_data (&frame));
-        if (send_frame (socket, &frame, body ? ZMQ_SNDMORE : 0) < 0)
+        if (wire_send_frame (socket, &frame, body ? ZMQ_SNDMORE : 0) < 0)
             goto fail;
     }
     if (body) {
