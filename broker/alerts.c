@@ -29,30 +29,59 @@ static void ask_latest (alerts_t *self);
  * S:acks:<identifier> (packed Acks). Each operation is one script, so it
  * is atomic and one round trip. */
 
-/* KEYS[1] stream; ARGV envelope, identifier, received ms, maxlen, msgType,
- * escalate (0/1), referenced identifiers... Returns {stream id, duplicate}. */
+/* KEYS[1] stream; ARGV[1] maxlen, then for each alert: envelope,
+ * identifier, received ms, msgType, escalate (0/1), the number of
+ * referenced identifiers, those identifiers. Returns {stream id,
+ * duplicate (0/1)} per alert, flat. The index and the open sets are
+ * written once per call, for every alert in it: an alert referenced by a
+ * later one in the same call is found in `added`, and an open entry it
+ * closes in `opens`, before either reaches Redis. */
 static const char s_publish_script[] =
     "local s = KEYS[1]\n"
-    "local old = redis.call('HGET', s..':index', ARGV[2])\n"
-    "if old then return {old, 1} end\n"
-    "local id\n"
-    "if tonumber(ARGV[4]) > 0 then id = redis.call('XADD', s, 'MAXLEN', '~', ARGV[4], '*', 'envelope', ARGV[1])\n"
-    "else id = redis.call('XADD', s, '*', 'envelope', ARGV[1]) end\n"
-    "redis.call('HSET', s..':index', ARGV[2], id)\n"
-    "local kind = ARGV[5]\n"
-    "if kind ~= 'Cancel' and kind ~= 'Ack' and kind ~= 'Error' then\n"
-    "  redis.call('ZADD', s..':open', ARGV[3], id)\n"
-    "  if ARGV[6] == '1' then redis.call('ZADD', s..':escalate', ARGV[3], id) end\n"
+    "local index, open, escalate = s..':index', s..':open', s..':escalate'\n"
+    "local bounded = tonumber(ARGV[1]) > 0\n"
+    "local idents, at = {}, 2\n"
+    "while at <= #ARGV do\n"
+    "  idents[#idents + 1] = ARGV[at + 1]\n"
+    "  at = at + 6 + tonumber(ARGV[at + 5])\n"
     "end\n"
-    "for i = 7, #ARGV do\n"
-    "  redis.call('RPUSH', s..':refs:'..ARGV[i], id)\n"
-    "  local ref = redis.call('HGET', s..':index', ARGV[i])\n"
-    "  if ref and (kind == 'Update' or kind == 'Cancel') then\n"
-    "    redis.call('ZREM', s..':open', ref)\n"
-    "    redis.call('ZREM', s..':escalate', ref)\n"
+    "local known = redis.call('HMGET', index, unpack(idents))\n"
+    "local out, fields, added, opens, escalates = {}, {}, {}, {}, {}\n"
+    "at = 2\n"
+    "for n = 1, #idents do\n"
+    "  local ident, kind, refs = ARGV[at + 1], ARGV[at + 3], tonumber(ARGV[at + 5])\n"
+    "  local old = added[ident] or known[n]\n"
+    "  if old then\n"
+    "    out[#out + 1] = old; out[#out + 1] = 1\n"
+    "  else\n"
+    "    local id\n"
+    "    if bounded then id = redis.call('XADD', s, 'MAXLEN', '~', ARGV[1], '*', 'envelope', ARGV[at])\n"
+    "    else id = redis.call('XADD', s, '*', 'envelope', ARGV[at]) end\n"
+    "    added[ident] = id\n"
+    "    fields[#fields + 1] = ident; fields[#fields + 1] = id\n"
+    "    if kind ~= 'Cancel' and kind ~= 'Ack' and kind ~= 'Error' then\n"
+    "      opens[id] = ARGV[at + 2]\n"
+    "      if ARGV[at + 4] == '1' then escalates[id] = ARGV[at + 2] end\n"
+    "    end\n"
+    "    for r = at + 6, at + 5 + refs do\n"
+    "      redis.call('RPUSH', s..':refs:'..ARGV[r], id)\n"
+    "      local ref = added[ARGV[r]] or redis.call('HGET', index, ARGV[r])\n"
+    "      if ref and (kind == 'Update' or kind == 'Cancel') then\n"
+    "        if opens[ref] then opens[ref] = nil else redis.call('ZREM', open, ref) end\n"
+    "        if escalates[ref] then escalates[ref] = nil else redis.call('ZREM', escalate, ref) end\n"
+    "      end\n"
+    "    end\n"
+    "    out[#out + 1] = id; out[#out + 1] = 0\n"
     "  end\n"
+    "  at = at + 6 + refs\n"
     "end\n"
-    "return {id, 0}\n";
+    "if #fields > 0 then redis.call('HSET', index, unpack(fields)) end\n"
+    "for key, members in pairs({[open] = opens, [escalate] = escalates}) do\n"
+    "  local z = {}\n"
+    "  for id, score in pairs(members) do z[#z + 1] = score; z[#z + 1] = id end\n"
+    "  if #z > 0 then redis.call('ZADD', key, unpack(z)) end\n"
+    "end\n"
+    "return out\n";
 
 /* ARGV identifier, packed Ack. Returns 1, or 0 for an unknown identifier. */
 static const char s_ack_script[] =
@@ -151,11 +180,20 @@ alerts_new (broker_t *broker, char *err, size_t err_size)
 }
 
 static void
+publish_clear (publish_t *publish)
+{
+    zmq_msg_close (&publish->peer);
+    free (publish->packed);
+    free (publish->text);
+}
+
+static void
 pending_free (pending_t *pending)
 {
     zmq_msg_close (&pending->peer);
-    if (pending->envelope)
-        onenet__alert__alert_envelope__free_unpacked (pending->envelope, NULL);
+    for (size_t i = 0; i < pending->publish_count; i++)
+        publish_clear (&pending->publishes[i]);
+    free (pending->publishes);
     if (pending->since)
         onenet__alert__since_request__free_unpacked (pending->since, NULL);
     if (pending->ack)
@@ -246,48 +284,96 @@ alerts_severity_of (const Onenet__Alert__Alert *alert)
     return "Unknown";
 }
 
-/* Sends an envelope on every topic of its alert. */
-static void
-fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope)
+/* Writes an alert's topics into out, each ended by a NUL: one per geocode
+ * of the GB/T 2260 scheme, "<prefix>.<severity>.<code>", or one with "-"
+ * for an alert without. Returns how many, or 0 when out is too small
+ * (size_needed says how large it must be). */
+static size_t
+topics_write (const Onenet__Alert__Alert *alert, const char *prefix, char *out, size_t out_size,
+              size_t *size_needed)
 {
-    alerts_fan_out (self, envelope, "alert");
-}
-
-/* The same under another first topic word ("alert", "escalation"). */
-void
-alerts_fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope, const char *prefix)
-{
-    const Onenet__Alert__Alert *alert = envelope->alert;
     const Onenet__Alert__ValuePair *codes[MAX_TOPICS];
     size_t count = onenet_cap_geocodes (alert, GEOCODE_SCHEME, codes, MAX_TOPICS);
     if (count > MAX_TOPICS)
         count = MAX_TOPICS;
-    zmq_msg_t packed;
-    zmq_msg_init_size (&packed, protobuf_c_message_get_packed_size (&envelope->base));
-    protobuf_c_message_pack (&envelope->base, zmq_msg_data (&packed));
     const char *severity = alerts_severity_of (alert);
-    bool counted = strcmp (prefix, "alert") == 0;   /* escalations are sent again, not counted */
+    size_t used = 0;
     for (size_t i = 0; i < (count ? count : 1); i++) {
-        char topic[160];
-        int length = snprintf (topic, sizeof topic, "%s.%s.%s", prefix, severity,
-                               count ? codes[i]->value : "-");
-        if (length < 0 || (size_t) length >= sizeof topic)
-            length = (int) strlen (topic);
+        const char *code = count ? codes[i]->value : "-";
+        int length = snprintf (out ? out + used : NULL, out && used < out_size ? out_size - used : 0,
+                               "%s.%s.%s", prefix, severity, code);
+        used += (size_t) length + 1;
+    }
+    *size_needed = used;
+    return out && used <= out_size ? (count ? count : 1) : 0;
+}
+
+/* Sends body on each of `count` topics (NUL-separated); counted: counted
+ * in the marks (alerts are, escalations sent again are not). */
+static void
+send_on_topics (alerts_t *self, const char *topics, size_t count, zmq_msg_t *body, bool counted)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t length = strlen (topics);
         /* Counted whether or not ZeroMQ delivers it: a subscriber that
          * misses it sees a count it did not reach. */
         if (counted)
-            marks_on_sent (self->marks, topic, (size_t) length);
-        zmq_msg_t body;
-        zmq_msg_init (&body);
-        zmq_msg_copy (&body, &packed);   /* shares the buffer */
+            marks_on_sent (self->marks, topics, length);
+        zmq_msg_t copy;
+        zmq_msg_init (&copy);
+        zmq_msg_copy (&copy, body);   /* shares the buffer */
         /* XPUB never blocks: past a subscriber's high-water mark ZeroMQ
          * drops for that subscriber only, who catches up from the stream. */
-        if (zmq_send (self->xpub, topic, (size_t) length, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0
-            && zmq_msg_send (&body, self->xpub, ZMQ_DONTWAIT) >= 0)
+        if (zmq_send (self->xpub, topics, length, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0
+            && zmq_msg_send (&copy, self->xpub, ZMQ_DONTWAIT) >= 0)
             self->stats.delivered++;
-        zmq_msg_close (&body);
+        zmq_msg_close (&copy);
+        topics += length + 1;
     }
+}
+
+/* Sends an envelope on every topic of its alert under a first topic word
+ * other than "alert" ("escalation"). */
+void
+alerts_fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope, const char *prefix)
+{
+    size_t size = 0;
+    topics_write (envelope->alert, prefix, NULL, 0, &size);
+    char *topics = malloc (size);
+    size_t count = topics ? topics_write (envelope->alert, prefix, topics, size, &size) : 0;
+    zmq_msg_t packed;
+    zmq_msg_init_size (&packed, protobuf_c_message_get_packed_size (&envelope->base));
+    protobuf_c_message_pack (&envelope->base, zmq_msg_data (&packed));
+    send_on_topics (self, topics, count, &packed, strcmp (prefix, "alert") == 0);
     zmq_msg_close (&packed);
+    free (topics);
+}
+
+/* Sends a published alert to its subscribers: its envelope as packed at
+ * submit, with the stream id (field 1, "" while Redis is down) appended:
+ * a field that comes after the others reads the same. */
+static void
+fan_out (alerts_t *self, const publish_t *publish, const char *stream_id, size_t stream_id_size)
+{
+    uint8_t field[16];
+    size_t field_size = 0;
+    if (stream_id_size > 0) {
+        field[field_size++] = 0x0a;   /* field 1, length-delimited */
+        for (size_t length = stream_id_size; ; length >>= 7) {   /* its varint length */
+            field[field_size++] = (uint8_t) ((length & 0x7f) | (length > 0x7f ? 0x80 : 0));
+            if (length <= 0x7f)
+                break;
+        }
+    }
+    zmq_msg_t body;
+    zmq_msg_init_size (&body, publish->packed_size + field_size + stream_id_size);
+    uint8_t *at = zmq_msg_data (&body);
+    memcpy (at, publish->packed, publish->packed_size);
+    memcpy (at + publish->packed_size, field, field_size);
+    if (stream_id_size > 0)
+        memcpy (at + publish->packed_size + field_size, stream_id, stream_id_size);
+    send_on_topics (self, publish->topics, publish->topic_count, &body, true);
+    zmq_msg_close (&body);
 }
 
 static void
@@ -317,10 +403,10 @@ alerts_reply (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
 /* Appends [u32 length][envelope] to the spool file. A small buffered write
  * with no fsync: it lands in the page cache, the loop does not wait. */
 static int
-spool_append (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope)
+spool_append (alerts_t *self, const publish_t *publish)
 {
     const broker_config_t *config = self->broker->config;
-    size_t size = protobuf_c_message_get_packed_size (&envelope->base);
+    size_t size = publish->packed_size;
     if (self->spool_bytes + size + 4 > (size_t) config->alerts_spool_max_mb * 1024 * 1024)
         return -1;
     uint8_t *record = malloc (size + 4);
@@ -329,7 +415,7 @@ spool_append (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope)
     if (file) {
         uint32_t length = (uint32_t) size;
         memcpy (record, &length, 4);
-        protobuf_c_message_pack (&envelope->base, record + 4);
+        memcpy (record + 4, publish->packed, size);
         rc = fwrite (record, 1, size + 4, file) == size + 4 ? 0 : -1;
         rc = fclose (file) == 0 ? rc : -1;
     }
@@ -416,52 +502,120 @@ escalates (const alerts_t *self, const Onenet__Alert__Alert *alert)
 
 #define MAX_REFERENCES 32
 
-/* Appends an envelope to the stream with its index entries (the publish
- * script). References "sender,identifier,sent ..." name earlier alerts. */
+/* Fills what the script and the topics need of an alert: identifier,
+ * msgType, references and topics, copied into publish->text. Returns 0,
+ * or -1 when out of memory. */
 static int
-store (alerts_t *self, uint64_t cookie, const Onenet__Alert__AlertEnvelope *envelope)
+publish_describe (alerts_t *self, publish_t *publish, const Onenet__Alert__Alert *alert)
 {
-    const Onenet__Alert__Alert *alert = envelope->alert;
-    size_t size = protobuf_c_message_get_packed_size (&envelope->base);
-    uint8_t *packed = malloc (size ? size : 1);
-    if (!packed)
+    const char *references = alert->references ? alert->references : "";
+    size_t identifier_size = strlen (alert->identifier) + 1;
+    size_t msg_type_size = strlen (alert->msg_type) + 1;
+    size_t references_size = strlen (references) + 1;
+    size_t topics_size = 0;
+    topics_write (alert, "alert", NULL, 0, &topics_size);
+    size_t size = identifier_size + msg_type_size + references_size + topics_size;
+    char *text = malloc (size);
+    if (!text)
         return -1;
-    protobuf_c_message_pack (&envelope->base, packed);
-    char received[24], max[24];
-    snprintf (received, sizeof received, "%" PRId64, envelope->received_at_ms);
-    snprintf (max, sizeof max, "%d", self->broker->config->alerts_stream_max);
-    const char *args[6 + MAX_REFERENCES];
-    size_t lengths[6 + MAX_REFERENCES];
+    publish->text = text;
+    publish->identifier = memcpy (text, alert->identifier, identifier_size);
+    publish->msg_type = memcpy (text + identifier_size, alert->msg_type, msg_type_size);
+    publish->references = memcpy (text + identifier_size + msg_type_size, references,
+                                  references_size);
+    char *topics = text + identifier_size + msg_type_size + references_size;
+    publish->topics = topics;
+    publish->topic_count = topics_write (alert, "alert", topics, topics_size, &topics_size);
+    publish->escalates = escalates (self, alert);
+    return 0;
+}
+
+/* Starts a publish-script call (PUBLISH or FLUSH) with room for
+ * STORE_MAX alerts. */
+static pending_t *
+store_new (alerts_t *self, pending_kind_t kind)
+{
+    pending_t *pending = alerts_pending_new (self, kind, NULL, 0);
+    if (pending && !(pending->publishes = calloc (STORE_MAX, sizeof *pending->publishes))) {
+        alerts_pending_done (self, pending);
+        return NULL;
+    }
+    return pending;
+}
+
+/* Appends a call's envelopes to the stream with their index entries (the
+ * publish script). References "sender,identifier,sent ..." name earlier
+ * alerts. Returns 0, or -1 when nothing was sent. */
+static int
+store_send (alerts_t *self, pending_t *pending)
+{
+    size_t count = pending->publish_count;
+    /* Per alert: six values and its references; numbers are written in
+     * `numbers`, 24 bytes each. */
+    size_t most = 1 + count * (6 + MAX_REFERENCES);
+    const char **args = malloc (most * sizeof *args);
+    size_t *lengths = malloc (most * sizeof *lengths);
+    char *numbers = malloc (count * 2 * 24 + 24);
+    int rc = -1;
+    if (!args || !lengths || !numbers)
+        goto done;
     int argc = 0;
 #define ARG(value, length) (args[argc] = (value), lengths[argc++] = (length))
-    ARG ((const char *) packed, size);
-    ARG (alert->identifier, strlen (alert->identifier));
-    ARG (received, strlen (received));
-    ARG (max, strlen (max));
-    ARG (alert->msg_type, strlen (alert->msg_type));
-    ARG (escalates (self, alert) ? "1" : "0", 1);
-    /* Each reference is sender,identifier,sent: the identifier is between
-     * the first and second comma. */
-    const char *p = alert->references ? alert->references : "";
-    while (*p && argc < 6 + MAX_REFERENCES) {
-        while (*p == ' ')
-            p++;
-        const char *end = p + strcspn (p, " ");
-        const char *comma = memchr (p, ',', (size_t) (end - p));
-        const char *second = comma ? memchr (comma + 1, ',', (size_t) (end - comma - 1)) : NULL;
-        if (comma && second)
-            ARG (comma + 1, (size_t) (second - comma - 1));
-        p = end;
+    char *number = numbers;
+    ARG (number, (size_t) snprintf (number, 24, "%d", self->broker->config->alerts_stream_max));
+    number += 24;
+    for (size_t i = 0; i < count; i++) {
+        const publish_t *publish = &pending->publishes[i];
+        ARG ((const char *) publish->packed, publish->packed_size);
+        ARG (publish->identifier, strlen (publish->identifier));
+        ARG (number, (size_t) snprintf (number, 24, "%" PRId64, publish->received_at_ms));
+        number += 24;
+        ARG (publish->msg_type, strlen (publish->msg_type));
+        ARG (publish->escalates ? "1" : "0", 1);
+        int refs_at = argc;
+        ARG (number, 0);   /* the count, written below */
+        /* Each reference is sender,identifier,sent: the identifier is
+         * between the first and second comma. */
+        const char *p = publish->references;
+        int refs = 0;
+        while (*p && refs < MAX_REFERENCES) {
+            while (*p == ' ')
+                p++;
+            const char *end = p + strcspn (p, " ");
+            const char *comma = memchr (p, ',', (size_t) (end - p));
+            const char *second = comma ? memchr (comma + 1, ',', (size_t) (end - comma - 1)) : NULL;
+            if (comma && second) {
+                ARG (comma + 1, (size_t) (second - comma - 1));
+                refs++;
+            }
+            p = end;
+        }
+        lengths[refs_at] = (size_t) snprintf (number, 24, "%d", refs);
+        number += 24;
     }
 #undef ARG
-    int rc = alerts_eval (self, cookie, SCRIPT_PUBLISH, argc, args, lengths);
-    free (packed);
+    rc = alerts_eval (self, pending->id, SCRIPT_PUBLISH, argc, args, lengths);
+done:
+    free (args);
+    free (lengths);
+    free (numbers);
     return rc;
 }
 
 /* Appends what the spool holds to the stream, in order, before anything
  * newer (Redis runs one connection's commands in order). The file is
- * removed once every XADD is confirmed. */
+ * removed once every call is confirmed. */
+static void
+spool_flush_send (alerts_t *self, pending_t **call_p)
+{
+    pending_t *call = *call_p;
+    *call_p = NULL;
+    if (call && store_send (self, call) == 0)
+        self->flushing++;
+    else if (call)
+        alerts_pending_done (self, call);
+}
+
 static void
 spool_flush (alerts_t *self)
 {
@@ -469,29 +623,38 @@ spool_flush (alerts_t *self)
     FILE *file = self->spool_bytes ? fopen (path, "rb") : NULL;
     if (!file)
         return;
+    pending_t *call = NULL;   /* the publish-script call being filled */
     uint32_t length;
     uint8_t *record = NULL;
     while (fread (&length, 4, 1, file) == 1) {
-        uint8_t *grown = realloc (record, length ? length : 1);
-        if (!grown || fread (grown, 1, length, file) != length) {
-            record = grown ? grown : record;
+        record = malloc (length ? length : 1);
+        if (!record || fread (record, 1, length, file) != length)
             break;
-        }
-        record = grown;
         Onenet__Alert__AlertEnvelope *envelope
             = onenet__alert__alert_envelope__unpack (NULL, length, record);
-        pending_t *pending =
-            envelope && envelope->alert ? alerts_pending_new (self, PENDING_FLUSH, NULL, 0) : NULL;
-        if (pending && store (self, pending->id, envelope) == 0)
-            self->flushing++;
-        else if (pending)
-            alerts_pending_done (self, pending);
+        if (envelope && envelope->alert && !call)
+            call = store_new (self, PENDING_FLUSH);
+        publish_t *publish = call ? &call->publishes[call->publish_count] : NULL;
+        if (envelope && envelope->alert && publish
+            && publish_describe (self, publish, envelope->alert) == 0) {
+            zmq_msg_init (&publish->peer);   /* delivered live when it was spooled */
+            publish->packed = record;
+            publish->packed_size = length;
+            publish->received_at_ms = envelope->received_at_ms;
+            record = NULL;
+            call->publish_count++;
+        }
         if (envelope)
             onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+        free (record);
+        record = NULL;
+        if (call && call->publish_count == STORE_MAX)
+            spool_flush_send (self, &call);
     }
+    spool_flush_send (self, &call);
     free (record);
     fclose (file);
-    onenet_info ("alerts.spool_flush", "alerts=%u", self->flushing);
+    onenet_info ("alerts.spool_flush", "calls=%u", self->flushing);
 }
 
 /* --- publish --- */
@@ -500,7 +663,10 @@ void
 alerts_publish (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
                 const char *requester, zmq_msg_t *body)
 {
-    Onenet__Alert__Alert *alert = body ? onenet__alert__alert__unpack (NULL, zmq_msg_size (body),
+    /* Unpacked in the loop's arena: only what the alert is packed into
+     * outlives this request. */
+    ProtobufCAllocator *arena = &broker->arena.allocator;
+    Onenet__Alert__Alert *alert = body ? onenet__alert__alert__unpack (arena, zmq_msg_size (body),
                                                                        zmq_msg_data (body))
                                        : NULL;
     if (!alert) {
@@ -509,114 +675,158 @@ alerts_publish (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHe
                        "body is not an onenet.alert.Alert", NULL);
         return;
     }
-    alerts_submit (broker, peer, header->correlation_id, alert, requester);
+    onenet_message_strip_unknown_with (&alert->base, arena);
+    alerts_take (broker, peer, header->correlation_id, broker_reply_batch_max (broker, header),
+                 alert, requester);
 }
 
-/* Answers the publisher, unless the broker itself published (no peer). */
+/* Answers the publisher, unless the broker itself published (no peer):
+ * gathered with the other answers of this step for a publisher that takes
+ * batches. */
 static void
-answer_publisher (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
-                  onenet_status_t status, const char *message, const ProtobufCMessage *reply)
+answer_publisher (broker_t *broker, const publish_t *publish, onenet_status_t status,
+                  const char *message, const ProtobufCMessage *reply)
 {
-    if (!peer || zmq_msg_size ((zmq_msg_t *) peer) == 0)
+    if (zmq_msg_size ((zmq_msg_t *) &publish->peer) == 0)
         return;
-    if (status == ONENET_OK)
-        alerts_reply (broker, peer, correlation, reply);
-    else
-        broker_answer (broker, peer, correlation, NULL, status, message, NULL);
+    zmq_msg_t body;
+    zmq_msg_init (&body);
+    if (reply) {
+        zmq_msg_close (&body);
+        zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (reply));
+        protobuf_c_message_pack (reply, zmq_msg_data (&body));
+    }
+    broker_answer_batched (broker, &publish->peer, publish->correlation, publish->batch_max, status,
+                           message, reply ? &body : NULL);
+    zmq_msg_close (&body);
+}
+
+/* An alert that could not be stored (Redis down or failing): delivered
+ * live now and kept in the spool for the stream, or refused when the
+ * spool is full. */
+static void
+deliver_unstored (alerts_t *self, const publish_t *publish, onenet_status_t when_full)
+{
+    Onenet__Alert__PublishReply reply = ONENET__ALERT__PUBLISH_REPLY__INIT;
+    if (spool_append (self, publish) < 0) {
+        answer_publisher (self->broker, publish, when_full,
+                          "alert stream unavailable and the spool is full (alerts.spool_max_mb)",
+                          NULL);
+        return;
+    }
+    fan_out (self, publish, "", 0);
+    reply.spooled = true;
+    answer_publisher (self->broker, publish, ONENET_OK, NULL, &reply.base);
 }
 
 void
-alerts_submit (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
+alerts_submit (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation, uint32_t batch_max,
                Onenet__Alert__Alert *alert, const char *department)
 {
-    alerts_t *self = broker->alerts;
-    char why[256];
-    /* What is not CAP is not stored: unknown fields could make the stored
-     * envelope unreadable for every subscriber (found by fuzzing). */
     onenet_message_strip_unknown (&alert->base);
+    alerts_take (broker, peer, correlation, batch_max, alert, department);
+    onenet__alert__alert__free_unpacked (alert, NULL);
+}
+
+void
+alerts_take (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation, uint32_t batch_max,
+             const Onenet__Alert__Alert *alert, const char *department)
+{
+    alerts_t *self = broker->alerts;
+    publish_t publish = { .correlation = correlation, .batch_max = batch_max };
+    zmq_msg_init (&publish.peer);
+    if (peer)
+        zmq_msg_copy (&publish.peer, (zmq_msg_t *) peer);
+    char why[256];
+    /* What is not CAP is not stored (unknown fields were stripped by the
+     * caller: they could make the stored envelope unreadable for every
+     * subscriber, found by fuzzing). */
     if (onenet_cap_validate (alert, why, sizeof why) < 0) {
-        onenet__alert__alert__free_unpacked (alert, NULL);
         self->stats.rejected++;
-        answer_publisher (broker, peer, correlation, ONENET_BAD_REQUEST, why, NULL);
+        answer_publisher (broker, &publish, ONENET_BAD_REQUEST, why, NULL);
+        publish_clear (&publish);
         return;
     }
-    Onenet__Alert__AlertEnvelope *envelope = calloc (1, sizeof *envelope);
-    char *published_by = strdup (department);
-    char *empty = strdup ("");
-    if (!envelope || !published_by || !empty) {
-        free (envelope);
-        free (published_by);
-        free (empty);
-        onenet__alert__alert__free_unpacked (alert, NULL);
-        answer_publisher (broker, peer, correlation, ONENET_INTERNAL, "broker out of memory", NULL);
+    /* Packed once: the same bytes go to Redis, to the spool and, with the
+     * stream id after them, to the subscribers. */
+    Onenet__Alert__AlertEnvelope envelope = ONENET__ALERT__ALERT_ENVELOPE__INIT;
+    envelope.alert = (Onenet__Alert__Alert *) alert;
+    envelope.published_by_department = (char *) department;
+    envelope.received_at_ms = onenet_wall_ms ();
+    publish.received_at_ms = envelope.received_at_ms;
+    publish.packed_size = protobuf_c_message_get_packed_size (&envelope.base);
+    publish.packed = malloc (publish.packed_size ? publish.packed_size : 1);
+    if (!publish.packed || publish_describe (self, &publish, alert) < 0) {
+        answer_publisher (broker, &publish, ONENET_INTERNAL, "broker out of memory", NULL);
+        publish_clear (&publish);
         return;
     }
-    /* Built with malloc'd members so free_unpacked releases it whole. */
-    onenet__alert__alert_envelope__init (envelope);
-    envelope->alert = alert;
-    envelope->published_by_department = published_by;
-    envelope->stream_id = empty;
-    envelope->received_at_ms = onenet_wall_ms ();
+    protobuf_c_message_pack (&envelope.base, publish.packed);
     self->stats.published++;
     /* The audit's subject of an alert is its CAP identifier. */
     broker_audit (broker, "alert.publish", department, "", "onenet.alert.publish",
                   alert->identifier, "", ONENET_OK, 0, "broker");
 
-    if (cache_ready (broker->cache)) {
-        pending_t *pending = alerts_pending_new (self, PENDING_PUBLISH, peer, correlation);
-        if (pending) {
-            pending->envelope = envelope;
-            if (store (self, pending->id, envelope) == 0)
-                return;
-            pending->envelope = NULL;
-            alerts_pending_done (self, pending);
-        }
-    }
-    /* Redis is down: deliver live now, keep it for the stream. */
-    Onenet__Alert__PublishReply reply = ONENET__ALERT__PUBLISH_REPLY__INIT;
-    if (spool_append (self, envelope) < 0) {
-        onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
-        answer_publisher (broker, peer, correlation, ONENET_RESOURCE_EXHAUSTED,
-                          "alert stream unavailable and the spool is full (alerts.spool_max_mb)",
-                          NULL);
+    if (cache_ready (broker->cache) && !self->gathering)
+        self->gathering = store_new (self, PENDING_PUBLISH);
+    if (cache_ready (broker->cache) && self->gathering) {
+        self->gathering->publishes[self->gathering->publish_count++] = publish;   /* moved */
+        if (self->gathering->publish_count == STORE_MAX)
+            broker_overlap (broker);
         return;
     }
-    fan_out (self, envelope);
-    reply.spooled = true;
-    answer_publisher (broker, peer, correlation, ONENET_OK, NULL, &reply.base);
-    onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+    /* Redis is down: deliver live now, keep it for the stream. */
+    deliver_unstored (self, &publish, ONENET_RESOURCE_EXHAUSTED);
+    publish_clear (&publish);
+}
+
+void
+alerts_flush (alerts_t *self)
+{
+    pending_t *call = self ? self->gathering : NULL;
+    if (!call)
+        return;
+    self->gathering = NULL;
+    if (store_send (self, call) == 0)
+        return;
+    /* Not sent (Redis went away in this step): as if it had been down. */
+    for (size_t i = 0; i < call->publish_count; i++)
+        deliver_unstored (self, &call->publishes[i], ONENET_RESOURCE_EXHAUSTED);
+    alerts_pending_done (self, call);
+}
+
+/* One alert's part of the script's answer: its stream id and whether it
+ * was there before (a retry, a spool replay: subscribers have it). */
+static void
+on_stored (alerts_t *self, const publish_t *publish, const redisReply *id,
+           const redisReply *duplicate)
+{
+    Onenet__Alert__PublishReply out = ONENET__ALERT__PUBLISH_REPLY__INIT;
+    out.stream_id = id->str;
+    out.duplicate = duplicate->integer == 1;
+    if (!out.duplicate) {
+        if (id->len < sizeof self->latest)
+            memcpy (self->latest, id->str, id->len + 1);
+        fan_out (self, publish, id->str, id->len);
+    }
+    answer_publisher (self->broker, publish, ONENET_OK, NULL, &out.base);
 }
 
 static void
 on_published (alerts_t *self, pending_t *pending, const redisReply *reply)
 {
-    broker_t *broker = self->broker;
-    Onenet__Alert__AlertEnvelope *envelope = pending->envelope;
-    Onenet__Alert__PublishReply out = ONENET__ALERT__PUBLISH_REPLY__INIT;
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-        && reply->element[0]->type == REDIS_REPLY_STRING) {
-        free (envelope->stream_id);
-        envelope->stream_id = strndup (reply->element[0]->str, reply->element[0]->len);
-        if (!envelope->stream_id)
-            envelope->stream_id = strdup ("");
-        out.stream_id = envelope->stream_id;
-        out.duplicate = reply->element[1]->integer == 1;
-        if (out.duplicate) {
-            /* Published before (a retry, a spool replay): subscribers have it. */
-            answer_publisher (broker, &pending->peer, pending->correlation, ONENET_OK, NULL, &out.base);
-            return;
-        }
-        snprintf (self->latest, sizeof self->latest, "%s", envelope->stream_id);
+    size_t count = pending->publish_count;
+    bool stored = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 * count;
+    for (size_t i = 0; stored && i < count; i++)
+        stored = reply->element[2 * i]->type == REDIS_REPLY_STRING
+                 && reply->element[2 * i + 1]->type == REDIS_REPLY_INTEGER;
+    for (size_t i = 0; i < count; i++) {
+        if (stored)
+            on_stored (self, &pending->publishes[i], reply->element[2 * i],
+                       reply->element[2 * i + 1]);
+        else   /* Redis failed under us: keep them for later */
+            deliver_unstored (self, &pending->publishes[i], ONENET_UNAVAILABLE);
     }
-    else if (spool_append (self, envelope) == 0)
-        out.spooled = true;   /* Redis failed under us: keep it for later */
-    else {
-        answer_publisher (broker, &pending->peer, pending->correlation, ONENET_UNAVAILABLE,
-                          "alert stream unavailable and the spool is full", NULL);
-        return;
-    }
-    fan_out (self, envelope);
-    answer_publisher (broker, &pending->peer, pending->correlation, ONENET_OK, NULL, &out.base);
 }
 
 void

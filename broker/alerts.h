@@ -33,10 +33,19 @@ void alerts_destroy (alerts_t **self_p);
 void alerts_publish (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
                      const char *requester, zmq_msg_t *body);
 /* Publishes an alert the broker holds (owned: freed here), for peer's
- * request `correlation`, or for the broker itself when peer is NULL (no
- * answer then). department is recorded as the publisher. */
+ * request `correlation` (answered in BATCHes of batch_max, 0: alone), or
+ * for the broker itself when peer is NULL (no answer then). department is
+ * recorded as the publisher. The alert waits for alerts_flush. */
 void alerts_submit (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
-                    Onenet__Alert__Alert *alert, const char *department);
+                    uint32_t batch_max, Onenet__Alert__Alert *alert, const char *department);
+/* alerts_submit for an alert the caller keeps (one unpacked in the loop's
+ * arena, its unknown fields stripped): what outlives the call is copied. */
+void alerts_take (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation,
+                  uint32_t batch_max, const Onenet__Alert__Alert *alert, const char *department);
+/* Sends Redis the alerts submitted since the last call, as one call of the
+ * publish script. The loop calls it at the end of every step and before
+ * it lets Redis read (cache_pump). */
+void alerts_flush (alerts_t *self);
 void alerts_since (broker_t *broker, const zmq_msg_t *peer, const Onenet__RequestHeader *header,
                    zmq_msg_t *body);
 /* onenet.alert.ack: Ack -> Ack as recorded; NOT_FOUND for an unknown alert. */

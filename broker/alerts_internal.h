@@ -20,6 +20,10 @@
 #define SCAN_MAX 1000          /* stream entries read per catch-up request */
 #define BATCH_DEFAULT 100
 #define MAX_TOPICS 64
+/* Alerts appended by one call of the publish script: those submitted in
+ * one step of the broker's loop go together, one round trip and one
+ * script run for all of them. */
+#define STORE_MAX 16
 #define GEOCODE_SCHEME "GB/T 2260"
 
 typedef enum {
@@ -46,12 +50,29 @@ typedef enum {
     SCRIPT_COUNT
 } script_id_t;
 
+/* One alert of a publish-script call: its envelope as packed once for
+ * Redis, the spool and the subscribers, what the script and the topics
+ * need of it, and whom to answer. */
+typedef struct {
+    zmq_msg_t peer;       /* empty: nobody to answer (a rule's alert, a spooled one) */
+    uint64_t correlation;
+    uint32_t batch_max;   /* the publisher's replies per BATCH, 0: alone */
+    uint8_t *packed;      /* malloc'd AlertEnvelope without its stream id */
+    size_t packed_size;
+    char *text;           /* malloc'd: identifier, msgType, references, the topics, each ends in \0 */
+    const char *identifier, *msg_type, *references, *topics;
+    size_t topic_count;
+    int64_t received_at_ms;
+    bool escalates;
+} publish_t;
+
 typedef struct {
     uint64_t id;
     pending_kind_t kind;
     zmq_msg_t peer;
     uint64_t correlation;
-    Onenet__Alert__AlertEnvelope *envelope; /* PUBLISH: malloc'd, stream id not yet set */
+    publish_t *publishes;                   /* PUBLISH, FLUSH: up to STORE_MAX */
+    size_t publish_count;
     Onenet__Alert__SinceRequest *since;     /* SINCE, UNACKED: malloc'd */
     Onenet__Alert__Ack *ack;                /* ACK: as it will be recorded */
     script_id_t script;                     /* SCRIPT_LOAD: which one */
@@ -71,6 +92,7 @@ struct alerts_t {
     void *xpub;
     marks_t *marks;  /* per-subscription counts, sent before each tick */
     hashmap_t *pending;
+    pending_t *gathering; /* PUBLISH: alerts of this step, not yet sent to Redis */
     uint64_t next_id;
     char latest[48]; /* newest stream id known, "" if none yet */
     int64_t tick_at;

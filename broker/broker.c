@@ -576,6 +576,23 @@ run_timers (broker_t *self)
     return wait < 0 ? 0 : (int) wait;
 }
 
+void
+broker_overlap (broker_t *self)
+{
+    alerts_flush (self->alerts);
+    cache_pump (self->cache);
+    outbox_flush (self->outbox);
+}
+
+/* The end of a step of the loop: the alerts it took go to Redis as one
+ * call, and what it gathered for each peer leaves as one message. */
+static void
+end_step (broker_t *self)
+{
+    alerts_flush (self->alerts);
+    outbox_flush (self->outbox);
+}
+
 int
 broker_run (broker_t *self)
 {
@@ -628,7 +645,7 @@ broker_run (broker_t *self)
         }
         if (ready > 0 && items[REDIS].revents) {
             cache_handle (self->cache, items[REDIS].revents);
-            outbox_flush (self->outbox);   /* a view's requests, on a cache miss */
+            end_step (self);   /* a view's requests, on a cache miss */
         }
         if (ready > 0 && items[XPUB].revents)
             alerts_handle_subscriptions (self->alerts);
@@ -649,20 +666,20 @@ broker_run (broker_t *self)
              * being read: the broker's and Redis's work on a burst of
              * publishes overlap instead of taking turns. */
             if (i % BROKER_REDIS_EVERY == BROKER_REDIS_EVERY - 1)
-                cache_pump (self->cache);
+                broker_overlap (self);
         }
         /* What the turn gathered for each peer leaves as one message,
          * before the timers: they need not delay it. */
-        outbox_flush (self->outbox);
+        end_step (self);
         wait = run_timers (self);
-        outbox_flush (self->outbox);   /* what the timers sent: fail-over, expiry */
+        end_step (self);   /* what the timers sent: fail-over, expiry */
     }
     /* What is still pending will not be answered by anyone: say so rather
      * than let clients wait out their deadlines. */
     request_t *request;
     while ((request = requests_expired (self->requests, INT64_MAX)))
         broker_fail (self, request, ONENET_UNAVAILABLE, "broker shutting down");
-    outbox_flush (self->outbox);
+    end_step (self);
     audit_sync (self->audit);   /* the chain is on disk before the broker is gone */
     onenet_info ("broker.stop", "requests=%" PRIu64 " adapters=%zu", self->requests_total,
                  registry_adapter_count (self->registry));

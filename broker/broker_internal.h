@@ -131,6 +131,11 @@ void broker_answer_batched (broker_t *self, const zmq_msg_t *peer, uint64_t corr
 /* How many replies in one BATCH the client of this request takes, within
  * the broker's own broker.batch_max. */
 uint32_t broker_reply_batch_max (const broker_t *self, const Onenet__RequestHeader *header);
+/* In the middle of a long step: Redis hears of the alerts gathered so far
+ * and what it has answered goes out, while the rest of the step is still
+ * being read, so that the broker's and Redis's work on a burst overlap
+ * instead of taking turns. */
+void broker_overlap (broker_t *self);
 void broker_send_error (broker_t *self, const zmq_msg_t *peer, onenet_status_t status,
                         uint64_t correlation, const char *format, ...)
     __attribute__ ((format (printf, 5, 6)));

@@ -139,7 +139,7 @@ rules_on_event (broker_t *broker, const char *department, const Onenet__EventHea
         }
         onenet_info ("rules.alert", "rule=%s department=%s topic=%s identifier=%s", rule->name,
                      department, header->topic, alert->identifier);
-        alerts_submit (broker, NULL, 0, alert, department);   /* validated there, owned there */
+        alerts_submit (broker, NULL, 0, 0, alert, department);   /* validated there, owned there */
     }
     json_decref (event);
 }

@@ -294,11 +294,19 @@ onenet_wire_unpack_event_head (const ProtobufCMessageDescriptor *descriptor,
 void
 onenet_message_strip_unknown (ProtobufCMessage *message)
 {
+    onenet_message_strip_unknown_with (message, NULL);
+}
+
+void
+onenet_message_strip_unknown_with (ProtobufCMessage *message, ProtobufCAllocator *allocator)
+{
     if (!message)
         return;
     for (unsigned i = 0; i < message->n_unknown_fields; i++)
-        free (message->unknown_fields[i].data);
-    free (message->unknown_fields);
+        allocator ? allocator->free (allocator->allocator_data, message->unknown_fields[i].data)
+                  : free (message->unknown_fields[i].data);
+    allocator ? allocator->free (allocator->allocator_data, message->unknown_fields)
+              : free (message->unknown_fields);
     message->unknown_fields = NULL;
     message->n_unknown_fields = 0;
     const ProtobufCMessageDescriptor *descriptor = message->descriptor;
@@ -311,10 +319,10 @@ onenet_message_strip_unknown (ProtobufCMessage *message)
             size_t count = *(size_t *) ((char *) message + field->quantifier_offset);
             ProtobufCMessage **items = *(ProtobufCMessage ***) member;
             for (size_t j = 0; j < count; j++)
-                onenet_message_strip_unknown (items[j]);
+                onenet_message_strip_unknown_with (items[j], allocator);
         }
         else
-            onenet_message_strip_unknown (*(ProtobufCMessage **) member);
+            onenet_message_strip_unknown_with (*(ProtobufCMessage **) member, allocator);
     }
 }
 

@@ -231,6 +231,9 @@ int onenet_batch_next (onenet_batch_reader_t *reader, onenet_batch_entry_t *entr
  * always pack back readably (an over-long varint tag of field 0 is read,
  * then written as a plain 0 that unpack refuses). */
 void onenet_message_strip_unknown (ProtobufCMessage *message);
+/* The same for a message unpacked with `allocator` (an arena's: its
+ * fields are given back to it, not to free). */
+void onenet_message_strip_unknown_with (ProtobufCMessage *message, ProtobufCAllocator *allocator);
 
 /* Milliseconds of a monotonic clock, for deadlines and heartbeats. */
 int64_t onenet_clock_ms (void);
