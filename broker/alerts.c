@@ -308,11 +308,15 @@ topics_write (const Onenet__Alert__Alert *alert, const char *prefix, char *out, 
     return out && used <= out_size ? (count ? count : 1) : 0;
 }
 
-/* Sends body on each of `count` topics (NUL-separated); counted: counted
- * in the marks (alerts are, escalations sent again are not). */
+/* Sends body on each of `count` topics (NUL-separated): [topic][body],
+ * or for a batch of `alerts` envelopes [topic][bodies][alerts]. counted:
+ * counted in the marks (alerts are, escalations sent again are not). */
 static void
-send_on_topics (alerts_t *self, const char *topics, size_t count, zmq_msg_t *body, bool counted)
+send_on_topics (alerts_t *self, const char *topics, size_t count, zmq_msg_t *body, uint32_t alerts,
+                bool counted)
 {
+    char batch[16];
+    int batch_length = snprintf (batch, sizeof batch, "%u", alerts);
     for (size_t i = 0; i < count; i++) {
         size_t length = strlen (topics);
         /* Counted whether or not ZeroMQ delivers it: a subscriber that
@@ -323,13 +327,50 @@ send_on_topics (alerts_t *self, const char *topics, size_t count, zmq_msg_t *bod
         zmq_msg_init (&copy);
         zmq_msg_copy (&copy, body);   /* shares the buffer */
         /* XPUB never blocks: past a subscriber's high-water mark ZeroMQ
-         * drops for that subscriber only, who catches up from the stream. */
+         * drops for that subscriber only, who catches up from the stream.
+         * A message is all or nothing, so a batch is too. */
         if (zmq_send (self->xpub, topics, length, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0
-            && zmq_msg_send (&copy, self->xpub, ZMQ_DONTWAIT) >= 0)
-            self->stats.delivered++;
+            && zmq_msg_send (&copy, self->xpub, ZMQ_DONTWAIT | (alerts ? ZMQ_SNDMORE : 0)) >= 0
+            && (!alerts || zmq_send (self->xpub, batch, (size_t) batch_length, ZMQ_DONTWAIT) >= 0))
+            self->stats.delivered += alerts ? alerts : 1;
         zmq_msg_close (&copy);
         topics += length + 1;
     }
+}
+
+/* Writes value as a protobuf varint; returns its size (at most 10). */
+static size_t
+varint_write (uint8_t *out, uint64_t value)
+{
+    size_t size = 0;
+    do {
+        out[size++] = (uint8_t) ((value & 0x7f) | (value > 0x7f ? 0x80 : 0));
+        value >>= 7;
+    } while (value);
+    return size;
+}
+
+/* The envelope subscribers get for a published alert: as packed at
+ * submit, with the stream id (field 1, "" while Redis is down: absent)
+ * appended, a field after the others reading the same. Written at out
+ * when out is not NULL; returns its size. */
+static size_t
+envelope_write (uint8_t *out, const publish_t *publish, const char *stream_id,
+                size_t stream_id_size)
+{
+    uint8_t field[16];
+    size_t field_size = 0;
+    if (stream_id_size > 0) {
+        field[field_size++] = 0x0a;   /* field 1, length-delimited */
+        field_size += varint_write (field + field_size, stream_id_size);
+    }
+    if (out) {
+        memcpy (out, publish->packed, publish->packed_size);
+        memcpy (out + publish->packed_size, field, field_size);
+        if (stream_id_size > 0)
+            memcpy (out + publish->packed_size + field_size, stream_id, stream_id_size);
+    }
+    return publish->packed_size + field_size + stream_id_size;
 }
 
 /* Sends an envelope on every topic of its alert under a first topic word
@@ -344,36 +385,57 @@ alerts_fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope, co
     zmq_msg_t packed;
     zmq_msg_init_size (&packed, protobuf_c_message_get_packed_size (&envelope->base));
     protobuf_c_message_pack (&envelope->base, zmq_msg_data (&packed));
-    send_on_topics (self, topics, count, &packed, strcmp (prefix, "alert") == 0);
+    send_on_topics (self, topics, count, &packed, 0, strcmp (prefix, "alert") == 0);
     zmq_msg_close (&packed);
     free (topics);
 }
 
-/* Sends a published alert to its subscribers: its envelope as packed at
- * submit, with the stream id (field 1, "" while Redis is down) appended:
- * a field that comes after the others reads the same. */
+/* Sends a published alert to its subscribers, alone. */
 static void
 fan_out (alerts_t *self, const publish_t *publish, const char *stream_id, size_t stream_id_size)
 {
-    uint8_t field[16];
-    size_t field_size = 0;
-    if (stream_id_size > 0) {
-        field[field_size++] = 0x0a;   /* field 1, length-delimited */
-        for (size_t length = stream_id_size; ; length >>= 7) {   /* its varint length */
-            field[field_size++] = (uint8_t) ((length & 0x7f) | (length > 0x7f ? 0x80 : 0));
-            if (length <= 0x7f)
-                break;
-        }
-    }
     zmq_msg_t body;
-    zmq_msg_init_size (&body, publish->packed_size + field_size + stream_id_size);
-    uint8_t *at = zmq_msg_data (&body);
-    memcpy (at, publish->packed, publish->packed_size);
-    memcpy (at + publish->packed_size, field, field_size);
-    if (stream_id_size > 0)
-        memcpy (at + publish->packed_size + field_size, stream_id, stream_id_size);
-    send_on_topics (self, publish->topics, publish->topic_count, &body, true);
+    zmq_msg_init_size (&body, envelope_write (NULL, publish, stream_id, stream_id_size));
+    envelope_write (zmq_msg_data (&body), publish, stream_id, stream_id_size);
+    send_on_topics (self, publish->topics, publish->topic_count, &body, 0, true);
     zmq_msg_close (&body);
+}
+
+/* Sends `count` stored alerts (ids[i] is publish[i]'s stream id) in
+ * order: each run of alerts with the same topics as one message per
+ * topic, its bodies one after the other, each after its length as a
+ * varint (docs/PROTOCOL.md, "Alert batches"); a run of one alone. */
+static void
+fan_out_runs (alerts_t *self, const publish_t *const *publishes, const redisReply *const *ids,
+              size_t count)
+{
+    for (size_t first = 0, end; first < count; first = end) {
+        const publish_t *head = publishes[first];
+        size_t size = 0;
+        for (end = first; end < count; end++) {
+            const publish_t *next = publishes[end];
+            if (next->topic_count != head->topic_count || strcmp (next->topics, head->topics) != 0)
+                break;
+            size_t length = envelope_write (NULL, next, ids[end]->str, ids[end]->len);
+            uint8_t scratch[10];
+            size += varint_write (scratch, length) + length;
+        }
+        if (end - first == 1) {
+            fan_out (self, head, ids[first]->str, ids[first]->len);
+            continue;
+        }
+        zmq_msg_t bodies;
+        zmq_msg_init_size (&bodies, size);
+        uint8_t *at = zmq_msg_data (&bodies);
+        for (size_t i = first; i < end; i++) {
+            size_t length = envelope_write (NULL, publishes[i], ids[i]->str, ids[i]->len);
+            at += varint_write (at, length);
+            at += envelope_write (at, publishes[i], ids[i]->str, ids[i]->len);
+        }
+        send_on_topics (self, head->topics, head->topic_count, &bodies, (uint32_t) (end - first),
+                        true);
+        zmq_msg_close (&bodies);
+    }
 }
 
 static void
@@ -795,23 +857,6 @@ alerts_flush (alerts_t *self)
     alerts_pending_done (self, call);
 }
 
-/* One alert's part of the script's answer: its stream id and whether it
- * was there before (a retry, a spool replay: subscribers have it). */
-static void
-on_stored (alerts_t *self, const publish_t *publish, const redisReply *id,
-           const redisReply *duplicate)
-{
-    Onenet__Alert__PublishReply out = ONENET__ALERT__PUBLISH_REPLY__INIT;
-    out.stream_id = id->str;
-    out.duplicate = duplicate->integer == 1;
-    if (!out.duplicate) {
-        if (id->len < sizeof self->latest)
-            memcpy (self->latest, id->str, id->len + 1);
-        fan_out (self, publish, id->str, id->len);
-    }
-    answer_publisher (self->broker, publish, ONENET_OK, NULL, &out.base);
-}
-
 static void
 on_published (alerts_t *self, pending_t *pending, const redisReply *reply)
 {
@@ -820,12 +865,32 @@ on_published (alerts_t *self, pending_t *pending, const redisReply *reply)
     for (size_t i = 0; stored && i < count; i++)
         stored = reply->element[2 * i]->type == REDIS_REPLY_STRING
                  && reply->element[2 * i + 1]->type == REDIS_REPLY_INTEGER;
-    for (size_t i = 0; i < count; i++) {
-        if (stored)
-            on_stored (self, &pending->publishes[i], reply->element[2 * i],
-                       reply->element[2 * i + 1]);
-        else   /* Redis failed under us: keep them for later */
+    if (!stored) {   /* Redis failed under us: keep them for later */
+        for (size_t i = 0; i < count; i++)
             deliver_unstored (self, &pending->publishes[i], ONENET_UNAVAILABLE);
+        return;
+    }
+    /* Each alert's stream id, and whether it was there before (a retry, a
+     * spool replay: subscribers have it). The new ones go out, then every
+     * publisher is answered. */
+    const publish_t *fresh[STORE_MAX];
+    const redisReply *fresh_ids[STORE_MAX];
+    size_t fresh_count = 0;
+    for (size_t i = 0; i < count; i++) {
+        const redisReply *id = reply->element[2 * i];
+        if (reply->element[2 * i + 1]->integer == 1)
+            continue;
+        if (id->len < sizeof self->latest)
+            memcpy (self->latest, id->str, id->len + 1);
+        fresh[fresh_count] = &pending->publishes[i];
+        fresh_ids[fresh_count++] = id;
+    }
+    fan_out_runs (self, fresh, fresh_ids, fresh_count);
+    for (size_t i = 0; i < count; i++) {
+        Onenet__Alert__PublishReply out = ONENET__ALERT__PUBLISH_REPLY__INIT;
+        out.stream_id = reply->element[2 * i]->str;
+        out.duplicate = reply->element[2 * i + 1]->integer == 1;
+        answer_publisher (self->broker, &pending->publishes[i], ONENET_OK, NULL, &out.base);
     }
 }
 

@@ -216,7 +216,8 @@ render_alerts (FILE *out, const alerts_t *alerts)
     counter (out, "onenet_alerts_published_total", "Alerts accepted by onenet.alert.publish.",
              stats->published);
     counter (out, "onenet_alerts_delivered_total",
-             "Alert messages sent to subscribers (one per topic of an alert).", stats->delivered);
+             "Alerts sent to subscribers, once per topic of an alert (an alert in a batch counts once).",
+             stats->delivered);
     counter (out, "onenet_alerts_replayed_total", "Alerts returned by onenet.alert.since.",
              stats->replayed);
     counter (out, "onenet_alerts_spooled_total",

@@ -527,12 +527,12 @@ s_on_tick (onenet_subscriber_t *self, zmq_msg_t *frame)
         self->catch_up = true;
 }
 
-//  A live alert, [topic][AlertEnvelope].
+//  A live alert: the AlertEnvelope of [topic][AlertEnvelope], or one of
+//  a batch's.
 static void
-s_on_live_alert (onenet_subscriber_t *self, zmq_msg_t *frame)
+s_on_live_alert (onenet_subscriber_t *self, const void *data, size_t size)
 {
-    Onenet__Alert__AlertEnvelope *envelope =
-        onenet__alert__alert_envelope__unpack (NULL, zmq_msg_size (frame), zmq_msg_data (frame));
+    Onenet__Alert__AlertEnvelope *envelope = onenet__alert__alert_envelope__unpack (NULL, size, data);
     if (!envelope || !envelope->alert) {
         onenet_warn ("subscriber.bad_alert", "reason=\"live message is not an AlertEnvelope\"");
         if (envelope)
@@ -551,6 +551,37 @@ s_on_live_alert (onenet_subscriber_t *self, zmq_msg_t *frame)
         self->marks.lost = true;
         self->catch_up = true;
     }
+}
+
+//  A batch of live alerts, [topic][bodies][count]: count envelopes, each
+//  after its length as a varint (docs/PROTOCOL.md, "Alert batches"). One
+//  message for the marks, however many alerts it holds.
+static void
+s_on_live_batch (onenet_subscriber_t *self, zmq_msg_t *bodies, zmq_msg_t *count_frame)
+{
+    char text[12];
+    size_t size = zmq_msg_size (count_frame);
+    char *end = NULL;
+    unsigned long count = 0;
+    if (size > 0 && size < sizeof text) {
+        memcpy (text, zmq_msg_data (count_frame), size);
+        text[size] = '\0';
+        count = strtoul (text, &end, 10);
+    }
+    onenet_event_bodies_t walk;
+    if (count == 0 || count > UINT32_MAX || !end || *end
+        || onenet_event_bodies_init (&walk, (uint32_t) count, zmq_msg_data (bodies),
+                                     zmq_msg_size (bodies)) < 0) {
+        onenet_warn ("subscriber.bad_alert", "reason=\"%s\"",
+                     count ? "live batch is not its count of AlertEnvelopes"
+                           : "live batch without a count");
+        self->marks.lost = true;
+        return;
+    }
+    const void *body;
+    size_t body_size;
+    while (onenet_event_bodies_next (&walk, &body, &body_size))
+        s_on_live_alert (self, body, body_size);
 }
 
 //  An escalation, [topic][AlertEnvelope with escalated set]: an alert
@@ -589,8 +620,9 @@ s_skip_parts (void *socket)
 }
 
 //  Reads one message from the SUB socket: [topic][body] (an alert, an
-//  escalation, a tick) or [prefix]["mark"][counts]; anything else is
-//  dropped. Returns 0, or -1 when there is none (or the socket failed).
+//  escalation, a tick), [topic][bodies][count] (a batch of alerts) or
+//  [prefix]["mark"][counts]; anything else is dropped. Returns 0, or -1
+//  when there is none (or the socket failed).
 static int
 s_read_live_one (onenet_subscriber_t *self)
 {
@@ -613,7 +645,7 @@ s_read_live_one (onenet_subscriber_t *self)
             s_on_tick (self, &frames[1]);
         else if (size > 6 && memcmp (topic, "alert.", 6) == 0) {
             subscriber_marks_on_alert (&self->marks, topic, size);
-            s_on_live_alert (self, &frames[1]);
+            s_on_live_alert (self, zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]));
         }
         else if (size > 11 && memcmp (topic, "escalation.", 11) == 0)
             s_on_escalation (self, &frames[1]);
@@ -622,6 +654,10 @@ s_read_live_one (onenet_subscriber_t *self)
              && memcmp (zmq_msg_data (&frames[1]), "mark", 4) == 0)
         subscriber_marks_on_mark (&self->marks, topic, size, zmq_msg_data (&frames[2]),
                                   zmq_msg_size (&frames[2]));
+    else if (count == 3 && size > 6 && memcmp (topic, "alert.", 6) == 0) {
+        subscriber_marks_on_alert (&self->marks, topic, size);
+        s_on_live_batch (self, &frames[1], &frames[2]);
+    }
     self->live_seen = self->live_seen || rc >= 0;
     for (int i = 0; i < 3; i++)
         zmq_msg_close (&frames[i]);

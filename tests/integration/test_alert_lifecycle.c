@@ -3,8 +3,9 @@
  * redis-server: publish (stream first, then live on XPUB, duplicates not
  * resent), topic filtering by severity and area prefix, catch-up, the
  * update/cancel chain and an alert's state, acknowledgements, the list of
- * open alerts, escalation, and the spool while Redis is down (a repeat
- * and an Update among what it keeps).
+ * open alerts, escalation, the spool while Redis is down (a repeat and
+ * an Update among what it keeps), publishes stored in one script call,
+ * their batches on the XPUB, and unknown fields dropped.
  *
  * Subscribers here are raw ZeroMQ SUB sockets, to check the wire contract
  * of proto/alert.proto itself; the subscriber SDK has its own tests.
@@ -458,13 +459,12 @@ chain_alert (const char *identifier, const char *msg_type, const char *reference
     return alert;
 }
 
-/* Alerts published together reach Redis in one call of the publish
- * script: an Update or a Cancel in that call closes an alert earlier in
- * it, and a repeat in it is a duplicate of the first. */
+/* Publishes alerts[0..count) in one BATCH on a client that takes batches;
+ * their stream ids go to ids and whether each was a duplicate to
+ * duplicate (may be NULL), in order. None may be spooled. */
 static void
-test_one_call_holds_a_chain (void **state)
+publish_together (Onenet__Alert__Alert **alerts, size_t count, char ids[][48], bool *duplicate)
 {
-    (void) state;
     onenet_client_t *client = onenet_client_new (harness_endpoint (s.broker_port), NULL, 0);
     assert_non_null (client);
     onenet_client_set_batching (client, true);
@@ -472,7 +472,38 @@ test_one_call_holds_a_chain (void **state)
     onenet_reply_t *reply = onenet_client_call (client, "onenet.ping", NULL, 0, NULL);
     assert_int_equal (onenet_reply_status (reply), ONENET_OK);
     onenet_reply_destroy (&reply);
+    uint64_t calls[16];
+    char err[300];
+    assert_true (count <= 16);
+    for (size_t i = 0; i < count; i++)
+        assert_true ((calls[i] = onenet_alert_publish_send (client, alerts[i], 5000, err,
+                                                            sizeof err)) > 0);
+    assert_int_equal (onenet_client_flush (client), 0);
+    for (size_t got = 0; got < count; got++) {
+        reply = onenet_client_recv (client, 5000);
+        assert_non_null (reply);
+        size_t i = 0;
+        while (i < count && calls[i] != onenet_reply_correlation_id (reply))
+            i++;
+        assert_true (i < count);
+        bool spooled = true, repeat = false;
+        assert_int_equal (onenet_alert_publish_result (reply, ids[i], 48, &spooled, &repeat, err,
+                                                       sizeof err), 0);
+        assert_false (spooled);
+        if (duplicate)
+            duplicate[i] = repeat;
+        onenet_reply_destroy (&reply);
+    }
+    onenet_client_destroy (&client);
+}
 
+/* Alerts published together reach Redis in one call of the publish
+ * script: an Update or a Cancel in that call closes an alert earlier in
+ * it, and a repeat in it is a duplicate of the first. */
+static void
+test_one_call_holds_a_chain (void **state)
+{
+    (void) state;
     enum { FIRST, UPDATE, SECOND, CANCEL, REPEAT, COUNT };
     Onenet__Alert__Alert *alerts[COUNT] = {
         [FIRST] = chain_alert ("chain.0001", "Alert", NULL),
@@ -483,27 +514,9 @@ test_one_call_holds_a_chain (void **state)
                                 "duty@em.example.gov.cn,chain.0003,2026-07-12T03:20:00+08:00"),
         [REPEAT] = chain_alert ("chain.0001", "Alert", NULL),
     };
-    uint64_t calls[COUNT];
-    char err[300];
-    for (int i = 0; i < COUNT; i++)
-        assert_true ((calls[i] = onenet_alert_publish_send (client, alerts[i], 5000, err,
-                                                            sizeof err)) > 0);
-    assert_int_equal (onenet_client_flush (client), 0);
     char ids[COUNT][48];
     bool duplicate[COUNT];
-    for (int got = 0; got < COUNT; got++) {
-        reply = onenet_client_recv (client, 5000);
-        assert_non_null (reply);
-        int i = 0;
-        while (i < COUNT && calls[i] != onenet_reply_correlation_id (reply))
-            i++;
-        assert_true (i < COUNT);
-        bool spooled = true;
-        assert_int_equal (onenet_alert_publish_result (reply, ids[i], sizeof ids[i], &spooled,
-                                                       &duplicate[i], err, sizeof err), 0);
-        assert_false (spooled);
-        onenet_reply_destroy (&reply);
-    }
+    publish_together (alerts, COUNT, ids, duplicate);
     /* One call: Redis's clock stands still while a script runs, so the
      * four new entries share their millisecond, numbered 0 to 3. */
     for (int i = FIRST; i <= CANCEL; i++) {
@@ -543,7 +556,6 @@ test_one_call_holds_a_chain (void **state)
     onenet__alert__alert_state__free_unpacked (second, NULL);
     for (int i = 0; i < COUNT; i++)
         onenet__alert__alert__free_unpacked (alerts[i], NULL);
-    onenet_client_destroy (&client);
 }
 
 /* Fields an alert's publisher sent that CAP does not have are dropped
@@ -592,6 +604,108 @@ test_unknown_fields_are_not_stored (void **state)
     zmq_close (sub);
 }
 
+/* The next message on sub within timeout_ms that is not a tick or a mark,
+ * as frames (at most 3); returns how many, 0 if none came. */
+static int
+receive_frames (void *sub, int timeout_ms, zmq_msg_t frames[3])
+{
+    int64_t until = onenet_clock_ms () + timeout_ms;
+    while (onenet_clock_ms () < until) {
+        zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) (until - onenet_clock_ms ())) <= 0)
+            return 0;
+        int count = 0;
+        do {
+            assert_true (count < 3);
+            zmq_msg_init (&frames[count]);
+            assert_true (zmq_msg_recv (&frames[count], sub, 0) >= 0);
+        } while (zmq_msg_more (&frames[count++]));
+        bool tick = zmq_msg_size (&frames[0]) == 4 && memcmp (zmq_msg_data (&frames[0]), "tick", 4) == 0;
+        bool mark = count == 3 && zmq_msg_size (&frames[1]) == 4
+                    && memcmp (zmq_msg_data (&frames[1]), "mark", 4) == 0;
+        if (!tick && !mark)
+            return count;
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&frames[i]);
+    }
+    return 0;
+}
+
+/* Alerts stored by one call go out together: a run of them with the same
+ * topics as one message per topic, [topic][bodies][count], each body an
+ * envelope after its length as a varint; alerts of other topics in
+ * between end a run, so the order on the wire stays the stream's. */
+static void
+test_alerts_of_one_call_go_as_one_message (void **state)
+{
+    (void) state;
+    void *sub = subscribe ("alert.Extreme.5101");
+    char identifiers[5][32];
+    Onenet__Alert__Alert *alerts[5];
+    for (int i = 0; i < 5; i++) {
+        snprintf (identifiers[i], sizeof identifiers[i], "together.%04d", i);
+        alerts[i] = chain_alert (identifiers[i], "Alert", NULL);
+    }
+    char ids[5][48];
+    publish_together (alerts, 5, ids, NULL);
+    /* The sample has two districts: one message on each topic. */
+    for (int topic = 0; topic < 2; topic++) {
+        zmq_msg_t frames[3];
+        assert_int_equal (receive_frames (sub, 3000, frames), 3);
+        assert_int_equal (zmq_msg_size (&frames[2]), 1);
+        assert_memory_equal (zmq_msg_data (&frames[2]), "5", 1);
+        onenet_event_bodies_t bodies;
+        assert_int_equal (onenet_event_bodies_init (&bodies, 5, zmq_msg_data (&frames[1]),
+                                                    zmq_msg_size (&frames[1])), 0);
+        const void *body;
+        size_t size;
+        for (int i = 0; i < 5; i++) {
+            assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 1);
+            Onenet__Alert__AlertEnvelope *envelope =
+                onenet__alert__alert_envelope__unpack (NULL, size, body);
+            assert_non_null (envelope);
+            assert_string_equal (envelope->alert->identifier, identifiers[i]);
+            assert_string_equal (envelope->stream_id, ids[i]);
+            onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+        }
+        assert_int_equal (onenet_event_bodies_next (&bodies, &body, &size), 0);
+        for (int i = 0; i < 3; i++)
+            zmq_msg_close (&frames[i]);
+    }
+
+    /* Another district in the middle: three runs, each alone, in order. */
+    void *all = subscribe ("alert.Extreme");
+    for (int i = 0; i < 3; i++) {
+        snprintf (identifiers[i], sizeof identifiers[i], "between.%04d", i);
+        free (alerts[i]->identifier);
+        alerts[i]->identifier = strdup (identifiers[i]);
+    }
+    Onenet__Alert__Area *area = alerts[1]->info[0]->area[0];
+    assert_int_equal (area->n_geocode, 2);
+    for (size_t g = 0; g < 2; g++) {   /* Luzhou's districts, not Chengdu's */
+        free (area->geocode[g]->value);
+        area->geocode[g]->value = strdup (g == 0 ? "510502" : "510503");
+    }
+    publish_together (alerts, 3, ids, NULL);
+    for (int i = 0; i < 3; i++) {
+        for (int copy = 0; copy < 2; copy++) {   /* two districts each */
+            zmq_msg_t frames[3];
+            assert_int_equal (receive_frames (all, 3000, frames), 2);
+            Onenet__Alert__AlertEnvelope *envelope = onenet__alert__alert_envelope__unpack (
+                NULL, zmq_msg_size (&frames[1]), zmq_msg_data (&frames[1]));
+            assert_non_null (envelope);
+            assert_string_equal (envelope->alert->identifier, identifiers[i]);
+            onenet__alert__alert_envelope__free_unpacked (envelope, NULL);
+            zmq_msg_close (&frames[0]);
+            zmq_msg_close (&frames[1]);
+        }
+    }
+    for (int i = 0; i < 5; i++)
+        onenet__alert__alert__free_unpacked (alerts[i], NULL);
+    zmq_close (sub);
+    zmq_close (all);
+}
+
 int
 main (void)
 {
@@ -603,6 +717,7 @@ main (void)
         cmocka_unit_test (test_spool_while_redis_is_down),
         cmocka_unit_test (test_one_call_holds_a_chain),
         cmocka_unit_test (test_unknown_fields_are_not_stored),
+        cmocka_unit_test (test_alerts_of_one_call_go_as_one_message),
         cmocka_unit_test (harness_test_exits_cleanly),
     };
     return cmocka_run_group_tests_name ("integration_alert_lifecycle", tests, setup, teardown);

@@ -4,7 +4,8 @@
  * and a real redis-server (AOF on): filters, a subscriber offline while a
  * thousand alerts are published, a subscriber restarted mid-stream, the
  * broker and Redis restarted mid-stream, Redis's script cache flushed,
- * --last, and the CLI's CAP input and output.
+ * batches of alerts (and malformed ones, from a bare XPUB), --last, and
+ * the CLI's CAP input and output.
  *
  * Each test gets a fresh redis-server and broker. Alerts are generated
  * here with unique identifiers ("<test>-00042"), so a test can check that
@@ -449,6 +450,21 @@ test_offline_subscriber_gets_all_on_return (void **state)
     free (got);
 }
 
+/* A subscriber to Severe alerts of 5101 that took one alert live and two
+ * rounds of marks since (a baseline: its stats then go to before). */
+static onenet_subscriber_t *
+live_subscriber (got_t *got, onenet_subscriber_stats_t *before)
+{
+    const char *severe[] = {"Severe"}, *area[] = {"5101"};
+    onenet_subscriber_t *sub = subscribe (severe, 1, area, 1, NULL, 0, NULL);
+    publish_range (s.publisher, "warm", 0, 1, "Severe", "Met", "510104", NULL);
+    collect (sub, got, 1, 10000);
+    assert_int_equal (drain (sub, got, 2500), 0);
+    onenet_subscriber_stats (sub, before);
+    memset (got, 0, sizeof *got);
+    return sub;
+}
+
 /* A subscriber that keeps up takes every alert live and, thanks to the
  * broker's marks, does not read them again from the stream. Before marks,
  * every tick after new alerts sent it back to the stream for all of them. */
@@ -456,15 +472,9 @@ static void
 test_live_subscriber_reads_nothing_again (void **state)
 {
     (void)state;
-    const char *severe[] = {"Severe"}, *area[] = {"5101"};
     got_t *got = calloc (1, sizeof *got);
-    onenet_subscriber_t *sub = subscribe (severe, 1, area, 1, NULL, 0, NULL);
-    publish_range (s.publisher, "warm", 0, 1, "Severe", "Met", "510104", NULL);
-    collect (sub, got, 1, 10000);
-    assert_int_equal (drain (sub, got, 2500), 0);   /* two rounds of marks: a baseline */
     onenet_subscriber_stats_t before, after;
-    onenet_subscriber_stats (sub, &before);
-    memset (got, 0, sizeof *got);
+    onenet_subscriber_t *sub = live_subscriber (got, &before);
 
     /* 400 alerts over about 4 s, so that ticks fall while they flow;
      * others that do not match around them. */
@@ -488,6 +498,134 @@ test_live_subscriber_reads_nothing_again (void **state)
     assert_int_equal (after.live - before.live, 400);
     onenet_subscriber_destroy (&sub);
     free (got);
+}
+
+/* Alerts stored by one call of the broker's publish script reach a
+ * subscriber as one message (docs/PROTOCOL.md, "Alert batches"): the SDK
+ * takes each of them live, in order, and the marks still show it missed
+ * nothing, so it reads none of them again from the stream. */
+static void
+test_batch_of_alerts_is_taken_live (void **state)
+{
+    (void)state;
+    got_t *got = calloc (1, sizeof *got);
+    onenet_subscriber_stats_t before, after;
+    onenet_subscriber_t *sub = live_subscriber (got, &before);
+
+    onenet_client_t *client = onenet_client_new (s.broker_endpoint, NULL, 0);
+    assert_non_null (client);
+    onenet_client_set_batching (client, true);
+    onenet_reply_t *reply = onenet_client_call (client, "onenet.ping", NULL, 0, NULL);
+    onenet_reply_destroy (&reply);   /* now it knows the broker takes batches */
+    for (int round = 0; round < 5; round++) {
+        for (int i = 0; i < 16; i++) {
+            test_alert_t t;
+            char identifier[64];
+            snprintf (identifier, sizeof identifier, "together-%05d", round * 16 + i);
+            make_alert (&t, identifier, "Severe", "Fire", "510104");
+            uint8_t buffer[1024];
+            size_t size = protobuf_c_message_pack (&t.alert.base, buffer);
+            assert_true (onenet_client_send (client, "onenet.alert.publish", buffer, size, NULL) > 0);
+        }
+        assert_int_equal (onenet_client_flush (client), 0);
+        for (int i = 0; i < 16; i++) {
+            reply = onenet_client_recv (client, 5000);
+            assert_non_null (reply);
+            assert_int_equal (onenet_reply_status (reply), ONENET_OK);
+            onenet_reply_destroy (&reply);
+        }
+    }
+    onenet_client_destroy (&client);
+    collect (sub, got, 80, 10000);
+    assert_int_equal (drain (sub, got, 2500), 0);
+    assert_exactly (got, "together", 80, true);
+    onenet_subscriber_stats (sub, &after);
+    assert_int_equal (after.live - before.live, 80);
+    assert_int_equal (after.recovered - before.recovered, 0);
+    assert_int_equal (after.read_again - before.read_again, 0);
+    onenet_subscriber_destroy (&sub);
+    free (got);
+}
+
+/* Sends [topic][bodies][count] on a bare XPUB: a batch of alerts as the
+ * broker sends them. */
+static void
+send_batch (void *xpub, const char *topic, const uint8_t *bodies, size_t size, const char *count)
+{
+    assert_true (zmq_send (xpub, topic, strlen (topic), ZMQ_SNDMORE) >= 0);
+    assert_true (zmq_send (xpub, bodies, size, ZMQ_SNDMORE) >= 0);
+    assert_true (zmq_send (xpub, count, strlen (count), 0) >= 0);
+}
+
+/* Two envelopes "<prefix>-0000{0,1}" with stream ids "<ms>-{1,2}", each
+ * after its length as a varint, at out; returns their size. */
+static size_t
+batch_bodies (uint8_t *out, const char *prefix, const char *ms)
+{
+    size_t size = 0;
+    for (int i = 0; i < 2; i++) {
+        test_alert_t t;
+        char identifier[64], stream_id[32];
+        snprintf (identifier, sizeof identifier, "%s-%05d", prefix, i);
+        snprintf (stream_id, sizeof stream_id, "%s-%d", ms, i + 1);
+        make_alert (&t, identifier, "Severe", "Fire", "510104");
+        Onenet__Alert__AlertEnvelope envelope = ONENET__ALERT__ALERT_ENVELOPE__INIT;
+        envelope.alert = &t.alert;
+        envelope.stream_id = stream_id;
+        envelope.published_by_department = "test";
+        size_t length = protobuf_c_message_get_packed_size (&envelope.base);
+        assert_true (length < 1000);   /* its varint is two bytes at most */
+        if (length >= 128)
+            out[size++] = (uint8_t)((length & 0x7f) | 0x80);
+        out[size++] = (uint8_t)(length >> (length >= 128 ? 7 : 0));
+        size += protobuf_c_message_pack (&envelope.base, out + size);
+    }
+    return size;
+}
+
+/* A batch whose lengths do not add up to its count is dropped whole with
+ * a warning, and the next one is taken: the SDK against a bare XPUB in
+ * the broker's place (its catch-ups still go to the real broker). */
+static void
+test_malformed_batch_is_dropped (void **state)
+{
+    (void)state;
+    void *context = zmq_ctx_new ();
+    void *xpub = zmq_socket (context, ZMQ_XPUB);
+    int port = harness_free_port ();
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    assert_int_equal (zmq_bind (xpub, endpoint), 0);
+    char err[256] = "";
+    onenet_subscriber_t *sub = onenet_subscriber_new (s.broker_endpoint, endpoint, NULL, NULL, err,
+                                                      sizeof err);
+    assert_non_null (sub);
+    onenet_subscriber_next (sub, 100);   /* subscribes */
+    zmq_msg_t subscription;
+    zmq_msg_init (&subscription);
+    assert_true (zmq_msg_recv (&subscription, xpub, 0) >= 0);   /* it has */
+    zmq_msg_close (&subscription);
+
+    /* The malformed ones hold other alerts: any of them taken would show. */
+    uint8_t bad[2048], good[2048];
+    size_t bad_size = batch_bodies (bad, "bad", "999"), size = batch_bodies (good, "batch", "1000");
+    send_batch (xpub, "alert.Severe.510104", bad, bad_size, "3");       /* two, not three */
+    send_batch (xpub, "alert.Severe.510104", bad, bad_size - 1, "2");   /* the last cut short */
+    send_batch (xpub, "alert.Severe.510104", bad, bad_size, "two");     /* no count */
+    send_batch (xpub, "alert.Severe.510104", good, size, "2");
+    got_t *got = calloc (1, sizeof *got);
+    collect (sub, got, 2, 10000);
+    assert_int_equal (drain (sub, got, 500), 0);
+    assert_exactly (got, "batch", 2, true);
+    assert_string_equal (got->stream_id[0], "1000-1");
+    assert_string_equal (got->stream_id[1], "1000-2");
+    onenet_subscriber_stats_t stats;
+    onenet_subscriber_stats (sub, &stats);
+    assert_int_equal (stats.live, 2);
+    free (got);
+    onenet_subscriber_destroy (&sub);
+    zmq_close (xpub);
+    zmq_ctx_term (context);
 }
 
 /* Publishes on its own client while the test restarts subscribers. */
@@ -885,6 +1023,8 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_filters, setup, teardown),
         cmocka_unit_test_setup_teardown (test_live_subscriber_reads_nothing_again, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_batch_of_alerts_is_taken_live, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_malformed_batch_is_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown (test_offline_subscriber_gets_all_on_return, setup,
                                          teardown),
         cmocka_unit_test_setup_teardown (test_subscriber_restarted_mid_stream, setup, teardown),
