@@ -1,9 +1,11 @@
 /*
- * alerts_internal.h - what the two files of the alerts module share:
- * alerts.c (publish, persist, fan out, spool, the Redis scripts and the
- * replies' dispatch), alerts_query.c (what coordinators ask of the
- * stream: catch-up, acknowledgements, open alerts, state, escalation) and
- * alerts_prune.c (the keys beside the stream trimmed with it).
+ * alerts_internal.h - what the files of the alerts module share:
+ * alerts.c (lifecycle, the Redis scripts and the dispatch of their
+ * replies, the ticks), alerts_publish.c (publish, persist in one script
+ * call per step, the spool), alerts_fan_out.c (what goes out on the XPUB),
+ * alerts_query.c (what coordinators ask of the stream: catch-up,
+ * acknowledgements, open alerts, state, escalation) and alerts_prune.c
+ * (the keys beside the stream trimmed with it).
  * Nothing outside broker/alerts*.c includes it.
  */
 #ifndef BROKER_ALERTS_INTERNAL_H
@@ -123,10 +125,33 @@ void alerts_reply (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation
 /* The first severity an info gives ("Unknown" if none). */
 const char *alerts_severity_of (const Onenet__Alert__Alert *alert);
 
+/* alerts_fan_out.c: what goes out on the XPUB. */
+
+/* Writes an alert's topics into out, each ended by a NUL: one per geocode
+ * of the GB/T 2260 scheme, "<prefix>.<severity>.<code>", or one with "-"
+ * for an alert without. Returns how many, or 0 when out is too small
+ * (size_needed says how large it must be; out may be NULL to ask). */
+size_t alerts_topics_write (const Onenet__Alert__Alert *alert, const char *prefix, char *out,
+                            size_t out_size, size_t *size_needed);
 /* Sends an envelope on XPUB, one topic per geocode, under a first topic
- * word ("alert", "escalation"). */
+ * word other than "alert" ("escalation"). */
 void alerts_fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope,
                      const char *prefix);
+/* Sends a published alert alone, with its stream id ("" and 0: spooled). */
+void alerts_send_alert (alerts_t *self, const publish_t *publish, const char *stream_id,
+                        size_t stream_id_size);
+/* Sends the stored alerts of one script call in order, each run with the
+ * same topics as one batch; ids[i] is publishes[i]'s stream id. */
+void alerts_send_runs (alerts_t *self, const publish_t *const *publishes,
+                       const redisReply *const *ids, size_t count);
+/* The marks, then the tick with the newest stream id. */
+void alerts_send_tick (alerts_t *self);
+
+/* alerts_publish.c: the Redis replies of the publish script, the spool
+ * written back, and a publish_t's memory. */
+void alerts_on_published (alerts_t *self, pending_t *pending, const redisReply *reply);
+void alerts_spool_flush (alerts_t *self);
+void alerts_publish_clear (publish_t *publish);
 
 /* alerts_query.c: the Redis replies of its requests, and the escalation
  * check the tick runs. */
