@@ -202,45 +202,62 @@ s_wire_header (const ProtobufCMessageDescriptor *type, const zmq_msg_t *frame)
     onenet_arena_reset (&tiny);
 }
 
-/* An alert body as onenet.alert.publish receives it: when
- * onenet_cap_validate accepts it, broker/alerts.c (alerts_submit) wraps
- * the unpacked alert in an AlertEnvelope, packs that into the Redis
- * Stream or the spool and sends it to every subscriber, who unpack it.
- * So an accepted alert must come back out of its envelope unchanged;
- * otherwise the publisher is told OK and nobody ever sees the alert. */
+/* An alert body as onenet.alert.publish receives it, taken as
+ * broker/alerts_publish.c takes it: unpacked in an arena, its unknown
+ * fields dropped, then, when onenet_cap_validate accepts it, wrapped in
+ * an AlertEnvelope and packed once, for the Redis Stream, the spool and,
+ * with the stream id appended as field 1, every subscriber, who unpack
+ * it. So an accepted alert must come back out of that unchanged, with
+ * its stream id; otherwise the publisher is told OK and nobody ever sees
+ * the alert. */
 static void
-s_wire_alert (const ProtobufCMessage *msg)
+s_wire_alert (const zmq_msg_t *frame)
 {
-    Onenet__Alert__Alert *alert = (Onenet__Alert__Alert *)msg;
-    /* as alerts_submit does: unknown fields are dropped before storing */
-    onenet_message_strip_unknown (&alert->base);
-    if (onenet_cap_validate (alert, NULL, 0) != 0)
+    static unsigned char buffer[32768];   /* the broker's arena size */
+    onenet_arena_t arena;
+    onenet_arena_init (&arena, buffer, sizeof buffer);
+    zmq_msg_t *body = (zmq_msg_t *) frame;   /* zmq_msg_data takes no const */
+    Onenet__Alert__Alert *alert =
+        onenet__alert__alert__unpack (&arena.allocator, zmq_msg_size (body), zmq_msg_data (body));
+    if (!alert) {
+        onenet_arena_reset (&arena);
         return;
+    }
+    onenet_message_strip_unknown_with (&alert->base, &arena.allocator);
+    if (onenet_cap_validate (alert, NULL, 0) != 0) {
+        onenet_arena_reset (&arena);
+        return;
+    }
     Onenet__Alert__AlertEnvelope envelope = ONENET__ALERT__ALERT_ENVELOPE__INIT;
     envelope.alert = alert;
     envelope.published_by_department = "emergency";
     envelope.received_at_ms = 1700000000000;
+    static const char stream_id[] = "1700000000000-7";
+    const uint8_t field[] = { 0x0a, sizeof stream_id - 1 };   /* field 1, its length */
     size_t size = protobuf_c_message_get_packed_size (&envelope.base);
-    uint8_t *packed = malloc (size ? size : 1);
+    uint8_t *packed = malloc (size + sizeof field + sizeof stream_id);
     if (!packed)
         s_fail ("wire", "out of memory");
     protobuf_c_message_pack (&envelope.base, packed);
-    Onenet__Alert__AlertEnvelope *stored =
-        onenet__alert__alert_envelope__unpack (NULL, size, packed);
-    char *text = s_encode ("wire", msg, 0);
-    if (!stored || !stored->alert)
+    memcpy (packed + size, field, sizeof field);
+    memcpy (packed + size + sizeof field, stream_id, sizeof stream_id - 1);
+    Onenet__Alert__AlertEnvelope *sent = onenet__alert__alert_envelope__unpack (
+        NULL, size + sizeof field + sizeof stream_id - 1, packed);
+    char *text = s_encode ("wire", &alert->base, 0);
+    if (!sent || !sent->alert || strcmp (sent->stream_id, stream_id) != 0)
         s_fail ("wire",
                 "an alert onenet_cap_validate accepts does not unpack from its "
-                "AlertEnvelope (subscribers drop it): %s",
+                "AlertEnvelope with the stream id appended (subscribers drop it): %s",
                 text);
-    char *stored_text = s_encode ("wire", &stored->alert->base, 0);
-    if (strcmp (text, stored_text) != 0)
+    char *sent_text = s_encode ("wire", &sent->alert->base, 0);
+    if (strcmp (text, sent_text) != 0)
         s_fail ("wire", "an accepted alert changes in its AlertEnvelope: %s, then %s", text,
-                stored_text);
-    free (stored_text);
+                sent_text);
+    free (sent_text);
     free (text);
-    onenet__alert__alert_envelope__free_unpacked (stored, NULL);
+    onenet__alert__alert_envelope__free_unpacked (sent, NULL);
     free (packed);
+    onenet_arena_reset (&arena);
 }
 
 /* One message type of the schema: JSON printed for what unpacks must be
@@ -252,7 +269,7 @@ s_wire_body (const ProtobufCMessageDescriptor *type, const zmq_msg_t *frame, int
     if (!msg)
         return;
     if (type == &onenet__alert__alert__descriptor)
-        s_wire_alert (msg);
+        s_wire_alert (frame);
     json_t *value = onenet_json_from_message (msg, flags);
     if (!value)
         s_fail ("wire", "onenet_json_from_message (%s) returned NULL", type->name);
