@@ -19,13 +19,10 @@ alerts_severity_of (const Onenet__Alert__Alert *alert)
     return "Unknown";
 }
 
-/* Writes an alert's topics into out, each ended by a NUL: one per geocode
- * of the GB/T 2260 scheme, "<prefix>.<severity>.<code>", or one with "-"
- * for an alert without. Returns how many, or 0 when out is too small
- * (size_needed says how large it must be). */
+/* See alerts_internal.h. */
 size_t
-alerts_topics_write (const Onenet__Alert__Alert *alert, const char *prefix, char *out, size_t out_size,
-              size_t *size_needed)
+alerts_topics_write (const Onenet__Alert__Alert *alert, const char *prefix, char *out,
+                     size_t out_size, size_t *size_needed)
 {
     const Onenet__Alert__ValuePair *codes[MAX_TOPICS];
     size_t count = onenet_cap_geocodes (alert, GEOCODE_SCHEME, codes, MAX_TOPICS);
@@ -35,8 +32,8 @@ alerts_topics_write (const Onenet__Alert__Alert *alert, const char *prefix, char
     size_t used = 0;
     for (size_t i = 0; i < (count ? count : 1); i++) {
         const char *code = count ? codes[i]->value : "-";
-        int length = snprintf (out ? out + used : NULL, out && used < out_size ? out_size - used : 0,
-                               "%s.%s.%s", prefix, severity, code);
+        size_t room = out && used < out_size ? out_size - used : 0;
+        int length = snprintf (out ? out + used : NULL, room, "%s.%s.%s", prefix, severity, code);
         used += (size_t) length + 1;
     }
     *size_needed = used;
@@ -127,7 +124,8 @@ alerts_fan_out (alerts_t *self, const Onenet__Alert__AlertEnvelope *envelope, co
 
 /* Sends a published alert to its subscribers, alone. */
 void
-alerts_send_alert (alerts_t *self, const publish_t *publish, const char *stream_id, size_t stream_id_size)
+alerts_send_alert (alerts_t *self, const publish_t *publish, const char *stream_id,
+                   size_t stream_id_size)
 {
     zmq_msg_t body;
     zmq_msg_init_size (&body, envelope_write (NULL, publish, stream_id, stream_id_size));

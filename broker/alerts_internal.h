@@ -61,7 +61,7 @@ typedef struct {
     uint32_t batch_max;   /* the publisher's replies per BATCH, 0: alone */
     uint8_t *packed;      /* malloc'd AlertEnvelope without its stream id */
     size_t packed_size;
-    char *text;           /* malloc'd: identifier, msgType, references, the topics, each ends in \0 */
+    char *text;           /* malloc'd: identifier, msgType, references, topics, each ending in \0 */
     const char *identifier, *msg_type, *references, *topics;
     size_t topic_count;
     int64_t received_at_ms;

@@ -218,6 +218,7 @@ alerts_spool_flush (alerts_t *self)
     fclose (file);
     onenet_info ("alerts.spool_flush", "calls=%u", self->flushing);
 }
+
 /* --- publish --- */
 
 void
@@ -251,15 +252,14 @@ answer_publisher (broker_t *broker, const publish_t *publish, onenet_status_t st
     if (zmq_msg_size ((zmq_msg_t *) &publish->peer) == 0)
         return;
     zmq_msg_t body;
-    zmq_msg_init (&body);
     if (reply) {
-        zmq_msg_close (&body);
         zmq_msg_init_size (&body, protobuf_c_message_get_packed_size (reply));
         protobuf_c_message_pack (reply, zmq_msg_data (&body));
     }
     broker_answer_batched (broker, &publish->peer, publish->correlation, publish->batch_max, status,
                            message, reply ? &body : NULL);
-    zmq_msg_close (&body);
+    if (reply)
+        zmq_msg_close (&body);
 }
 
 /* An alert that could not be stored (Redis down or failing): delivered
@@ -336,7 +336,9 @@ alerts_take (broker_t *broker, const zmq_msg_t *peer, uint64_t correlation, uint
             broker_overlap (broker);
         return;
     }
-    /* Redis is down: deliver live now, keep it for the stream. */
+    /* Redis is down: deliver live now, keep it for the stream; after the
+     * alerts gathered before Redis went, which go the same way. */
+    alerts_flush (self);
     deliver_unstored (self, &publish, ONENET_RESOURCE_EXHAUSTED);
     alerts_publish_clear (&publish);
 }
