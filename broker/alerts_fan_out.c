@@ -70,18 +70,6 @@ send_on_topics (alerts_t *self, const char *topics, size_t count, zmq_msg_t *bod
     }
 }
 
-/* Writes value as a protobuf varint; returns its size (at most 10). */
-static size_t
-varint_write (uint8_t *out, uint64_t value)
-{
-    size_t size = 0;
-    do {
-        out[size++] = (uint8_t) ((value & 0x7f) | (value > 0x7f ? 0x80 : 0));
-        value >>= 7;
-    } while (value);
-    return size;
-}
-
 /* The envelope subscribers get for a published alert: as packed at
  * submit, with the stream id (field 1, "" while Redis is down: absent)
  * appended, a field after the others reading the same. Written at out
@@ -94,7 +82,7 @@ envelope_write (uint8_t *out, const publish_t *publish, const char *stream_id,
     size_t field_size = 0;
     if (stream_id_size > 0) {
         field[field_size++] = 0x0a;   /* field 1, length-delimited */
-        field_size += varint_write (field + field_size, stream_id_size);
+        field_size += onenet_varint_write (field + field_size, stream_id_size);
     }
     if (out) {
         memcpy (out, publish->packed, publish->packed_size);
@@ -150,8 +138,7 @@ alerts_send_runs (alerts_t *self, const publish_t *const *publishes, const redis
             if (next->topic_count != head->topic_count || strcmp (next->topics, head->topics) != 0)
                 break;
             size_t length = envelope_write (NULL, next, ids[end]->str, ids[end]->len);
-            uint8_t scratch[10];
-            size += varint_write (scratch, length) + length;
+            size += onenet_varint_write (NULL, length) + length;
         }
         if (end - first == 1) {
             alerts_send_alert (self, head, ids[first]->str, ids[first]->len);
@@ -162,7 +149,7 @@ alerts_send_runs (alerts_t *self, const publish_t *const *publishes, const redis
         uint8_t *at = zmq_msg_data (&bodies);
         for (size_t i = first; i < end; i++) {
             size_t length = envelope_write (NULL, publishes[i], ids[i]->str, ids[i]->len);
-            at += varint_write (at, length);
+            at += onenet_varint_write (at, length);
             at += envelope_write (at, publishes[i], ids[i]->str, ids[i]->len);
         }
         send_on_topics (self, head->topics, head->topic_count, &bodies, (uint32_t) (end - first),

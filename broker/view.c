@@ -232,15 +232,6 @@ typedef struct {
 
 #define SECTIONS_TAG 0x12   /* PersonView field 2, length-delimited */
 
-static size_t
-varint_size (uint64_t value)
-{
-    size_t size = 1;
-    for (; value >= 0x80; value >>= 7)
-        size++;
-    return size;
-}
-
 /* The size of bare (a PersonView whose sections are left out) with the
  * packed sections after it. */
 static size_t
@@ -248,7 +239,7 @@ view_encoded_size (const Onenet__View__PersonView *bare, const packed_t *section
 {
     size_t size = protobuf_c_message_get_packed_size (&bare->base);
     for (size_t i = 0; i < n; i++)
-        size += 1 + varint_size (sections[i].size) + sections[i].size;
+        size += 1 + onenet_varint_write (NULL, sections[i].size) + sections[i].size;
     return size;
 }
 
@@ -261,11 +252,7 @@ view_encode (uint8_t *out, const Onenet__View__PersonView *bare, const packed_t 
     out += protobuf_c_message_pack (&bare->base, out);
     for (size_t i = 0; i < n; i++) {
         *out++ = SECTIONS_TAG;
-        for (uint64_t value = sections[i].size; ; value >>= 7) {
-            *out++ = (uint8_t) (value < 0x80 ? value : (value & 0x7f) | 0x80);
-            if (value < 0x80)
-                break;
-        }
+        out += onenet_varint_write (out, sections[i].size);
         memcpy (out, sections[i].bytes, sections[i].size);
         out += sections[i].size;
     }

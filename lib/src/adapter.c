@@ -847,11 +847,7 @@ static void
 batch_append (batch_t *batch, const ProtobufCMessage *event, size_t size)
 {
     uint8_t *at = batch->data + batch->size;
-    size_t length = size;
-    do {
-        *at++ = (uint8_t) ((length & 0x7f) | (length > 0x7f ? 0x80 : 0));
-        length >>= 7;
-    } while (length);
+    at += onenet_varint_write (at, size);
     if (batch->count == 0)
         batch->first_length_size = (size_t) (at - (batch->data + batch->size));
     protobuf_c_message_pack (event, at);

@@ -77,27 +77,16 @@ onenet_event_bodies_next (onenet_event_bodies_t *bodies, const void **body, size
 
 /* --- BATCH --- */
 
-/* Bytes of a varint of value. */
-static size_t
-length_size (size_t value)
+size_t
+onenet_varint_write (uint8_t *out, uint64_t value)
 {
     size_t bytes = 1;
-    while (value >= 0x80) {
-        value >>= 7;
-        bytes++;
-    }
+    for (; value >= 0x80; value >>= 7, bytes++)
+        if (out)
+            *out++ = (uint8_t) (value | 0x80);
+    if (out)
+        *out = (uint8_t) value;
     return bytes;
-}
-
-static uint8_t *
-write_length (uint8_t *at, size_t value)
-{
-    while (value >= 0x80) {
-        *at++ = (uint8_t) (value | 0x80);
-        value >>= 7;
-    }
-    *at++ = (uint8_t) value;
-    return at;
 }
 
 static int
@@ -133,16 +122,16 @@ onenet_batch_add (onenet_batch_t *batch, onenet_command_t command,
                   const ProtobufCMessage *header, const void *body, size_t body_size)
 {
     size_t header_size = header ? protobuf_c_message_get_packed_size (header) : 0;
-    if (reserve (batch, 1 + length_size (header_size) + header_size + length_size (body_size)
-                            + body_size)
+    if (reserve (batch, 1 + onenet_varint_write (NULL, header_size) + header_size
+                            + onenet_varint_write (NULL, body_size) + body_size)
         < 0)
         return -1;
     uint8_t *at = batch->data + batch->size;
     *at++ = (uint8_t) command;
-    at = write_length (at, header_size);
+    at += onenet_varint_write (at, header_size);
     if (header_size)
         at += protobuf_c_message_pack (header, at);
-    at = write_length (at, body_size);
+    at += onenet_varint_write (at, body_size);
     if (body_size)
         memcpy (at, body, body_size);
     at += body_size;

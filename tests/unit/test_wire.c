@@ -721,6 +721,46 @@ test_unpack_event_head (void **state)
     onenet_arena_reset (&arena);
 }
 
+/* onenet_varint_write: protobuf's base-128 varint, low group first, the
+ * high bit set on every byte but the last; with out NULL a count only. */
+static void
+test_varint_write (void **state)
+{
+    (void) state;
+    struct {
+        uint64_t value;
+        size_t size;
+        uint8_t bytes[10];
+    } cases[] = {
+        { 0, 1, { 0x00 } },
+        { 1, 1, { 0x01 } },
+        { 127, 1, { 0x7f } },
+        { 128, 2, { 0x80, 0x01 } },
+        { 300, 2, { 0xac, 0x02 } },
+        { 16383, 2, { 0xff, 0x7f } },
+        { 16384, 3, { 0x80, 0x80, 0x01 } },
+        { UINT32_MAX, 5, { 0xff, 0xff, 0xff, 0xff, 0x0f } },
+        { UINT64_MAX, 10, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 } },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t out[12];
+        memset (out, 0xee, sizeof out);
+        assert_int_equal (onenet_varint_write (NULL, cases[i].value), cases[i].size);
+        assert_int_equal (onenet_varint_write (out, cases[i].value), cases[i].size);
+        assert_memory_equal (out, cases[i].bytes, cases[i].size);
+        assert_int_equal (out[cases[i].size], 0xee);   /* nothing written past it */
+        /* and the event bodies' walk reads it back as a length */
+        onenet_event_bodies_t bodies;
+        if (cases[i].value < 8) {
+            uint8_t frame[16];
+            size_t size = onenet_varint_write (frame, cases[i].value);
+            memset (frame + size, 'x', (size_t) cases[i].value);
+            assert_int_equal (onenet_event_bodies_init (&bodies, 1, frame,
+                                                        size + (size_t) cases[i].value), 0);
+        }
+    }
+}
+
 /* The bodies of an event message: one plain body (count 0), or count
  * bodies each after its varint length; a frame whose lengths do not add
  * up to exactly count bodies is refused whole. */
@@ -1018,6 +1058,7 @@ main (void)
         cmocka_unit_test (test_unpack_arena_too_small),
         cmocka_unit_test (test_unpack_garbage),
         cmocka_unit_test (test_unpack_event_head),
+        cmocka_unit_test (test_varint_write),
         cmocka_unit_test (test_event_bodies),
         cmocka_unit_test (test_batch_entries),
         cmocka_unit_test (test_batch_send),

@@ -130,6 +130,12 @@ ProtobufCMessage *onenet_wire_unpack_event_head (const ProtobufCMessageDescripto
                                                  const zmq_msg_t *frame, size_t *topic_length,
                                                  onenet_arena_t *arena);
 
+/* Writes value as a protobuf varint at out (at most 10 bytes) and returns
+ * how many bytes that took; with out NULL it only counts them. The
+ * lengths of batches' bodies and of length-delimited fields appended to
+ * packed messages are written with it. */
+size_t onenet_varint_write (uint8_t *out, uint64_t value);
+
 /* The bodies of one event message (docs/PROTOCOL.md, "Event batches"):
  * with its EventHeader's count 0 the body frame is one body; with count N
  * it holds N bodies, each after its length as a varint. */
