@@ -78,6 +78,7 @@ typedef struct {
     uint64_t replayed;         /* alerts returned by onenet.alert.since */
     uint64_t spooled;
     uint64_t spool_flushed;
+    uint64_t store_calls;      /* publish-script calls: alerts go to Redis up to 16 a call */
     uint64_t rejected;
     uint64_t acks;
     uint64_t escalated;

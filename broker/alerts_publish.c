@@ -157,6 +157,8 @@ store_send (alerts_t *self, pending_t *pending)
     }
 #undef ARG
     rc = alerts_eval (self, pending->id, SCRIPT_PUBLISH, argc, args, lengths);
+    if (rc == 0)
+        self->stats.store_calls++;
 done:
     free (args);
     free (lengths);

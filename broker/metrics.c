@@ -224,6 +224,9 @@ render_alerts (FILE *out, const alerts_t *alerts)
              "Alerts written to the spool file because Redis was unreachable.", stats->spooled);
     counter (out, "onenet_alerts_spool_flushed_total",
              "Spooled alerts appended to the stream once Redis returned.", stats->spool_flushed);
+    counter (out, "onenet_alerts_store_calls_total",
+             "Calls of the publish script: new and spooled alerts reach Redis up to 16 a call.",
+             stats->store_calls);
     counter (out, "onenet_alerts_rejected_total", "Alerts refused as invalid (BAD_REQUEST).",
              stats->rejected);
     counter (out, "onenet_alerts_pruned_total",
