@@ -381,6 +381,7 @@ onenet_subscriber_act_for (onenet_subscriber_t *self, const char *department, co
     char *user_copy = user && *user ? strdup (user) : NULL;
     if (!department_copy || (user && *user && !user_copy)) {
         free (department_copy);
+        free (user_copy);
         return -1;
     }
     free (self->act_department);
