@@ -235,6 +235,11 @@ void bench_stop (bench_env_t *self, pid_t pid);
 /* True while the child has not exited. */
 bool bench_alive (bench_env_t *self, pid_t pid);
 
+/* CPU time (user and system, every thread) a process has used so far, in
+ * seconds: a child's from /proc/<pid>/stat (clock ticks, 10 ms here), or
+ * this process's when pid is 0. -1 when it cannot be read. */
+double bench_cpu_s (pid_t pid);
+
 /* Writes text to <dir>/name; returns 0 with the path in out, or -1. */
 int bench_write_file (bench_env_t *self, const char *name, const char *text, char *out,
                       size_t out_size, char *err, size_t err_size);

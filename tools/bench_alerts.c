@@ -206,6 +206,12 @@ typedef struct {
     uint64_t seq;
     sub_t *subs;
     published_t out;
+    /* CPU time each part used in the publisher's rounds, warm-up and
+     * catch-up included, and the alerts published in them. */
+    pid_t broker, redis;
+    double cpu_broker, cpu_redis, cpu_clients;
+    uint64_t cpu_alerts;
+    bool cpu_unknown;   /* a /proc read failed: no CPU figures */
 } publisher_t;
 
 /* Takes one reply; in_window counts it when it came inside [from, until].
@@ -260,6 +266,9 @@ s_publish_round (void *state, double warmup_s, double duration_s, bench_samples_
     publisher_t *self = state;
     (void)samples;
     (void)result;
+    double broker_cpu = bench_cpu_s (self->broker), redis_cpu = bench_cpu_s (self->redis);
+    double clients_cpu = bench_cpu_s (0);
+    uint64_t published = self->out.published;
     int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
     int64_t until = from + (int64_t)(duration_s * 1e9);
     for (int64_t now = bench_now_ns (); now < until; now = bench_now_ns ()) {
@@ -281,6 +290,14 @@ s_publish_round (void *state, double warmup_s, double duration_s, bench_samples_
         if (s_publish_reply (self, STUCK_MS, from, until, err, err_size) < 0)
             return -1;
     s_drain (self->subs, self->out.published, ROUND_QUIET_MS);
+    double broker_now = bench_cpu_s (self->broker), redis_now = bench_cpu_s (self->redis);
+    double clients_now = bench_cpu_s (0);
+    self->cpu_unknown = self->cpu_unknown || broker_cpu < 0 || redis_cpu < 0 || clients_cpu < 0
+                        || broker_now < 0 || redis_now < 0 || clients_now < 0;
+    self->cpu_broker += broker_now - broker_cpu;
+    self->cpu_redis += redis_now - redis_cpu;
+    self->cpu_clients += clients_now - clients_cpu;
+    self->cpu_alerts += self->out.published - published;
     return 0;
 }
 
@@ -291,6 +308,10 @@ typedef struct {
     uint8_t *value;
     size_t size, batch;
     uint64_t done; /* inside the rounds' measured time */
+    pid_t redis_pid;
+    double cpu_redis; /* Redis's CPU time in the rounds, warm-up included */
+    uint64_t all;     /* the XADDs of the rounds, warm-up included */
+    bool cpu_unknown;
 } xadds_t;
 
 /* A bench_round_fn: XADDs for the warm-up and the round. */
@@ -301,6 +322,7 @@ s_xadd_round (void *state, double warmup_s, double duration_s, bench_samples_t *
     xadds_t *self = state;
     (void)samples;
     (void)result;
+    double redis_cpu = bench_cpu_s (self->redis_pid);
     int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
     int64_t until = from + (int64_t)(duration_s * 1e9);
     for (int64_t now = bench_now_ns (); now < until; now = bench_now_ns ()) {
@@ -320,7 +342,11 @@ s_xadd_round (void *state, double warmup_s, double duration_s, bench_samples_t *
         }
         if (now >= from)
             self->done += self->batch;
+        self->all += self->batch;
     }
+    double redis_now = bench_cpu_s (self->redis_pid);
+    self->cpu_unknown = self->cpu_unknown || redis_cpu < 0 || redis_now < 0;
+    self->cpu_redis += redis_now - redis_cpu;
     return 0;
 }
 
@@ -350,6 +376,34 @@ s_start_subscribers (bench_fanout_t *run, sub_t *subs, char *err, size_t err_siz
     }
     usleep (300000); /* the live subscriptions reach the broker's XPUB */
     return 0;
+}
+
+/* CPU time per alert of each part, and per XADD of Redis in the baseline:
+ * where an alert's cost goes, and what the target leaves it (every CPU of
+ * the machine, at 0.5 x the XADD rate). */
+static void
+s_report_cpu (bench_report_t *report, const publisher_t *pub, const xadds_t *xadd, double xadds)
+{
+    if (!pub->cpu_unknown && pub->cpu_alerts > 0) {
+        double per = 1e6 / (double)pub->cpu_alerts;
+        bench_add (report, BENCH_MEASURED, "us/alert", 1, pub->cpu_redis * per,
+                   "alerts.persisted.cpu.redis");
+        bench_add (report, BENCH_MEASURED, "us/alert", 1, pub->cpu_broker * per,
+                   "alerts.persisted.cpu.broker");
+        bench_add (report, BENCH_MEASURED, "us/alert", 1, pub->cpu_clients * per,
+                   "alerts.persisted.cpu.clients");
+        bench_add (report, BENCH_MEASURED, "us/alert", 1,
+                   (pub->cpu_redis + pub->cpu_broker + pub->cpu_clients) * per,
+                   "alerts.persisted.cpu.total");
+    }
+    if (!xadd->cpu_unknown && xadd->all > 0)
+        bench_add (report, BENCH_MEASURED, "us/xadd", 1, xadd->cpu_redis * 1e6 / (double)xadd->all,
+                   "alerts.redis_xadd.cpu.redis");
+    long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+    if (cpus > 0 && xadds > 0)
+        bench_add (report, BENCH_RATIO, "us/alert", 1,
+                   (double)cpus * 1e6 / (TARGET_RATIO_TO_XADD * xadds),
+                   "alerts.persisted.cpu.target_budget");
 }
 
 static void
@@ -420,15 +474,18 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
     int redis_port = bench_free_port ();
     fprintf (stderr, options->aof ? "bench: Redis with AOF on (appendfsync everysec), as deployed\n"
                                   : "bench: Redis without AOF or RDB for this run (--aof: as deployed)\n");
-    if (bench_start_redis (env, redis_port, options->aof, err, err_size) < 0 ||
-        bench_start_alerts_broker (env, redis_port, NULL, endpoint, sizeof endpoint, alerts,
-                                   sizeof alerts, err, err_size) < 0)
+    pid_t redis = bench_start_redis (env, redis_port, options->aof, err, err_size);
+    pid_t broker = redis < 0 ? -1
+                             : bench_start_alerts_broker (env, redis_port, NULL, endpoint,
+                                                          sizeof endpoint, alerts, sizeof alerts,
+                                                          err, err_size);
+    if (broker < 0)
         return -1;
     bench_fanout_t run;
     bench_fanout_init (&run, endpoint, alerts);
     sub_t *subs = calloc (SUBSCRIBERS, sizeof *subs);
-    publisher_t pub = {.inflight = inflight, .subs = subs};
-    xadds_t xadd = {.size = bench_envelope_size (), .batch = inflight};
+    publisher_t pub = {.inflight = inflight, .subs = subs, .broker = broker, .redis = redis};
+    xadds_t xadd = {.size = bench_envelope_size (), .batch = inflight, .redis_pid = redis};
     s_alert_init (&pub.alert);
     int rc = subs ? s_start_subscribers (&run, subs, err, err_size) : -1;
     if (!subs)
@@ -468,8 +525,10 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
     redisFree (xadd.redis);
     free (xadd.value);
     double xadds = (double)xadd.done / options->duration_s;
-    if (rc == 0)
+    if (rc == 0) {
         s_report (report, &pub.out, subs, options->duration_s, xadds);
+        s_report_cpu (report, &pub, &xadd, xadds);
+    }
     for (int i = 0; subs && i < SUBSCRIBERS; i++) {
         free (subs[i].seen);
         bench_samples_free (&subs[i].latency);

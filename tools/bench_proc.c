@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -297,6 +298,36 @@ bench_alive (bench_env_t *self, pid_t pid)
         return true;
     s_forget (self, pid);
     return false;
+}
+
+double
+bench_cpu_s (pid_t pid)
+{
+    if (pid == 0) {
+        struct rusage usage;
+        if (getrusage (RUSAGE_SELF, &usage) < 0)
+            return -1;
+        return (double) usage.ru_utime.tv_sec + (double) usage.ru_utime.tv_usec / 1e6
+               + (double) usage.ru_stime.tv_sec + (double) usage.ru_stime.tv_usec / 1e6;
+    }
+    char path[64], line[1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    size_t length = fread (line, 1, sizeof line - 1, file);
+    fclose (file);
+    line[length] = '\0';
+    //  pid (comm) state ...: the name may hold spaces and parentheses, so
+    //  fields count from the last ')'; utime and stime are fields 14, 15
+    const char *at = strrchr (line, ')');
+    unsigned long long utime, stime;
+    long ticks = sysconf (_SC_CLK_TCK);
+    if (!at || ticks <= 0
+        || sscanf (at + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                   &stime) != 2)
+        return -1;
+    return (double) (utime + stime) / (double) ticks;
 }
 
 static bool

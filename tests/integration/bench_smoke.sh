@@ -167,6 +167,10 @@ for n in 1 2 3 4; do
 done
 check_figures alerts "${figures[@]}"
 check_present alerts alerts.persisted.lost alerts.persisted.duplicated alerts.persisted.spooled
+# Where an alert's CPU time goes, and what the target leaves it.
+check_figures alerts alerts.persisted.cpu.broker alerts.persisted.cpu.clients \
+    alerts.persisted.cpu.total alerts.persisted.cpu.target_budget
+check_present alerts alerts.persisted.cpu.redis alerts.redis_xadd.cpu.redis
 check_equal alerts alerts.persisted.lost 0
 check_equal alerts alerts.persisted.duplicated 0
 
