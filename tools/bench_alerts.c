@@ -193,6 +193,27 @@ s_subscriber_main (void *arg)
 
 /* --- the two sides, in turns ---------------------------------------------- */
 
+/* The CPU time one process (pid; 0: this one) used in the rounds. */
+typedef struct {
+    pid_t pid;
+    double used, started;
+    bool unknown;   /* a read failed: no figure */
+} cpu_meter_t;
+
+static void
+s_meter_start (cpu_meter_t *self)
+{
+    self->started = bench_cpu_s (self->pid);
+}
+
+static void
+s_meter_stop (cpu_meter_t *self)
+{
+    double now = bench_cpu_s (self->pid);
+    self->unknown = self->unknown || self->started < 0 || now < 0;
+    self->used += now - self->started;
+}
+
 typedef struct {
     uint64_t published, in_window, spooled, duplicate, failed;
     char first_error[300];
@@ -207,11 +228,10 @@ typedef struct {
     sub_t *subs;
     published_t out;
     /* CPU time each part used in the publisher's rounds, warm-up and
-     * catch-up included, and the alerts published in them. */
-    pid_t broker, redis;
-    double cpu_broker, cpu_redis, cpu_clients;
+     * catch-up included (clients: this process), and the alerts
+     * published in them. */
+    cpu_meter_t redis, broker, clients;
     uint64_t cpu_alerts;
-    bool cpu_unknown;   /* a /proc read failed: no CPU figures */
 } publisher_t;
 
 /* Takes one reply; in_window counts it when it came inside [from, until].
@@ -266,8 +286,9 @@ s_publish_round (void *state, double warmup_s, double duration_s, bench_samples_
     publisher_t *self = state;
     (void)samples;
     (void)result;
-    double broker_cpu = bench_cpu_s (self->broker), redis_cpu = bench_cpu_s (self->redis);
-    double clients_cpu = bench_cpu_s (0);
+    s_meter_start (&self->redis);
+    s_meter_start (&self->broker);
+    s_meter_start (&self->clients);
     uint64_t published = self->out.published;
     int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
     int64_t until = from + (int64_t)(duration_s * 1e9);
@@ -290,13 +311,9 @@ s_publish_round (void *state, double warmup_s, double duration_s, bench_samples_
         if (s_publish_reply (self, STUCK_MS, from, until, err, err_size) < 0)
             return -1;
     s_drain (self->subs, self->out.published, ROUND_QUIET_MS);
-    double broker_now = bench_cpu_s (self->broker), redis_now = bench_cpu_s (self->redis);
-    double clients_now = bench_cpu_s (0);
-    self->cpu_unknown = self->cpu_unknown || broker_cpu < 0 || redis_cpu < 0 || clients_cpu < 0
-                        || broker_now < 0 || redis_now < 0 || clients_now < 0;
-    self->cpu_broker += broker_now - broker_cpu;
-    self->cpu_redis += redis_now - redis_cpu;
-    self->cpu_clients += clients_now - clients_cpu;
+    s_meter_stop (&self->redis);
+    s_meter_stop (&self->broker);
+    s_meter_stop (&self->clients);
     self->cpu_alerts += self->out.published - published;
     return 0;
 }
@@ -308,10 +325,8 @@ typedef struct {
     uint8_t *value;
     size_t size, batch;
     uint64_t done; /* inside the rounds' measured time */
-    pid_t redis_pid;
-    double cpu_redis; /* Redis's CPU time in the rounds, warm-up included */
-    uint64_t all;     /* the XADDs of the rounds, warm-up included */
-    bool cpu_unknown;
+    cpu_meter_t redis_cpu; /* in the rounds, warm-up included */
+    uint64_t all;          /* the XADDs of the rounds, warm-up included */
 } xadds_t;
 
 /* A bench_round_fn: XADDs for the warm-up and the round. */
@@ -322,7 +337,7 @@ s_xadd_round (void *state, double warmup_s, double duration_s, bench_samples_t *
     xadds_t *self = state;
     (void)samples;
     (void)result;
-    double redis_cpu = bench_cpu_s (self->redis_pid);
+    s_meter_start (&self->redis_cpu);
     int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
     int64_t until = from + (int64_t)(duration_s * 1e9);
     for (int64_t now = bench_now_ns (); now < until; now = bench_now_ns ()) {
@@ -344,9 +359,7 @@ s_xadd_round (void *state, double warmup_s, double duration_s, bench_samples_t *
             self->done += self->batch;
         self->all += self->batch;
     }
-    double redis_now = bench_cpu_s (self->redis_pid);
-    self->cpu_unknown = self->cpu_unknown || redis_cpu < 0 || redis_now < 0;
-    self->cpu_redis += redis_now - redis_cpu;
+    s_meter_stop (&self->redis_cpu);
     return 0;
 }
 
@@ -384,21 +397,22 @@ s_start_subscribers (bench_fanout_t *run, sub_t *subs, char *err, size_t err_siz
 static void
 s_report_cpu (bench_report_t *report, const publisher_t *pub, const xadds_t *xadd, double xadds)
 {
-    if (!pub->cpu_unknown && pub->cpu_alerts > 0) {
+    if (pub->cpu_alerts > 0 && !pub->redis.unknown && !pub->broker.unknown
+        && !pub->clients.unknown) {
         double per = 1e6 / (double)pub->cpu_alerts;
-        bench_add (report, BENCH_MEASURED, "us/alert", 1, pub->cpu_redis * per,
+        bench_add (report, BENCH_MEASURED, "us/alert", 1, pub->redis.used * per,
                    "alerts.persisted.cpu.redis");
-        bench_add (report, BENCH_MEASURED, "us/alert", 1, pub->cpu_broker * per,
+        bench_add (report, BENCH_MEASURED, "us/alert", 1, pub->broker.used * per,
                    "alerts.persisted.cpu.broker");
-        bench_add (report, BENCH_MEASURED, "us/alert", 1, pub->cpu_clients * per,
+        bench_add (report, BENCH_MEASURED, "us/alert", 1, pub->clients.used * per,
                    "alerts.persisted.cpu.clients");
         bench_add (report, BENCH_MEASURED, "us/alert", 1,
-                   (pub->cpu_redis + pub->cpu_broker + pub->cpu_clients) * per,
+                   (pub->redis.used + pub->broker.used + pub->clients.used) * per,
                    "alerts.persisted.cpu.total");
     }
-    if (!xadd->cpu_unknown && xadd->all > 0)
-        bench_add (report, BENCH_MEASURED, "us/xadd", 1, xadd->cpu_redis * 1e6 / (double)xadd->all,
-                   "alerts.redis_xadd.cpu.redis");
+    if (!xadd->redis_cpu.unknown && xadd->all > 0)
+        bench_add (report, BENCH_MEASURED, "us/xadd", 1,
+                   xadd->redis_cpu.used * 1e6 / (double)xadd->all, "alerts.redis_xadd.cpu.redis");
     long cpus = sysconf (_SC_NPROCESSORS_ONLN);
     if (cpus > 0 && xadds > 0)
         bench_add (report, BENCH_RATIO, "us/alert", 1,
@@ -484,8 +498,9 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
     bench_fanout_t run;
     bench_fanout_init (&run, endpoint, alerts);
     sub_t *subs = calloc (SUBSCRIBERS, sizeof *subs);
-    publisher_t pub = {.inflight = inflight, .subs = subs, .broker = broker, .redis = redis};
-    xadds_t xadd = {.size = bench_envelope_size (), .batch = inflight, .redis_pid = redis};
+    publisher_t pub = {
+        .inflight = inflight, .subs = subs, .redis.pid = redis, .broker.pid = broker};
+    xadds_t xadd = {.size = bench_envelope_size (), .batch = inflight, .redis_cpu.pid = redis};
     s_alert_init (&pub.alert);
     int rc = subs ? s_start_subscribers (&run, subs, err, err_size) : -1;
     if (!subs)
