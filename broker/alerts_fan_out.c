@@ -128,7 +128,7 @@ alerts_send_alert (alerts_t *self, const publish_t *publish, const char *stream_
  * varint (docs/PROTOCOL.md, "Alert batches"); a run of one alone. */
 void
 alerts_send_runs (alerts_t *self, const publish_t *const *publishes, const redisReply *const *ids,
-              size_t count)
+                  size_t count)
 {
     for (size_t first = 0, end; first < count; first = end) {
         const publish_t *head = publishes[first];
