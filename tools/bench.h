@@ -14,6 +14,8 @@
  *                 single round trip
  *   bench_alerts.c `bench alerts`: persisted alerts, one publisher to four
  *                 subscribers, against Redis XADD
+ *   bench_alerts_bare.c its bare side: the same fan-out with no OneNet
+ *                 code, the most any design could reach
  *   bench_events.c `bench events`: department events through the broker's
  *                 relay against a bare XSUB/XPUB proxy (`bench
  *                 zmq-xproxy`) and NATS
@@ -191,6 +193,34 @@ int64_t bench_fanout_open (bench_fanout_t *self, double warmup_s, double duratio
  * bench events, so both move messages of one size. */
 size_t bench_envelope_size (void);
 
+/* --- bench alerts' bare side (bench_alerts_bare.c) -------------------------- */
+
+/* The least any persisted fan-out must do, with no OneNet code: a relay
+ * thread appending each publish to a Redis stream (pipelined XADDs) and
+ * fanning it out on an XPUB to four SUB threads that decode it. */
+typedef struct bench_bare_t bench_bare_t;
+
+/* Starts the relay (on free 127.0.0.1 ports, appending to the Redis at
+ * redis_port, whose CPU time redis_pid's is) and its four subscribers, and
+ * waits until they are subscribed. A round keeps inflight publishes in
+ * flight, each body written by body (body_state). Returns NULL with a
+ * reason. */
+bench_bare_t *bench_bare_new (int redis_port, pid_t redis_pid, size_t inflight,
+                              bench_body_fn *body, void *body_state, char *err, size_t err_size);
+
+/* A bench_round_fn whose state is a bench_bare_t. Its figures stay in it
+ * for bench_bare_report, not in samples or result. */
+int bench_bare_round (void *state, double warmup_s, double duration_s, bench_samples_t *samples,
+                      bench_result_t *result, char *err, size_t err_size);
+
+/* Adds alerts.bare.* (rate, published, lost, CPU per alert), its ratio to
+ * xadds (the XADD baseline's rate) and persisted_rps's ratio to it. */
+void bench_bare_report (const bench_bare_t *self, double duration_s, double xadds,
+                        double persisted_rps, bench_report_t *report);
+
+/* Stops the threads and frees the side; sets *self_p to NULL. Safe on NULL. */
+void bench_bare_destroy (bench_bare_t **self_p);
+
 /* --- processes ----------------------------------------------------------- */
 
 /* The processes and files of one run. Everything lives in a temp dir
@@ -239,6 +269,17 @@ bool bench_alive (bench_env_t *self, pid_t pid);
  * seconds: a child's from /proc/<pid>/stat (clock ticks, 10 ms here), or
  * this process's when pid is 0. -1 when it cannot be read. */
 double bench_cpu_s (pid_t pid);
+
+/* The CPU time one process (pid; 0: this one) used over several spans,
+ * each between a start and a stop. */
+typedef struct {
+    pid_t pid;
+    double used, started; /* seconds */
+    bool unknown;         /* a read failed: no figure */
+} bench_cpu_meter_t;
+
+void bench_cpu_meter_start (bench_cpu_meter_t *self);
+void bench_cpu_meter_stop (bench_cpu_meter_t *self);
 
 /* Writes text to <dir>/name; returns 0 with the path in out, or -1. */
 int bench_write_file (bench_env_t *self, const char *name, const char *text, char *out,

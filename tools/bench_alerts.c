@@ -24,9 +24,14 @@
  * alerts (duplicate check, XADD each, index, open set), so the ratio shows
  * what OneNet costs above that.
  *
- * The two sides run in turns (bench_interleave): rounds of about a second,
- * the publisher's ending with every answer taken and the subscribers
- * caught up, so that each XADD round runs on a quiet system.
+ * The bare side (bench_alerts_bare.c): the same fan-out with no OneNet
+ * code, a relay appending each publish with pipelined XADDs and fanning
+ * it out to four SUB threads that decode it. Its rate over the XADD
+ * baseline's is the most any design could reach on the machine.
+ *
+ * The three sides run in turns (bench_interleave): rounds of about a
+ * second, the publishers' ending with every answer taken and their
+ * subscribers caught up, so that each round runs on a quiet system.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -136,6 +141,23 @@ bench_envelope_size (void)
     return protobuf_c_message_get_packed_size (&envelope.base);
 }
 
+/* A bench_body_fn for the bare side (state: a bench_alert_t): the
+ * envelope of alert number seq as the broker would append it, before the
+ * stream id is known. */
+static size_t
+s_bare_body (void *state, uint64_t seq, uint8_t *buffer, size_t size)
+{
+    bench_alert_t *alert = state;
+    s_alert_stamp (alert, seq, bench_now_ns (), true);
+    Onenet__Alert__AlertEnvelope envelope = ONENET__ALERT__ALERT_ENVELOPE__INIT;
+    envelope.alert = &alert->alert;
+    envelope.published_by_department = "bench";
+    envelope.received_at_ms = 1763900000000;
+    if (protobuf_c_message_get_packed_size (&envelope.base) > size)
+        return 0;
+    return protobuf_c_message_pack (&envelope.base, buffer);
+}
+
 /* --- subscribers ---------------------------------------------------------- */
 
 static void
@@ -191,28 +213,7 @@ s_subscriber_main (void *arg)
     return NULL;
 }
 
-/* --- the two sides, in turns ---------------------------------------------- */
-
-/* The CPU time one process (pid; 0: this one) used in the rounds. */
-typedef struct {
-    pid_t pid;
-    double used, started;
-    bool unknown;   /* a read failed: no figure */
-} cpu_meter_t;
-
-static void
-s_meter_start (cpu_meter_t *self)
-{
-    self->started = bench_cpu_s (self->pid);
-}
-
-static void
-s_meter_stop (cpu_meter_t *self)
-{
-    double now = bench_cpu_s (self->pid);
-    self->unknown = self->unknown || self->started < 0 || now < 0;
-    self->used += now - self->started;
-}
+/* --- the sides, in turns -------------------------------------------------- */
 
 typedef struct {
     uint64_t published, in_window, spooled, duplicate, failed;
@@ -230,7 +231,7 @@ typedef struct {
     /* CPU time each part used in the publisher's rounds, warm-up and
      * catch-up included (clients: this process), and the alerts
      * published in them. */
-    cpu_meter_t redis, broker, clients;
+    bench_cpu_meter_t redis, broker, clients;
     uint64_t cpu_alerts;
 } publisher_t;
 
@@ -286,9 +287,9 @@ s_publish_round (void *state, double warmup_s, double duration_s, bench_samples_
     publisher_t *self = state;
     (void)samples;
     (void)result;
-    s_meter_start (&self->redis);
-    s_meter_start (&self->broker);
-    s_meter_start (&self->clients);
+    bench_cpu_meter_start (&self->redis);
+    bench_cpu_meter_start (&self->broker);
+    bench_cpu_meter_start (&self->clients);
     uint64_t published = self->out.published;
     int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
     int64_t until = from + (int64_t)(duration_s * 1e9);
@@ -311,9 +312,9 @@ s_publish_round (void *state, double warmup_s, double duration_s, bench_samples_
         if (s_publish_reply (self, STUCK_MS, from, until, err, err_size) < 0)
             return -1;
     s_drain (self->subs, self->out.published, ROUND_QUIET_MS);
-    s_meter_stop (&self->redis);
-    s_meter_stop (&self->broker);
-    s_meter_stop (&self->clients);
+    bench_cpu_meter_stop (&self->redis);
+    bench_cpu_meter_stop (&self->broker);
+    bench_cpu_meter_stop (&self->clients);
     self->cpu_alerts += self->out.published - published;
     return 0;
 }
@@ -324,9 +325,9 @@ typedef struct {
     redisContext *redis;
     uint8_t *value;
     size_t size, batch;
-    uint64_t done; /* inside the rounds' measured time */
-    cpu_meter_t redis_cpu; /* in the rounds, warm-up included */
-    uint64_t all;          /* the XADDs of the rounds, warm-up included */
+    uint64_t done;               /* inside the rounds' measured time */
+    bench_cpu_meter_t redis_cpu; /* in the rounds, warm-up included */
+    uint64_t all;                /* the XADDs of the rounds, warm-up included */
 } xadds_t;
 
 /* A bench_round_fn: XADDs for the warm-up and the round. */
@@ -337,7 +338,7 @@ s_xadd_round (void *state, double warmup_s, double duration_s, bench_samples_t *
     xadds_t *self = state;
     (void)samples;
     (void)result;
-    s_meter_start (&self->redis_cpu);
+    bench_cpu_meter_start (&self->redis_cpu);
     int64_t from = bench_now_ns () + (int64_t)(warmup_s * 1e9);
     int64_t until = from + (int64_t)(duration_s * 1e9);
     for (int64_t now = bench_now_ns (); now < until; now = bench_now_ns ()) {
@@ -359,7 +360,7 @@ s_xadd_round (void *state, double warmup_s, double duration_s, bench_samples_t *
             self->done += self->batch;
         self->all += self->batch;
     }
-    s_meter_stop (&self->redis_cpu);
+    bench_cpu_meter_stop (&self->redis_cpu);
     return 0;
 }
 
@@ -501,7 +502,10 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
     publisher_t pub = {
         .inflight = inflight, .subs = subs, .redis.pid = redis, .broker.pid = broker};
     xadds_t xadd = {.size = bench_envelope_size (), .batch = inflight, .redis_cpu.pid = redis};
+    bench_alert_t bare_alert;
+    bench_bare_t *bare = NULL;
     s_alert_init (&pub.alert);
+    s_alert_init (&bare_alert);
     int rc = subs ? s_start_subscribers (&run, subs, err, err_size) : -1;
     if (!subs)
         snprintf (err, err_size, "out of memory");
@@ -518,12 +522,16 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
                       xadd.redis ? xadd.redis->errstr : "out of memory");
             rc = -1;
         }
+        if (rc == 0 && !(bare = bench_bare_new (redis_port, redis, inflight, s_bare_body,
+                                                &bare_alert, err, err_size)))
+            rc = -1;
     }
     if (rc == 0) {
         memset (xadd.value, 'x', xadd.size);
-        bench_side_t sides[2] = {{.round = s_publish_round, .state = &pub},
-                                 {.round = s_xadd_round, .state = &xadd}};
-        rc = bench_interleave (sides, 2, BENCH_WARMUP_S, options->duration_s, err, err_size);
+        bench_side_t sides[3] = {{.round = s_publish_round, .state = &pub},
+                                 {.round = s_xadd_round, .state = &xadd},
+                                 {.round = bench_bare_round, .state = bare}};
+        rc = bench_interleave (sides, 3, BENCH_WARMUP_S, options->duration_s, err, err_size);
     }
     if (rc == 0 && pub.out.failed) {
         snprintf (err, err_size, "%llu publishes failed, the first with %s",
@@ -543,7 +551,10 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
     if (rc == 0) {
         s_report (report, &pub.out, subs, options->duration_s, xadds);
         s_report_cpu (report, &pub, &xadd, xadds);
+        bench_bare_report (bare, options->duration_s, xadds,
+                           (double)pub.out.in_window / options->duration_s, report);
     }
+    bench_bare_destroy (&bare);
     for (int i = 0; subs && i < SUBSCRIBERS; i++) {
         free (subs[i].seen);
         bench_samples_free (&subs[i].latency);

@@ -330,6 +330,20 @@ bench_cpu_s (pid_t pid)
     return (double) (utime + stime) / (double) ticks;
 }
 
+void
+bench_cpu_meter_start (bench_cpu_meter_t *self)
+{
+    self->started = bench_cpu_s (self->pid);
+}
+
+void
+bench_cpu_meter_stop (bench_cpu_meter_t *self)
+{
+    double now = bench_cpu_s (self->pid);
+    self->unknown = self->unknown || self->started < 0 || now < 0;
+    self->used += now - self->started;
+}
+
 static bool
 s_is_child (const bench_env_t *self, pid_t pid)
 {

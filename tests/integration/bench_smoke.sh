@@ -173,6 +173,11 @@ check_figures alerts alerts.persisted.cpu.broker alerts.persisted.cpu.clients \
 check_present alerts alerts.persisted.cpu.redis alerts.redis_xadd.cpu.redis
 check_equal alerts alerts.persisted.lost 0
 check_equal alerts alerts.persisted.duplicated 0
+# The bare side: the same fan-out with no OneNet code, what the machine allows.
+check_figures alerts alerts.bare.published.rps alerts.bare.published alerts.bare.ratio_to_xadd \
+    alerts.persisted.ratio_to_bare
+check_present alerts alerts.bare.cpu.total alerts.bare.ratio_to_xadd.all_cpus
+check_equal alerts alerts.bare.lost 0
 
 # --- events ------------------------------------------------------------------
 run events events --duration 1
