@@ -487,8 +487,9 @@ bench_alerts (bench_env_t *env, const bench_options_t *options, bench_report_t *
     size_t inflight = options->inflight ? options->inflight : 64;
     char endpoint[64], alerts[64];
     int redis_port = bench_free_port ();
-    fprintf (stderr, options->aof ? "bench: Redis with AOF on (appendfsync everysec), as deployed\n"
-                                  : "bench: Redis without AOF or RDB for this run (--aof: as deployed)\n");
+    fprintf (stderr, "%s\n",
+             options->aof ? "bench: Redis with AOF on (appendfsync everysec), as deployed"
+                          : "bench: Redis without AOF or RDB for this run (--aof: as deployed)");
     pid_t redis = bench_start_redis (env, redis_port, options->aof, err, err_size);
     pid_t broker = redis < 0 ? -1
                              : bench_start_alerts_broker (env, redis_port, NULL, endpoint,
