@@ -29,6 +29,7 @@ typedef struct {
     pid_t broker, redis;
     onenet_client_t *client;
     void *context;
+    void *subs[16]; /* open SUB sockets: teardown closes what a failed test left */
 } fixture_t;
 
 static fixture_t s;
@@ -61,7 +62,10 @@ teardown (void **state)
 {
     (void) state;
     onenet_client_destroy (&s.client);
-    zmq_ctx_term (s.context);
+    for (size_t i = 0; i < sizeof s.subs / sizeof s.subs[0]; i++)
+        if (s.subs[i])
+            zmq_close (s.subs[i]);
+    zmq_ctx_term (s.context); /* would wait forever for a socket left open */
     harness_cleanup ();
     return 0;
 }
@@ -76,12 +80,28 @@ subscribe (const char *prefix)
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s.alerts_port);
     assert_int_equal (zmq_connect (sub, endpoint), 0);
     zmq_setsockopt (sub, ZMQ_SUBSCRIBE, prefix, strlen (prefix));
-    usleep (200000);   /* let the subscription reach the broker */
+    size_t i = 0;
+    while (i < sizeof s.subs / sizeof s.subs[0] && s.subs[i])
+        i++;
+    assert_true (i < sizeof s.subs / sizeof s.subs[0]);
+    s.subs[i] = sub;
+    harness_await_subscriptions (sub, 5000);
     return sub;
 }
 
-/* The next [topic][envelope] on sub within timeout_ms, skipping ticks;
- * NULL if none. The topic goes to topic_out. */
+/* Closes a socket of subscribe (). */
+static void
+unsubscribe (void *sub)
+{
+    for (size_t i = 0; i < sizeof s.subs / sizeof s.subs[0]; i++)
+        if (s.subs[i] == sub)
+            s.subs[i] = NULL;
+    zmq_close (sub);
+}
+
+/* The next [topic][envelope] on sub within timeout_ms, skipping ticks,
+ * acks and marks ([prefix]["mark"][counts], sent every tick); NULL if
+ * none. The topic goes to topic_out. */
 static Onenet__Alert__AlertEnvelope *
 receive (void *sub, int timeout_ms, char *topic_out, size_t topic_size)
 {
@@ -97,8 +117,16 @@ receive (void *sub, int timeout_ms, char *topic_out, size_t topic_size)
         zmq_msg_t body;
         zmq_msg_init (&body);
         assert_true (zmq_msg_recv (&body, sub, 0) >= 0);
+        bool mark = zmq_msg_more (&body) && zmq_msg_size (&body) == 4
+                    && memcmp (zmq_msg_data (&body), "mark", 4) == 0;
+        if (mark) {
+            assert_true (zmq_msg_recv (&body, sub, 0) >= 0);
+            assert_false (zmq_msg_more (&body));
+        }
+        else
+            assert_false (zmq_msg_more (&body)); /* not a batch: one alert was sent */
         Onenet__Alert__AlertEnvelope *envelope = NULL;
-        if (strcmp (topic, "tick") != 0 && strcmp (topic, "ack") != 0)
+        if (!mark && strcmp (topic, "tick") != 0 && strcmp (topic, "ack") != 0)
             envelope = onenet__alert__alert_envelope__unpack (NULL, zmq_msg_size (&body),
                                                               zmq_msg_data (&body));
         zmq_msg_close (&body);
@@ -171,8 +199,8 @@ test_publish_filter_and_dedupe (void **state)
     assert_non_null (strstr (onenet_reply_message (refused), "severity"));
     onenet_reply_destroy (&refused);
     onenet__alert__alert__free_unpacked (bad, NULL);
-    zmq_close (chengdu);
-    zmq_close (elsewhere);
+    unsubscribe (chengdu);
+    unsubscribe (elsewhere);
 }
 
 static Onenet__Alert__AlertBatch *
@@ -340,7 +368,7 @@ test_escalation_of_unacknowledged (void **state)
     Onenet__Alert__AlertState *state_now = state_of ("em.510100.2026.0099", ONENET_OK);
     assert_true (state_now->escalated);
     onenet__alert__alert_state__free_unpacked (state_now, NULL);
-    zmq_close (everyone);
+    unsubscribe (everyone);
 }
 
 static void
@@ -429,7 +457,7 @@ test_spool_while_redis_is_down (void **state)
     assert_int_equal (old->n_acks, 1);
     onenet__alert__alert_state__free_unpacked (old, NULL);
     onenet__alert__alert__free_unpacked (alert, NULL);
-    zmq_close (sub);
+    unsubscribe (sub);
 }
 
 /* 1 if stream id `id` is in the sorted set onenet:alerts:<set>, else 0. */
@@ -612,7 +640,7 @@ test_unknown_fields_are_not_stored (void **state)
     onenet__alert__alert_state__free_unpacked (stored, NULL);
     free (body);
     onenet__alert__alert__free_unpacked (alert, NULL);
-    zmq_close (sub);
+    unsubscribe (sub);
 }
 
 /* The next message on sub within timeout_ms that is not a tick or a mark,
@@ -713,8 +741,8 @@ test_alerts_of_one_call_go_as_one_message (void **state)
     }
     for (int i = 0; i < 5; i++)
         onenet__alert__alert__free_unpacked (alerts[i], NULL);
-    zmq_close (sub);
-    zmq_close (all);
+    unsubscribe (sub);
+    unsubscribe (all);
 }
 
 int

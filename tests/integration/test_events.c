@@ -108,6 +108,7 @@ subscriber (void)
     assert_int_equal (zmq_connect (sub, endpoint), 0);
     zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "event.test.bench", 16);
     s.subs[s.sub_count++] = sub;
+    harness_await_subscriptions (sub, 5000);
     return sub;
 }
 
@@ -245,7 +246,6 @@ test_slow_subscriber_gets_every_event (void **state)
     (void) state;
     start_system (256, 30000, 1000);
     void *sub = subscriber ();
-    usleep (300000);   /* the subscription reaches the broker */
     emit (EVENTS);
     double held_seen = 0;
     uint64_t first = read_every_event_slowly (sub, &held_seen);
@@ -298,7 +298,6 @@ test_stuck_subscriber_is_left_behind (void **state)
     start_system (256, 100, 1000);
     void *stuck = subscriber ();
     void *live = subscriber ();
-    usleep (300000);
     int64_t started = onenet_clock_ms ();
     emit (EVENTS);
     uint64_t live_last;
@@ -350,7 +349,6 @@ test_reload_keeps_credit_flowing (void **state)
     start_system (256, 30000, 1000);
     reload_with (0, 30000, 1000);
     void *sub = subscriber ();
-    usleep (300000);
     emit (EVENTS);
     uint64_t first = read_every_event_slowly (sub, NULL);
     assert_int_equal (emitted_from (), first);
@@ -366,7 +364,6 @@ test_smaller_hold_after_reload_keeps_order (void **state)
     (void) state;
     start_system (0, 30000, 5000);
     void *sub = subscriber ();
-    usleep (300000);
     emit (EVENTS);
     /* Wait until the hold is well past the new limit. */
     int64_t until = onenet_clock_ms () + 10000;
@@ -389,7 +386,6 @@ test_batch_max_one_sends_events_alone (void **state)
     s.batch_max = 1;
     start_system (256, 30000, 1000);
     void *sub = subscriber ();
-    usleep (300000);
     emit (EVENTS);
     uint64_t first = read_every_event_slowly (sub, NULL);
     assert_int_equal (emitted_from (), first);

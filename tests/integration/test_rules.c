@@ -109,7 +109,7 @@ subscribe (void *context, const char *prefix)
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", harness_alerts_port (s_broker_port));
     assert_int_equal (zmq_connect (sub, endpoint), 0);
     zmq_setsockopt (sub, ZMQ_SUBSCRIBE, prefix, strlen (prefix));
-    usleep (200000);   /* the subscription reaches the broker */
+    harness_await_subscriptions (sub, 5000);
     return sub;
 }
 

@@ -189,6 +189,29 @@ harness_alerts_port (int broker_port)
     return harness_free_port ();
 }
 
+void
+harness_await_subscriptions (void *sub, int timeout_ms)
+{
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "tick", 4), 0);
+    int64_t until = onenet_clock_ms () + timeout_ms;
+    bool ticked = false;
+    while (!ticked && onenet_clock_ms () < until) {
+        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, (long) (until - onenet_clock_ms ())) <= 0)
+            break;
+        zmq_msg_t frame;
+        zmq_msg_init (&frame);
+        assert_true (zmq_msg_recv (&frame, sub, 0) >= 0);
+        ticked = zmq_msg_size (&frame) == 4 && memcmp (zmq_msg_data (&frame), "tick", 4) == 0;
+        while (zmq_msg_more (&frame))
+            assert_true (zmq_msg_recv (&frame, sub, 0) >= 0);
+        zmq_msg_close (&frame);
+    }
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_UNSUBSCRIBE, "tick", 4), 0);
+    if (!ticked)
+        fail_msg ("no tick from the broker's alerts endpoint within %d ms", timeout_ms);
+}
+
 pid_t
 harness_start_broker (int port, const char *config_text)
 {

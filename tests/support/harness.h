@@ -44,6 +44,17 @@ pid_t harness_start_broker_under (const char *const wrapper[], const char *log_n
  * alert subscribers (when its config names none); the same for restarts. */
 int harness_alerts_port (int broker_port);
 
+/* Waits until the subscriptions already set on sub, a SUB socket connected
+ * to a broker's alerts endpoint, are in force at the broker, so that
+ * nothing published from now on is missed: subscribes to "tick" too and
+ * waits for one (the broker ticks every second, and its XPUB applies a
+ * connection's subscriptions in order, so the earlier ones are in force),
+ * drops what came before it, then unsubscribes from "tick" (a SUB socket
+ * filters too: no later tick reaches the test). Fails the test when no
+ * tick came within timeout_ms. A fixed sleep was not enough on a loaded
+ * machine. */
+void harness_await_subscriptions (void *sub, int timeout_ms);
+
 /* Starts the test adapter (tests/adapter) with extra arguments, e.g.
  * "--instance", "a1", NULL. */
 pid_t harness_start_adapter (int port, const char *instance, const char *const extra[]);
