@@ -99,41 +99,56 @@ unsubscribe (void *sub)
     zmq_close (sub);
 }
 
-/* The next [topic][envelope] on sub within timeout_ms, skipping ticks,
- * acks and marks ([prefix]["mark"][counts], sent every tick); NULL if
- * none. The topic goes to topic_out. */
-static Onenet__Alert__AlertEnvelope *
-receive (void *sub, int timeout_ms, char *topic_out, size_t topic_size)
+/* The next message on sub within timeout_ms that is not a tick or a mark,
+ * as frames (at most 3); returns how many, 0 if none came. */
+static int
+receive_frames (void *sub, int timeout_ms, zmq_msg_t frames[3])
 {
     int64_t until = onenet_clock_ms () + timeout_ms;
     while (onenet_clock_ms () < until) {
         zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, (long) (until - onenet_clock_ms ())) <= 0)
-            return NULL;
-        char topic[160] = "";
-        int n = zmq_recv (sub, topic, sizeof topic - 1, 0);
-        assert_true (n >= 0);
-        topic[n < (int) sizeof topic - 1 ? n : (int) sizeof topic - 1] = '\0';
-        zmq_msg_t body;
-        zmq_msg_init (&body);
-        assert_true (zmq_msg_recv (&body, sub, 0) >= 0);
-        bool mark = zmq_msg_more (&body) && zmq_msg_size (&body) == 4
-                    && memcmp (zmq_msg_data (&body), "mark", 4) == 0;
-        if (mark) {
-            assert_true (zmq_msg_recv (&body, sub, 0) >= 0);
-            assert_false (zmq_msg_more (&body));
-        }
-        else
-            assert_false (zmq_msg_more (&body)); /* not a batch: one alert was sent */
-        Onenet__Alert__AlertEnvelope *envelope = NULL;
-        if (!mark && strcmp (topic, "tick") != 0 && strcmp (topic, "ack") != 0)
-            envelope = onenet__alert__alert_envelope__unpack (NULL, zmq_msg_size (&body),
-                                                              zmq_msg_data (&body));
-        zmq_msg_close (&body);
-        if (envelope) {
-            snprintf (topic_out, topic_size, "%s", topic);
+            return 0;
+        int count = 0;
+        do {
+            assert_true (count < 3);
+            zmq_msg_init (&frames[count]);
+            assert_true (zmq_msg_recv (&frames[count], sub, 0) >= 0);
+        } while (zmq_msg_more (&frames[count++]));
+        bool tick = zmq_msg_size (&frames[0]) == 4 && memcmp (zmq_msg_data (&frames[0]), "tick", 4) == 0;
+        bool mark = count == 3 && zmq_msg_size (&frames[1]) == 4
+                    && memcmp (zmq_msg_data (&frames[1]), "mark", 4) == 0;
+        if (!tick && !mark)
+            return count;
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&frames[i]);
+    }
+    return 0;
+}
+
+/* The next [topic][envelope] on sub within timeout_ms, skipping ticks,
+ * marks and acks; NULL if none. The topic goes to topic_out. */
+static Onenet__Alert__AlertEnvelope *
+receive (void *sub, int timeout_ms, char *topic_out, size_t topic_size)
+{
+    int64_t until = onenet_clock_ms () + timeout_ms;
+    zmq_msg_t frames[3];
+    int count;
+    while ((count = receive_frames (sub, (int) (until - onenet_clock_ms ()), frames)) > 0) {
+        assert_int_equal (count, 2); /* not a batch: one alert was sent */
+        size_t length = zmq_msg_size (&frames[0]);
+        bool ack = length == 3 && memcmp (zmq_msg_data (&frames[0]), "ack", 3) == 0;
+        Onenet__Alert__AlertEnvelope *envelope =
+            ack ? NULL
+                : onenet__alert__alert_envelope__unpack (NULL, zmq_msg_size (&frames[1]),
+                                                         zmq_msg_data (&frames[1]));
+        if (envelope)
+            snprintf (topic_out, topic_size, "%.*s", (int) length,
+                      (const char *) zmq_msg_data (&frames[0]));
+        zmq_msg_close (&frames[0]);
+        zmq_msg_close (&frames[1]);
+        if (envelope)
             return envelope;
-        }
     }
     return NULL;
 }
@@ -641,33 +656,6 @@ test_unknown_fields_are_not_stored (void **state)
     free (body);
     onenet__alert__alert__free_unpacked (alert, NULL);
     unsubscribe (sub);
-}
-
-/* The next message on sub within timeout_ms that is not a tick or a mark,
- * as frames (at most 3); returns how many, 0 if none came. */
-static int
-receive_frames (void *sub, int timeout_ms, zmq_msg_t frames[3])
-{
-    int64_t until = onenet_clock_ms () + timeout_ms;
-    while (onenet_clock_ms () < until) {
-        zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll (&item, 1, (long) (until - onenet_clock_ms ())) <= 0)
-            return 0;
-        int count = 0;
-        do {
-            assert_true (count < 3);
-            zmq_msg_init (&frames[count]);
-            assert_true (zmq_msg_recv (&frames[count], sub, 0) >= 0);
-        } while (zmq_msg_more (&frames[count++]));
-        bool tick = zmq_msg_size (&frames[0]) == 4 && memcmp (zmq_msg_data (&frames[0]), "tick", 4) == 0;
-        bool mark = count == 3 && zmq_msg_size (&frames[1]) == 4
-                    && memcmp (zmq_msg_data (&frames[1]), "mark", 4) == 0;
-        if (!tick && !mark)
-            return count;
-        for (int i = 0; i < count; i++)
-            zmq_msg_close (&frames[i]);
-    }
-    return 0;
 }
 
 /* Alerts stored by one call go out together: a run of them with the same
