@@ -193,6 +193,11 @@ int64_t bench_fanout_open (bench_fanout_t *self, double warmup_s, double duratio
  * bench events, so both move messages of one size. */
 size_t bench_envelope_size (void);
 
+/* The MAXLEN ~ of bench alerts' own XADDs (the baseline's, the bare
+ * side's): the broker's default alerts.stream_max, so that every side
+ * trims its stream alike. */
+#define BENCH_XADD_MAXLEN "1000000"
+
 /* --- bench alerts' bare side (bench_alerts_bare.c) -------------------------- */
 
 /* The least any persisted fan-out must do, with no OneNet code: a relay

@@ -54,7 +54,6 @@
 /* Identifiers tracked for duplicates; the publisher stops at this many. */
 #define MAX_ALERTS (4u * 1024u * 1024u)
 #define TARGET_RATIO_TO_XADD 0.5
-#define XADD_MAXLEN "1000000" /* the broker's default alerts.stream_max */
 
 typedef struct {
     bench_fanout_t *run;
@@ -344,7 +343,7 @@ s_xadd_round (void *state, double warmup_s, double duration_s, bench_samples_t *
     for (int64_t now = bench_now_ns (); now < until; now = bench_now_ns ()) {
         for (size_t i = 0; i < self->batch; i++)
             redisAppendCommand (self->redis, "XADD onenet:bench:xadd MAXLEN ~ %s * envelope %b",
-                                XADD_MAXLEN, self->value, self->size);
+                                BENCH_XADD_MAXLEN, self->value, self->size);
         for (size_t i = 0; i < self->batch; i++) {
             redisReply *reply = NULL;
             bool ok = redisGetReply (self->redis, (void **)&reply) == REDIS_OK &&

@@ -119,7 +119,7 @@ s_relay_forward (bench_bare_t *self, redisContext *redis, void *router, void *xp
                  zmq_msg_t *ids, zmq_msg_t *bodies, int count)
 {
     for (int i = 0; i < count; i++)
-        redisAppendCommand (redis, "XADD " STREAM " MAXLEN ~ 1000000 * envelope %b",
+        redisAppendCommand (redis, "XADD " STREAM " MAXLEN ~ " BENCH_XADD_MAXLEN " * envelope %b",
                             zmq_msg_data (&bodies[i]), zmq_msg_size (&bodies[i]));
     int rc = 0;
     for (int i = 0; i < count; i++) {
